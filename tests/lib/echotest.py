@@ -1,0 +1,211 @@
+"""Shared helpers for echod's integration tests.
+
+They run the real binaries from the build tree as separate processes and talk
+to them over real sockets. Readiness comes from sd_notify (a NOTIFY_SOCKET of
+our own), never from sleeping.
+"""
+
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+BUILD_DIR = os.environ.get("ECHOD_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+SOURCE_DIR = os.environ.get("ECHOD_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+LISTEN_RE = re.compile(r"listening (\w+)/(tcp|udp) (\S+)")
+
+
+def binary(name):
+    """Path of a program built in this tree."""
+    path = os.path.join(BUILD_DIR, "programs", name)
+    if not os.access(path, os.X_OK):
+        raise FileNotFoundError(path)
+    return path
+
+
+def split_hostport(text):
+    """'127.0.0.1:7007' or '[::1]:7007' -> (host, port)."""
+    host, _, port = text.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+class NotifySocket:
+    """A unix datagram socket standing in for systemd's notify socket."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="echod-notify-")
+        self.path = os.path.join(self.dir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.messages = []
+
+    def wait_for(self, predicate, timeout=15.0):
+        """Collect messages until one satisfies predicate; return its fields."""
+        deadline = time.monotonic() + timeout
+        for fields in self._seen():
+            if predicate(fields):
+                return fields
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no matching sd_notify message; got %r" % self.messages)
+            ready, _, _ = select.select([self.sock], [], [], left)
+            if not ready:
+                continue
+            data = self.sock.recv(65536).decode()
+            fields = dict(line.split("=", 1) for line in data.split("\n") if "=" in line)
+            self.messages.append(fields)
+            if predicate(fields):
+                return fields
+
+    def _seen(self):
+        return list(self.messages)
+
+    def wait_key(self, key, value=None, timeout=15.0):
+        return self.wait_for(lambda f: key in f and (value is None or f[key] == value), timeout)
+
+    def close(self):
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+            os.rmdir(self.dir)
+        except OSError:
+            pass
+
+
+class Echod:
+    """A running echod in standalone mode."""
+
+    def __init__(self, args=(), env=None, wait_ready=True, config=None):
+        self.notify = NotifySocket()
+        self.tmp = tempfile.mkdtemp(prefix="echod-test-")
+        full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                    "NOTIFY_SOCKET": self.notify.path}
+        for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if key in os.environ:
+                full_env[key] = os.environ[key]
+        if env:
+            full_env.update(env)
+        argv = [binary("echod")]
+        if config is not None:
+            path = os.path.join(self.tmp, "echod.conf")
+            with open(path, "w") as f:
+                f.write(config)
+            self.config_path = path
+            argv += ["--config", path]
+        elif "--config" not in args:
+            # Never read the machine's /etc/echod/echod.conf in tests.
+            argv += ["--config", "/dev/null"]
+        argv += list(args)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=full_env, cwd=self.tmp)
+        self.listening = []
+        self._stderr = b""
+        if wait_ready:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=15.0):
+        try:
+            self.notify.wait_key("READY", "1", timeout)
+        except TimeoutError:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+            raise AssertionError("echod did not become ready: rc=%s stdout=%r stderr=%r"
+                                 % (self.proc.returncode, out, err))
+        self._read_stdout()
+        return self
+
+    def _read_stdout(self):
+        fd = self.proc.stdout.fileno()
+        os.set_blocking(fd, False)
+        try:
+            data = os.read(fd, 65536) or b""
+        except BlockingIOError:
+            data = b""
+        for line in data.decode(errors="replace").splitlines():
+            m = LISTEN_RE.search(line)
+            if m:
+                self.listening.append((m.group(1), m.group(2), split_hostport(m.group(3))))
+
+    def address(self, proto="tcp", service="echo"):
+        for svc, p, addr in self.listening:
+            if svc == service and p == proto:
+                return addr
+        raise AssertionError("echod is not listening on %s/%s: %r" % (service, proto, self.listening))
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=20.0):
+        """SIGTERM, then wait; returns (exit status, stderr text)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            raise AssertionError("echod did not exit within %ss of SIGTERM" % timeout)
+        self._stderr += err or b""
+        return self.proc.returncode, self._stderr.decode(errors="replace")
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+        self.notify.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def connect(addr, timeout=10.0):
+    host, port = addr
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((host, port))
+    return s
+
+
+def recv_exactly(sock, n):
+    chunks = []
+    got = 0
+    while got < n:
+        data = sock.recv(min(1 << 20, n - got))
+        if not data:
+            break
+        chunks.append(data)
+        got += len(data)
+    return b"".join(chunks)
+
+
+def free_port(proto=socket.SOCK_STREAM, host="127.0.0.1"):
+    """A port that is free right now (for tests that need a fixed number)."""
+    with socket.socket(socket.AF_INET, proto) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def main():
+    unittest.main(verbosity=2)

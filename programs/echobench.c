@@ -1,0 +1,147 @@
+/*
+ * echobench: a closed-loop load generator for RFC 862 echo servers. The work
+ * is in src/bench.c; this file parses the command line, splits connections
+ * over threads (each with its own event loop), and reports.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "bench.h"
+#include "bench_args.h"
+#include "bench_report.h"
+#include "resolve.h"
+#include "version.h"
+
+enum {
+        EXIT_OK = 0,
+        /* Mismatches, errors, or nothing echoed at all. */
+        EXIT_FAILED = 1,
+        EXIT_USAGE = 2,
+};
+
+struct thread_job {
+        pthread_t thread;
+        struct bench_worker_config config;
+        struct bench_stats stats;
+        int result;
+};
+
+static pthread_barrier_t start_barrier;
+
+static void wait_for_everyone(void *arg)
+{
+        (void)arg;
+        pthread_barrier_wait(&start_barrier);
+}
+
+static void *thread_main(void *arg)
+{
+        struct thread_job *job = arg;
+
+        job->result = bench_worker_run(&job->config, &job->stats);
+        return NULL;
+}
+
+int main(int argc, char **argv)
+{
+        struct bench_options opts;
+        struct bench_stats total;
+        struct thread_job *jobs = NULL;
+        struct addrinfo *addresses = NULL;
+        unsigned char *pattern = NULL;
+        char error[256], target[ADDR_TEXT_MAX];
+        const char *reason;
+        unsigned next = 0, started = 0;
+        int r, status = EXIT_FAILED;
+
+        if (bench_args_parse(argc, argv, &opts, error, sizeof(error)) < 0) {
+                fprintf(stderr, "echobench: %s\nTry 'echobench --help'.\n", error);
+                return EXIT_USAGE;
+        }
+        if (opts.action == BENCH_HELP) {
+                fputs(bench_args_usage, stdout);
+                return EXIT_OK;
+        }
+        if (opts.action == BENCH_VERSION) {
+                printf("echobench %s\n", ECHOD_VERSION);
+                return EXIT_OK;
+        }
+        signal(SIGPIPE, SIG_IGN);
+
+        r = resolve_addresses(opts.host, opts.port, opts.family,
+                              opts.udp ? SOCK_DGRAM : SOCK_STREAM, &addresses, &reason);
+        if (r < 0) {
+                fprintf(stderr, "echobench: cannot resolve %s port %s: %s\n", opts.host, opts.port,
+                        reason);
+                return EXIT_FAILED;
+        }
+        addr_format(addresses->ai_addr, target, sizeof(target));
+        pattern = bench_pattern_new(opts.message_size);
+        jobs = calloc(opts.threads, sizeof(*jobs));
+        if (!pattern || !jobs) {
+                fprintf(stderr, "echobench: out of memory\n");
+                goto out;
+        }
+        pthread_barrier_init(&start_barrier, NULL, opts.threads);
+        for (unsigned i = 0; i < opts.threads; i++) {
+                struct thread_job *job = &jobs[i];
+                /* Spread the connections evenly; the first threads take the remainder. */
+                unsigned share =
+                    opts.connections / opts.threads + (i < opts.connections % opts.threads ? 1 : 0);
+
+                bench_stats_init(&job->stats);
+                job->config = (struct bench_worker_config){
+                    .opts = &opts,
+                    .addr = addresses->ai_addr,
+                    .addr_len = addresses->ai_addrlen,
+                    .first_connection = next,
+                    .connections = share,
+                    .pattern = pattern,
+                    .connected = wait_for_everyone,
+                };
+                next += share;
+        }
+        for (started = 0; started < opts.threads; started++) {
+                r = pthread_create(&jobs[started].thread, NULL, thread_main, &jobs[started]);
+                if (r != 0) {
+                        /* The barrier counts every thread; without them all none can start. */
+                        fprintf(stderr, "echobench: cannot start thread: %s\n", strerror(r));
+                        exit(EXIT_FAILED);
+                }
+        }
+        bench_stats_init(&total);
+        for (unsigned i = 0; i < started; i++) {
+                pthread_join(jobs[i].thread, NULL);
+                if (jobs[i].result < 0) {
+                        fprintf(stderr, "echobench: worker %u: %s\n", i, strerror(-jobs[i].result));
+                        goto out;
+                }
+                bench_stats_merge(&total, &jobs[i].stats);
+        }
+        pthread_barrier_destroy(&start_barrier);
+
+        if (opts.json)
+                bench_report_json(stdout, &opts, target, &total);
+        else
+                bench_report_text(stdout, &opts, target, &total);
+        fflush(stdout);
+        if (total.mismatches > 0)
+                fprintf(stderr, "echobench: %llu messages came back different from what was sent\n",
+                        (unsigned long long)total.mismatches);
+        if (total.errors > 0)
+                fprintf(stderr, "echobench: %llu connection errors, first: %s\n",
+                        (unsigned long long)total.errors, total.first_error);
+        if (total.requests == 0 && total.mismatches == 0 && total.errors == 0)
+                fprintf(stderr, "echobench: no message was echoed\n");
+        status = total.mismatches || total.errors || total.requests == 0 ? EXIT_FAILED : EXIT_OK;
+out:
+        free(jobs);
+        free(pattern);
+        freeaddrinfo(addresses);
+        return status;
+}

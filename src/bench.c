@@ -1,0 +1,569 @@
+#include "bench.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One read takes at most this much; it bounds the worker's receive buffer. */
+#define BENCH_READ_MAX (256u * 1024u)
+
+struct bench_worker;
+
+/* A UDP message slot: one datagram in flight. */
+struct bench_slot {
+        uint64_t seq;
+        uint64_t sent_at;
+        bool in_flight;
+        /* Waiting for the socket to take it (send() said EAGAIN). */
+        bool unsent;
+};
+
+struct bench_conn {
+        ev_io read_watcher;
+        ev_io write_watcher;
+        struct bench_worker *worker;
+        int fd;
+        bool connected;
+        bool closed;
+        /* Where in the pattern this connection's stream starts. */
+        uint64_t base;
+        /* TCP: the stream position of bytes queued, written and checked. */
+        uint64_t queued_pos;
+        uint64_t send_pos;
+        uint64_t recv_pos;
+        /* Messages started and completed; started - completed <= pipeline. */
+        uint64_t started;
+        uint64_t completed;
+        bool current_bad;
+        /* Send time of each message in flight, indexed by message number % pipeline. */
+        uint64_t *sent_at;
+        /* UDP: one slot per message in flight, and the next sequence number. */
+        struct bench_slot *slots;
+        uint64_t next_seq;
+};
+
+struct bench_worker {
+        struct ev_loop *loop;
+        const struct bench_worker_config *config;
+        const struct bench_options *opts;
+        struct bench_stats *stats;
+        struct bench_conn *conns;
+        unsigned pending_connects;
+        unsigned open;
+        bool measuring;
+        ev_timer timer;
+        ev_timer loss_timer;
+        unsigned char *buffer;
+};
+
+static uint64_t now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+unsigned char *bench_pattern_new(size_t message_size)
+{
+        size_t size = BENCH_PATTERN_PERIOD + message_size;
+        unsigned char *pattern = malloc(size);
+        uint32_t x = 2463534242u;
+
+        if (!pattern)
+                return NULL;
+        /* xorshift32: cheap, and no byte value or short run dominates. */
+        for (size_t i = 0; i < BENCH_PATTERN_PERIOD; i++) {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                pattern[i] = (unsigned char)(x >> 24);
+        }
+        /* The tail repeats the start, so any window of message_size bytes is contiguous. */
+        for (size_t i = BENCH_PATTERN_PERIOD; i < size; i++)
+                pattern[i] = pattern[i - BENCH_PATTERN_PERIOD];
+        return pattern;
+}
+
+void bench_stats_init(struct bench_stats *stats)
+{
+        memset(stats, 0, sizeof(*stats));
+        histogram_init(&stats->latency);
+}
+
+void bench_stats_merge(struct bench_stats *into, const struct bench_stats *from)
+{
+        into->requests += from->requests;
+        into->bytes += from->bytes;
+        into->mismatches += from->mismatches;
+        into->errors += from->errors;
+        into->lost += from->lost;
+        into->connected += from->connected;
+        if (from->elapsed_ns > into->elapsed_ns)
+                into->elapsed_ns = from->elapsed_ns;
+        histogram_merge(&into->latency, &from->latency);
+        if (!into->first_error[0] && from->first_error[0])
+                memcpy(into->first_error, from->first_error, sizeof(into->first_error));
+}
+
+static void conn_fail(struct bench_conn *conn, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Count a broken connection once, keep the first reason, and close it. */
+static void conn_fail(struct bench_conn *conn, const char *format, ...)
+{
+        struct bench_worker *worker = conn->worker;
+        va_list ap;
+
+        if (conn->closed)
+                return;
+        worker->stats->errors++;
+        if (!worker->stats->first_error[0]) {
+                va_start(ap, format);
+                vsnprintf(worker->stats->first_error, sizeof(worker->stats->first_error), format,
+                          ap);
+                va_end(ap);
+        }
+        ev_io_stop(worker->loop, &conn->read_watcher);
+        ev_io_stop(worker->loop, &conn->write_watcher);
+        close(conn->fd);
+        conn->fd = -1;
+        conn->closed = true;
+        if (!conn->connected && worker->pending_connects > 0)
+                worker->pending_connects--;
+        worker->open--;
+        if (worker->open == 0)
+                ev_break(worker->loop, EVBREAK_ALL);
+}
+
+static const unsigned char *pattern_at(const struct bench_conn *conn, uint64_t pos)
+{
+        return conn->worker->config->pattern + (conn->base + pos) % BENCH_PATTERN_PERIOD;
+}
+
+static void tcp_flush(struct bench_conn *conn)
+{
+        size_t size = conn->worker->opts->message_size;
+
+        while (conn->send_pos < conn->queued_pos) {
+                uint64_t offset = (conn->base + conn->send_pos) % BENCH_PATTERN_PERIOD;
+                /* The pattern holds PERIOD + size bytes; write what is contiguous. */
+                uint64_t contiguous = BENCH_PATTERN_PERIOD + size - offset;
+                uint64_t want = conn->queued_pos - conn->send_pos;
+                ssize_t n;
+
+                if (want > contiguous)
+                        want = contiguous;
+                n = send(conn->fd, pattern_at(conn, conn->send_pos), (size_t)want, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                break;
+                        conn_fail(conn, "send: %s", strerror(errno));
+                        return;
+                }
+                conn->send_pos += (uint64_t)n;
+        }
+        if (conn->send_pos < conn->queued_pos)
+                ev_io_start(conn->worker->loop, &conn->write_watcher);
+        else
+                ev_io_stop(conn->worker->loop, &conn->write_watcher);
+}
+
+static void tcp_start_messages(struct bench_conn *conn, uint64_t now)
+{
+        const struct bench_options *opts = conn->worker->opts;
+
+        while (conn->started - conn->completed < opts->pipeline) {
+                conn->sent_at[conn->started % opts->pipeline] = now;
+                conn->started++;
+                conn->queued_pos += opts->message_size;
+        }
+}
+
+/* Check received bytes against the pattern, message by message. */
+static void tcp_check(struct bench_conn *conn, const unsigned char *data, size_t len, uint64_t now)
+{
+        struct bench_worker *worker = conn->worker;
+        size_t size = worker->opts->message_size;
+
+        while (len > 0) {
+                size_t left_in_message = size - (size_t)(conn->recv_pos % size);
+                size_t n = len < left_in_message ? len : left_in_message;
+
+                /* A window of up to size bytes is contiguous in the pattern. */
+                if (memcmp(data, pattern_at(conn, conn->recv_pos), n) != 0)
+                        conn->current_bad = true;
+                conn->recv_pos += n;
+                data += n;
+                len -= n;
+                if (conn->recv_pos % size != 0)
+                        continue;
+                if (worker->measuring) {
+                        if (conn->current_bad) {
+                                worker->stats->mismatches++;
+                        } else {
+                                uint64_t sent =
+                                    conn->sent_at[conn->completed % worker->opts->pipeline];
+
+                                worker->stats->requests++;
+                                worker->stats->bytes += size;
+                                histogram_record(&worker->stats->latency, now - sent);
+                        }
+                }
+                conn->current_bad = false;
+                conn->completed++;
+        }
+}
+
+static void tcp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct bench_conn *conn = w->data;
+        struct bench_worker *worker = conn->worker;
+        uint64_t now;
+        ssize_t n;
+
+        (void)loop;
+        (void)revents;
+        n = recv(conn->fd, worker->buffer, BENCH_READ_MAX, 0);
+        if (n < 0) {
+                if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+                        conn_fail(conn, "recv: %s", strerror(errno));
+                return;
+        }
+        if (n == 0) {
+                conn_fail(conn, "connection closed by the server");
+                return;
+        }
+        if (conn->recv_pos + (uint64_t)n > conn->send_pos) {
+                /* More came back than was sent: no echo server does that. */
+                worker->stats->mismatches++;
+                conn_fail(conn, "the server sent %llu bytes more than it was sent",
+                          (unsigned long long)(conn->recv_pos + (uint64_t)n - conn->send_pos));
+                return;
+        }
+        now = now_ns();
+        tcp_check(conn, worker->buffer, (size_t)n, now);
+        if (worker->measuring) {
+                tcp_start_messages(conn, now);
+                tcp_flush(conn);
+        }
+}
+
+static void tcp_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        (void)loop;
+        (void)revents;
+        tcp_flush(w->data);
+}
+
+static void udp_send_slot(struct bench_conn *conn, struct bench_slot *slot, uint64_t now)
+{
+        struct bench_worker *worker = conn->worker;
+        size_t size = worker->opts->message_size;
+        unsigned char *datagram = worker->buffer;
+        ssize_t n;
+
+        /* The sequence number first, then the pattern window it selects. */
+        memcpy(datagram, &slot->seq, sizeof(slot->seq));
+        memcpy(datagram + sizeof(slot->seq), pattern_at(conn, slot->seq * size),
+               size - sizeof(slot->seq));
+        slot->sent_at = now;
+        slot->in_flight = true;
+        n = send(conn->fd, datagram, size, MSG_NOSIGNAL);
+        slot->unsent = false;
+        if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || errno == EINTR) {
+                        slot->unsent = true;
+                        ev_io_start(worker->loop, &conn->write_watcher);
+                        return;
+                }
+                conn_fail(conn, "send: %s", strerror(errno));
+        }
+}
+
+static void udp_start(struct bench_conn *conn, struct bench_slot *slot, uint64_t now)
+{
+        slot->seq = conn->next_seq++;
+        udp_send_slot(conn, slot, now);
+}
+
+static void udp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct bench_conn *conn = w->data;
+        struct bench_worker *worker = conn->worker;
+        const struct bench_options *opts = worker->opts;
+        size_t size = opts->message_size;
+        unsigned char *data = worker->buffer;
+        struct bench_slot *slot;
+        uint64_t seq, now;
+        ssize_t n;
+
+        (void)loop;
+        (void)revents;
+        n = recv(conn->fd, data, BENCH_READ_MAX, 0);
+        if (n < 0) {
+                if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+                        conn_fail(conn, "recv: %s", strerror(errno));
+                return;
+        }
+        now = now_ns();
+        if ((size_t)n != size) {
+                worker->stats->mismatches++;
+                return;
+        }
+        memcpy(&seq, data, sizeof(seq));
+        if (seq >= conn->next_seq) {
+                /* A sequence number never sent: the header itself was changed. */
+                worker->stats->mismatches++;
+                return;
+        }
+        slot = &conn->slots[seq % opts->pipeline];
+        if (!slot->in_flight || slot->seq != seq)
+                return; /* A late answer to a datagram already counted as lost. */
+        slot->in_flight = false;
+        if (worker->measuring) {
+                if (memcmp(data + sizeof(seq), pattern_at(conn, seq * size), size - sizeof(seq)) !=
+                    0) {
+                        worker->stats->mismatches++;
+                } else {
+                        worker->stats->requests++;
+                        worker->stats->bytes += size;
+                        histogram_record(&worker->stats->latency, now - slot->sent_at);
+                }
+                udp_start(conn, slot, now);
+        }
+}
+
+static void udp_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct bench_conn *conn = w->data;
+        uint64_t now = now_ns();
+
+        (void)revents;
+        ev_io_stop(loop, w);
+        for (unsigned i = 0; i < conn->worker->opts->pipeline && !conn->closed; i++) {
+                if (conn->slots[i].unsent)
+                        udp_send_slot(conn, &conn->slots[i], now);
+        }
+}
+
+/* Datagrams unanswered for longer than the timeout are lost: count them, send anew. */
+static void loss_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct bench_worker *worker = w->data;
+        const struct bench_options *opts = worker->opts;
+        uint64_t now = now_ns();
+
+        (void)loop;
+        (void)revents;
+        for (unsigned c = 0; c < worker->config->connections; c++) {
+                struct bench_conn *conn = &worker->conns[c];
+
+                for (unsigned i = 0; i < opts->pipeline && !conn->closed; i++) {
+                        struct bench_slot *slot = &conn->slots[i];
+
+                        if (slot->in_flight && !slot->unsent &&
+                            now - slot->sent_at > opts->timeout_ns) {
+                                worker->stats->lost++;
+                                udp_start(conn, slot, now);
+                        }
+                }
+        }
+}
+
+static void connect_done(struct bench_conn *conn)
+{
+        struct bench_worker *worker = conn->worker;
+
+        conn->connected = true;
+        worker->pending_connects--;
+        ev_io_stop(worker->loop, &conn->write_watcher);
+        if (worker->opts->udp) {
+                ev_io_init(&conn->read_watcher, udp_read_cb, conn->fd, EV_READ);
+                ev_io_init(&conn->write_watcher, udp_write_cb, conn->fd, EV_WRITE);
+        } else {
+                ev_io_init(&conn->read_watcher, tcp_read_cb, conn->fd, EV_READ);
+                ev_io_init(&conn->write_watcher, tcp_write_cb, conn->fd, EV_WRITE);
+        }
+        ev_io_start(worker->loop, &conn->read_watcher);
+        if (worker->pending_connects == 0)
+                ev_break(worker->loop, EVBREAK_ALL);
+}
+
+static void connect_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct bench_conn *conn = w->data;
+        int error = 0;
+        socklen_t len = sizeof(error);
+
+        (void)loop;
+        (void)revents;
+        if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
+                error = errno;
+        if (error) {
+                conn_fail(conn, "connect: %s", strerror(error));
+                return;
+        }
+        connect_done(conn);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        (void)w;
+        (void)revents;
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static int conn_open(struct bench_worker *worker, struct bench_conn *conn, unsigned number)
+{
+        const struct bench_worker_config *config = worker->config;
+        int one = 1;
+        int fd;
+
+        conn->worker = worker;
+        conn->fd = -1;
+        /* Each connection reads the pattern from its own place. */
+        conn->base = ((uint64_t)number * 4099u) % BENCH_PATTERN_PERIOD;
+        fd = socket(config->addr->sa_family,
+                    (worker->opts->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
+        if (fd < 0)
+                return -errno;
+        conn->fd = fd;
+        worker->open++;
+        worker->pending_connects++;
+        ev_io_init(&conn->write_watcher, connect_cb, fd, EV_WRITE);
+        conn->read_watcher.data = conn;
+        conn->write_watcher.data = conn;
+        if (!worker->opts->udp)
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(fd, config->addr, config->addr_len) == 0) {
+                connect_done(conn);
+        } else if (errno == EINPROGRESS) {
+                ev_io_start(worker->loop, &conn->write_watcher);
+        } else {
+                conn_fail(conn, "connect: %s", strerror(errno));
+        }
+        return 0;
+}
+
+static void worker_free(struct bench_worker *worker)
+{
+        if (worker->conns) {
+                for (unsigned i = 0; i < worker->config->connections; i++) {
+                        struct bench_conn *conn = &worker->conns[i];
+
+                        if (conn->fd >= 0) {
+                                ev_io_stop(worker->loop, &conn->read_watcher);
+                                ev_io_stop(worker->loop, &conn->write_watcher);
+                                close(conn->fd);
+                        }
+                        free(conn->sent_at);
+                        free(conn->slots);
+                }
+        }
+        free(worker->conns);
+        free(worker->buffer);
+        if (worker->loop)
+                ev_loop_destroy(worker->loop);
+}
+
+/* Start the first pipeline of messages on every connection that is up. */
+static void worker_start_traffic(struct bench_worker *worker, uint64_t now)
+{
+        for (unsigned i = 0; i < worker->config->connections; i++) {
+                struct bench_conn *conn = &worker->conns[i];
+
+                if (conn->closed || !conn->connected)
+                        continue;
+                worker->stats->connected++;
+                if (worker->opts->udp) {
+                        for (unsigned s = 0; s < worker->opts->pipeline && !conn->closed; s++)
+                                udp_start(conn, &conn->slots[s], now);
+                } else {
+                        tcp_start_messages(conn, now);
+                        tcp_flush(conn);
+                }
+        }
+}
+
+int bench_worker_run(const struct bench_worker_config *config, struct bench_stats *stats)
+{
+        const struct bench_options *opts = config->opts;
+        struct bench_worker worker = {.config = config, .opts = opts, .stats = stats};
+        uint64_t start;
+        int r = 0;
+
+        worker.loop = ev_loop_new(EVFLAG_AUTO);
+        worker.conns = calloc(config->connections, sizeof(*worker.conns));
+        worker.buffer = malloc(BENCH_READ_MAX);
+        if (!worker.loop || !worker.conns || !worker.buffer) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (unsigned i = 0; i < config->connections; i++) {
+                struct bench_conn *conn = &worker.conns[i];
+
+                conn->fd = -1;
+                conn->sent_at = calloc(opts->pipeline, sizeof(*conn->sent_at));
+                conn->slots = calloc(opts->pipeline, sizeof(*conn->slots));
+                if (!conn->sent_at || !conn->slots) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+        }
+        for (unsigned i = 0; i < config->connections; i++) {
+                r = conn_open(&worker, &worker.conns[i], config->first_connection + i);
+                if (r < 0)
+                        goto out;
+        }
+
+        /* Phase one: connect everything, within the timeout. */
+        ev_timer_init(&worker.timer, timer_cb, (double)opts->timeout_ns / 1e9, 0.0);
+        if (worker.pending_connects > 0) {
+                ev_timer_start(worker.loop, &worker.timer);
+                ev_run(worker.loop, 0);
+                ev_timer_stop(worker.loop, &worker.timer);
+        }
+        for (unsigned i = 0; i < config->connections; i++) {
+                if (!worker.conns[i].connected)
+                        conn_fail(&worker.conns[i], "connect: timed out");
+        }
+        if (config->connected)
+                config->connected(config->connected_arg);
+
+        /* Phase two: keep every connection busy for the duration. */
+        start = now_ns();
+        worker.measuring = true;
+        worker_start_traffic(&worker, start);
+        if (worker.open > 0) {
+                ev_now_update(worker.loop);
+                ev_timer_init(&worker.timer, timer_cb, (double)opts->duration_ns / 1e9, 0.0);
+                ev_timer_start(worker.loop, &worker.timer);
+                if (opts->udp) {
+                        double period = (double)opts->timeout_ns / 4e9;
+
+                        ev_timer_init(&worker.loss_timer, loss_timer_cb, period, period);
+                        worker.loss_timer.data = &worker;
+                        ev_timer_start(worker.loop, &worker.loss_timer);
+                }
+                ev_run(worker.loop, 0);
+                ev_timer_stop(worker.loop, &worker.timer);
+                ev_timer_stop(worker.loop, &worker.loss_timer);
+        }
+        stats->elapsed_ns = now_ns() - start;
+out:
+        worker_free(&worker);
+        return r;
+}

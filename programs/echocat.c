@@ -1,0 +1,190 @@
+/*
+ * echocat: the echo client. On a terminal it asks for a missing host and
+ * port, then sends each typed line and prints its echo; piped, it copies
+ * standard input to the server and the echo to standard output, like nc.
+ * The connection is src/client.c; what rides on it is a session
+ * (src/session_*.c). This file chooses, and reports once.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "cat_args.h"
+#include "prompt.h"
+#include "resolve.h"
+#include "session.h"
+#include "version.h"
+
+enum {
+        EXIT_OK = 0,
+        /* Could not resolve, connect, or the connection broke before every echo came back. */
+        EXIT_FAILED = 1,
+        EXIT_USAGE = 2,
+};
+
+static void print_event(void *arg, const struct client_event *event)
+{
+        char peer[ADDR_TEXT_MAX], local[ADDR_TEXT_MAX];
+        const char *proto = arg;
+
+        addr_format(event->peer, peer, sizeof(peer));
+        switch (event->kind) {
+        case CLIENT_EVENT_CONNECTING:
+                fprintf(stderr, "echocat: connecting to %s (%s)\n", peer, proto);
+                break;
+        case CLIENT_EVENT_CONNECTED:
+                addr_format(event->local, local, sizeof(local));
+                fprintf(stderr, "echocat: connected to %s from %s\n", peer, local);
+                break;
+        case CLIENT_EVENT_CONNECT_FAILED:
+                fprintf(stderr, "echocat: cannot connect to %s: %s\n", peer,
+                        strerror(-event->error));
+                break;
+        case CLIENT_EVENT_SENT:
+                fprintf(stderr, "echocat: sent %zu bytes\n", event->bytes);
+                break;
+        case CLIENT_EVENT_RECEIVED:
+                fprintf(stderr, "echocat: received %zu bytes\n", event->bytes);
+                break;
+        case CLIENT_EVENT_HALF_CLOSED:
+                fprintf(stderr, "echocat: end of input, write side shut down\n");
+                break;
+        case CLIENT_EVENT_CLOSED_BY_PEER:
+                fprintf(stderr, "echocat: connection closed by peer\n");
+                break;
+        case CLIENT_EVENT_CLOSED_BY_USER:
+                fprintf(stderr, "echocat: connection closed by user\n");
+                break;
+        }
+}
+
+/*
+ * On a terminal, ask for whatever the command line left out, and ask for
+ * the host again while it does not resolve. Returns 0, -ENODATA when input
+ * ended at a prompt, or another -errno with the reason already printed.
+ */
+static int ask_and_resolve(const struct cat_options *opts, bool interactive, char *host,
+                           size_t host_size, char *port, size_t port_size,
+                           struct addrinfo **addresses)
+{
+        int socktype = opts->udp ? SOCK_DGRAM : SOCK_STREAM;
+        const char *reason;
+        bool ask_host = interactive && !opts->host;
+        int r;
+
+        snprintf(host, host_size, "%s", opts->host ? opts->host : CAT_DEFAULT_HOST);
+        snprintf(port, port_size, "%s", opts->port ? opts->port : CAT_DEFAULT_PORT);
+        if (ask_host) {
+                r = prompt_ask(STDIN_FILENO, STDERR_FILENO, "Host", CAT_DEFAULT_HOST,
+                               prompt_check_host, host, host_size);
+                if (r < 0)
+                        return r;
+        }
+        if (interactive && !opts->port) {
+                r = prompt_ask(STDIN_FILENO, STDERR_FILENO, "Port", CAT_DEFAULT_PORT,
+                               prompt_check_port, port, port_size);
+                if (r < 0)
+                        return r;
+        }
+        for (;;) {
+                r = resolve_addresses(host, port, opts->family, socktype, addresses, &reason);
+                if (r == 0)
+                        return 0;
+                fprintf(stderr, "echocat: cannot resolve '%s': %s\n", host, reason);
+                if (!ask_host)
+                        return r;
+                r = prompt_ask(STDIN_FILENO, STDERR_FILENO, "Host", CAT_DEFAULT_HOST,
+                               prompt_check_host, host, host_size);
+                if (r < 0)
+                        return r;
+        }
+}
+
+static void report_failure(int r, const char *host, const char *port,
+                           const struct session_totals *totals)
+{
+        if (!totals->connected) {
+                fprintf(stderr, "echocat: cannot connect to %s port %s: %s\n", host, port,
+                        strerror(-r));
+        } else if (r == -ECONNABORTED) {
+                fprintf(stderr,
+                        "echocat: connection closed by peer after %llu of %llu bytes came back\n",
+                        (unsigned long long)totals->received, (unsigned long long)totals->sent);
+        } else if (r == -ETIMEDOUT) {
+                fprintf(stderr,
+                        "echocat: timed out waiting for the echo (%llu of %llu bytes "
+                        "came back)\n",
+                        (unsigned long long)totals->received, (unsigned long long)totals->sent);
+        } else {
+                fprintf(stderr, "echocat: connection to %s port %s broke: %s\n", host, port,
+                        strerror(-r));
+        }
+}
+
+int main(int argc, char **argv)
+{
+        struct cat_options opts;
+        struct session_config config;
+        struct session_totals totals = {0};
+        struct addrinfo *addresses = NULL;
+        struct ev_loop *loop;
+        char error[256], host[PROMPT_ANSWER_MAX], port[PROMPT_ANSWER_MAX];
+        bool interactive;
+        int r;
+
+        if (cat_args_parse(argc, argv, &opts, error, sizeof(error)) < 0) {
+                fprintf(stderr, "echocat: %s\nTry 'echocat --help'.\n", error);
+                return EXIT_USAGE;
+        }
+        if (opts.action == CAT_HELP) {
+                fputs(cat_args_usage, stdout);
+                return EXIT_OK;
+        }
+        if (opts.action == CAT_VERSION) {
+                printf("echocat %s\n", ECHOD_VERSION);
+                return EXIT_OK;
+        }
+        /* A closed socket or output is an error to report, not a signal to die of. */
+        signal(SIGPIPE, SIG_IGN);
+        interactive = isatty(STDIN_FILENO);
+
+        r = ask_and_resolve(&opts, interactive, host, sizeof(host), port, sizeof(port), &addresses);
+        if (r == -ENODATA) {
+                /* Ctrl-D at a prompt: the user left before connecting. */
+                fputc('\n', stderr);
+                return EXIT_OK;
+        }
+        if (r < 0)
+                return EXIT_FAILED;
+
+        loop = ev_default_loop(EVFLAG_AUTO);
+        if (!loop) {
+                fprintf(stderr, "echocat: cannot create the event loop\n");
+                freeaddrinfo(addresses);
+                return EXIT_FAILED;
+        }
+        config = (struct session_config){
+            .udp = opts.udp,
+            .timeout = (double)opts.timeout_ns / 1e9,
+            .in_fd = STDIN_FILENO,
+            .out_fd = STDOUT_FILENO,
+            .observe = opts.verbose ? print_event : NULL,
+            .observe_arg = opts.udp ? "udp" : "tcp",
+        };
+        if (interactive)
+                r = session_line_run(loop, addresses, &config, &totals);
+        else
+                r = session_pipe_run(loop, addresses, &config, &totals);
+        if (opts.verbose)
+                fprintf(stderr, "echocat: %llu bytes sent, %llu bytes received\n",
+                        (unsigned long long)totals.sent, (unsigned long long)totals.received);
+        if (r < 0)
+                report_failure(r, host, port, &totals);
+        freeaddrinfo(addresses);
+        ev_loop_destroy(loop);
+        return r < 0 ? EXIT_FAILED : EXIT_OK;
+}

@@ -1,0 +1,175 @@
+#include "session.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+struct line_session {
+        struct client client;
+        struct ev_loop *loop;
+        const struct session_config *config;
+        ev_io stdin_watcher;
+        ev_timer echo_timer;
+        /* Typed bytes not sent yet: at most one line, plus what was typed ahead. */
+        char line[SESSION_LINE_MAX];
+        size_t line_len;
+        /* Bytes of the last line still to come back. */
+        size_t awaiting;
+        bool finished;
+        int result;
+};
+
+static void finish(struct line_session *s, int result)
+{
+        if (s->finished)
+                return;
+        s->finished = true;
+        s->result = result;
+        ev_io_stop(s->loop, &s->stdin_watcher);
+        ev_timer_stop(s->loop, &s->echo_timer);
+        client_close(&s->client);
+        ev_break(s->loop, EVBREAK_ALL);
+}
+
+static bool is_exit(const char *line, size_t len)
+{
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' ||
+                           line[len - 1] == '\t'))
+                len--;
+        while (len > 0 && (*line == ' ' || *line == '\t')) {
+                line++;
+                len--;
+        }
+        return len == 4 && memcmp(line, "exit", 4) == 0;
+}
+
+/* Send the next complete line, if one was typed; else wait for more input. */
+static void next_line(struct line_session *s)
+{
+        char *newline = memchr(s->line, '\n', s->line_len);
+        size_t len;
+        ssize_t n;
+
+        if (!newline && s->line_len < sizeof(s->line)) {
+                ev_io_start(s->loop, &s->stdin_watcher);
+                return;
+        }
+        /* A line that fills the buffer goes as it is; the rest follows as the next one. */
+        len = newline ? (size_t)(newline - s->line) + 1 : s->line_len;
+        ev_io_stop(s->loop, &s->stdin_watcher);
+        if (is_exit(s->line, len)) {
+                finish(s, 0);
+                return;
+        }
+        n = client_send(&s->client, s->line, len);
+        if (n < 0) {
+                finish(s, (int)n);
+                return;
+        }
+        s->awaiting = (size_t)n;
+        memmove(s->line, s->line + n, s->line_len - (size_t)n);
+        s->line_len -= (size_t)n;
+        if (s->config->timeout > 0)
+                ev_timer_again(s->loop, &s->echo_timer);
+}
+
+static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct line_session *s = w->data;
+        ssize_t n;
+
+        (void)loop;
+        (void)revents;
+        n = read(s->config->in_fd, s->line + s->line_len, sizeof(s->line) - s->line_len);
+        if (n < 0) {
+                if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+                        finish(s, -errno);
+                return;
+        }
+        if (n == 0) {
+                /* End of input (Ctrl-D) ends the session like "exit". */
+                finish(s, 0);
+                return;
+        }
+        s->line_len += (size_t)n;
+        next_line(s);
+}
+
+static void on_connected(struct client *client)
+{
+        struct line_session *s = client->session;
+
+        ev_io_start(s->loop, &s->stdin_watcher);
+}
+
+static void on_received(struct client *client, const char *data, size_t len)
+{
+        struct line_session *s = client->session;
+        int r;
+
+        r = session_write_all(s->config->out_fd, data, len);
+        if (r < 0) {
+                finish(s, r);
+                return;
+        }
+        s->awaiting = len < s->awaiting ? s->awaiting - len : 0;
+        if (s->awaiting > 0) {
+                if (s->config->timeout > 0)
+                        ev_timer_again(s->loop, &s->echo_timer);
+                return;
+        }
+        ev_timer_stop(s->loop, &s->echo_timer);
+        next_line(s);
+}
+
+static void on_writable(struct client *client)
+{
+        (void)client;
+}
+
+static void on_closed(struct client *client, int error)
+{
+        struct line_session *s = client->session;
+
+        finish(s, error ? error : -ECONNABORTED);
+}
+
+static const struct client_ops line_ops = {
+    .connected = on_connected,
+    .received = on_received,
+    .writable = on_writable,
+    .closed = on_closed,
+};
+
+static void echo_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        (void)loop;
+        (void)revents;
+        finish(w->data, -ETIMEDOUT);
+}
+
+int session_line_run(struct ev_loop *loop, const struct addrinfo *addresses,
+                     const struct session_config *config, struct session_totals *totals)
+{
+        struct line_session s = {.loop = loop, .config = config};
+        int r;
+
+        ev_io_init(&s.stdin_watcher, stdin_cb, config->in_fd, EV_READ);
+        s.stdin_watcher.data = &s;
+        ev_init(&s.echo_timer, echo_timeout_cb);
+        s.echo_timer.repeat = config->timeout;
+        s.echo_timer.data = &s;
+        s.client.observe = config->observe;
+        s.client.observe_arg = config->observe_arg;
+        r = client_start(&s.client, loop, addresses, config->udp, config->timeout, &line_ops, &s);
+        if (r == 0) {
+                if (!s.finished)
+                        ev_run(loop, 0);
+                r = s.result;
+        }
+        totals->connected = s.client.local.ss_family != 0;
+        totals->sent = s.client.bytes_sent;
+        totals->received = s.client.bytes_received;
+        client_free(&s.client);
+        return r;
+}

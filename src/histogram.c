@@ -1,5 +1,6 @@
 #include "histogram.h"
 
+#include <math.h>
 #include <string.h>
 
 void histogram_init(struct histogram *h)
@@ -70,10 +71,11 @@ uint64_t histogram_percentile(const struct histogram *h, double percentile)
                 return h->min;
         if (percentile >= 100)
                 return h->max;
-        /* The rank of the value asked for, counting from 1, rounded up. */
-        rank = (uint64_t)(percentile / 100.0 * (double)h->count);
-        if ((double)rank < percentile / 100.0 * (double)h->count)
-                rank++;
+        /*
+         * The rank of the value asked for, counting from 1, rounded up. 99.9 has
+         * no exact binary form; the tiny slack keeps 99.9 % of 1000 at 999.
+         */
+        rank = (uint64_t)ceil(percentile / 100.0 * (double)h->count * (1.0 - 1e-12));
         if (rank == 0)
                 rank = 1;
         for (unsigned i = 0; i < HISTOGRAM_BUCKETS; i++) {

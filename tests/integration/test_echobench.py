@@ -1,0 +1,129 @@
+"""echobench against a good echo server (echod once it is built, else a test
+server), against a deliberately corrupting one (it must report mismatches and
+fail), and against nothing at all."""
+
+import json
+import subprocess
+import unittest
+
+import echotest
+from echoservers import EchoServer, TestServer
+
+ECHOBENCH = echotest.binary("echobench")
+
+
+def bench(*args, timeout=120):
+    result = subprocess.run([ECHOBENCH] + [str(a) for a in args], capture_output=True,
+                            timeout=timeout)
+    return result
+
+
+def bench_json(*args):
+    result = bench("--json", *args)
+    report = json.loads(result.stdout) if result.stdout.strip() else None
+    return result, report
+
+
+class AgainstAGoodServer(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = EchoServer()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.close()
+
+    def check_clean(self, result, report):
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertGreater(report["requests"], 0)
+        self.assertEqual(report["mismatches"], 0)
+        self.assertEqual(report["errors"], 0)
+        self.assertIsNone(report["first_error"])
+        lat = report["latency_ns"]
+        self.assertTrue(0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p99.9"] <= lat["max"],
+                        lat)
+
+    def test_tcp_with_threads_reports_json(self):
+        host, port = self.server.tcp
+        result, report = bench_json("-c", 4, "-t", 2, "-d", "500ms", "-s", 100, host, port)
+        self.check_clean(result, report)
+        self.assertEqual(report["connections"], 4)
+        self.assertEqual(report["connected"], 4)
+        self.assertEqual(report["threads"], 2)
+        self.assertEqual(report["message_size"], 100)
+        self.assertAlmostEqual(report["mib_per_s"],
+                               report["requests_per_s"] * 100 / 1048576, delta=0.01)
+
+    def test_large_messages_with_a_pipeline(self):
+        host, port = self.server.tcp
+        result, report = bench_json("-c", 2, "-p", 4, "-s", "64k", "-d", "500ms", host, port)
+        self.check_clean(result, report)
+        self.assertEqual(report["pipeline"], 4)
+
+    def test_udp(self):
+        host, port = self.server.udp
+        result, report = bench_json("--udp", "-c", 2, "-s", 512, "-d", "500ms", host, port)
+        self.check_clean(result, report)
+        self.assertEqual(report["protocol"], "udp")
+
+    def test_text_report_names_every_percentile(self):
+        host, port = self.server.tcp
+        result = bench("-c", 1, "-d", "200ms", host, port)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        out = result.stdout.decode()
+        for word in ("requests", "MiB/s", "p50", "p90", "p99 ", "p99.9", "max", "mismatches   0",
+                     "errors       0"):
+            self.assertIn(word, out)
+
+
+class AgainstBadServers(unittest.TestCase):
+    def test_corrupting_server_is_caught(self):
+        with TestServer("corrupt") as server:
+            host, port = server.address()
+            result, report = bench_json("-c", 2, "-d", "300ms", "-s", 256, host, port)
+        self.assertEqual(result.returncode, 1)
+        self.assertGreater(report["mismatches"], 0)
+        self.assertEqual(report["requests"], 0)
+        self.assertIn(b"came back different", result.stderr)
+
+    def test_corrupting_udp_server_is_caught(self):
+        with TestServer("corrupt", udp=True) as server:
+            host, port = server.address()
+            result, report = bench_json("--udp", "-c", 1, "-d", "300ms", "-s", 64, host, port)
+        self.assertEqual(result.returncode, 1)
+        self.assertGreater(report["mismatches"], 0)
+
+    def test_server_that_closes_counts_errors(self):
+        with TestServer("close") as server:
+            host, port = server.address()
+            result, report = bench_json("-c", 3, "-d", "300ms", host, port)
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(report["errors"], 3)
+        self.assertIn("closed by the server", report["first_error"])
+
+    def test_refused_connections_fail(self):
+        port = echotest.free_port()
+        result, report = bench_json("-c", 2, "-d", "200ms", "127.0.0.1", port)
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(report["errors"], 2)
+        self.assertEqual(report["connected"], 0)
+        self.assertIn("Connection refused", report["first_error"])
+
+    def test_silent_udp_server_loses_datagrams(self):
+        with TestServer("swallow", udp=True) as server:
+            host, port = server.address()
+            result, report = bench_json("--udp", "--timeout", "100ms", "-d", "500ms", host, port)
+        self.assertEqual(result.returncode, 1)
+        self.assertGreater(report["lost"], 0)
+        self.assertEqual(report["requests"], 0)
+
+    def test_bad_arguments_exit_2(self):
+        result = bench("-c", "many", "127.0.0.1", 7)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(b"connections must be a whole number", result.stderr)
+        result = bench("127.0.0.1")
+        self.assertEqual(result.returncode, 2)
+
+
+if __name__ == "__main__":
+    echotest.main()

@@ -1,0 +1,320 @@
+"""echocat through a pseudo-terminal (prompts, defaults, re-asking, exit) and
+through pipes (binary data, large input, half-close, refused and broken
+connections, timeouts, UDP, IPv6)."""
+
+import os
+import pty
+import select
+import socket
+import subprocess
+import time
+import unittest
+
+import echotest
+from echoservers import EchoServer, TestServer
+
+ECHOCAT = echotest.binary("echocat")
+
+
+def run_piped(args, data, timeout=60):
+    return subprocess.run([ECHOCAT] + list(args), input=data, capture_output=True,
+                          timeout=timeout)
+
+
+class Terminal:
+    """echocat on a pseudo-terminal, read like `expect` does."""
+
+    def __init__(self, args):
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen([ECHOCAT] + list(args), stdin=slave, stdout=slave,
+                                     stderr=slave, close_fds=True, start_new_session=True)
+        os.close(slave)
+        self.seen = b""
+
+    def expect(self, text, timeout=10.0):
+        """Wait until text appears after what earlier expects consumed."""
+        needle = text.encode()
+        deadline = time.monotonic() + timeout
+        while needle not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("did not see %r; terminal shows %r" % (text, self.seen))
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                try:
+                    data = os.read(self.master, 4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    raise AssertionError("echocat ended before %r; terminal shows %r"
+                                         % (text, self.seen))
+                self.seen += data
+        index = self.seen.index(needle) + len(needle)
+        before, self.seen = self.seen[:index], self.seen[index:]
+        return before.decode(errors="replace")
+
+    def type(self, text):
+        os.write(self.master, text.encode())
+
+    def wait(self, timeout=10.0):
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            os.close(self.master)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+            os.close(self.master)
+
+
+class TerminalTests(unittest.TestCase):
+    def setUp(self):
+        self.server = EchoServer()
+        self.host, self.port = self.server.tcp
+
+    def tearDown(self):
+        self.server.close()
+
+    def start(self, *args):
+        term = Terminal(args)
+        self.addCleanup(term.close)
+        return term
+
+    def test_prompts_show_defaults_and_empty_host_means_localhost(self):
+        term = self.start()
+        term.expect("Host [localhost]: ")
+        term.type("\n")
+        term.expect("Port [7007]: ")
+        term.type("%d\n" % self.port)
+        term.type("hello over a terminal\n")
+        # The terminal shows the typed line, then the echo comes back.
+        term.expect("hello over a terminal")
+        term.expect("hello over a terminal")
+        term.type("exit\n")
+        self.assertEqual(term.wait(), 0)
+
+    def test_empty_port_takes_the_default(self):
+        try:
+            server = TestServer("echo", port=7007)
+        except OSError:
+            self.skipTest("port 7007 is taken on this machine")
+        self.addCleanup(server.close)
+        term = self.start("127.0.0.1")
+        term.expect("Port [7007]: ")
+        term.type("\n")
+        term.type("on the default port\n")
+        term.expect("on the default port")
+        term.expect("on the default port")
+        term.type("exit\n")
+        self.assertEqual(term.wait(), 0)
+
+    def test_bad_port_is_refused_with_a_reason_and_asked_again(self):
+        term = self.start(self.host)
+        term.expect("Port [7007]: ")
+        term.type("seventy\n")
+        term.expect("the port must be a number from 1 to 65535; try again.")
+        term.expect("Port [7007]: ")
+        term.type("70000\n")
+        term.expect("the port must be a number from 1 to 65535; try again.")
+        term.expect("Port [7007]: ")
+        term.type("%d\n" % self.port)
+        term.type("finally\n")
+        term.expect("finally")
+        term.expect("finally")
+        term.type("exit\n")
+        self.assertEqual(term.wait(), 0)
+
+    def test_bad_host_is_refused_and_an_unknown_one_asked_again(self):
+        term = self.start()
+        term.expect("Host [localhost]: ")
+        term.type("two words\n")
+        term.expect("a host name has no spaces; try again.")
+        term.expect("Host [localhost]: ")
+        term.type("no-such-host.invalid\n")
+        term.expect("Port [7007]: ")
+        term.type("%d\n" % self.port)
+        term.expect("cannot resolve 'no-such-host.invalid'")
+        term.expect("Host [localhost]: ")
+        term.type("%s\n" % self.host)
+        term.type("found it\n")
+        term.expect("found it")
+        term.expect("found it")
+        term.type("exit\n")
+        self.assertEqual(term.wait(), 0)
+
+    def test_verbose_prints_every_event_until_exit(self):
+        term = self.start("-v", self.host, str(self.port))
+        term.expect("connecting to %s:%d (tcp)" % (self.host, self.port))
+        term.expect("connected to %s:%d from 127.0.0.1:" % (self.host, self.port))
+        term.type("ping\n")
+        term.expect("sent 5 bytes")
+        term.expect("received 5 bytes")
+        term.type("  exit \n")
+        term.expect("connection closed by user")
+        self.assertEqual(term.wait(), 0)
+
+    def test_end_of_input_ends_the_session(self):
+        term = self.start(self.host, str(self.port))
+        term.type("one\n")
+        term.expect("one")
+        term.expect("one")
+        term.type("\x04")  # Ctrl-D on an empty line: end of input.
+        self.assertEqual(term.wait(), 0)
+
+    def test_peer_closing_is_reported(self):
+        with TestServer("close") as server:
+            host, port = server.address()
+            term = self.start(host, str(port))
+            term.type("anyone there?\n")
+            term.expect("connection closed by peer")
+            self.assertEqual(term.wait(), 1)
+
+
+class PipeTests(unittest.TestCase):
+    def setUp(self):
+        self.server = EchoServer()
+        self.host, self.port = self.server.tcp
+
+    def tearDown(self):
+        self.server.close()
+
+    def test_binary_data_comes_back_unchanged(self):
+        data = bytes(range(256)) * 64 + b"\0\r\n\xff" * 100
+        result = run_piped([self.host, str(self.port)], data)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, data)
+        self.assertEqual(result.stderr, b"")
+
+    def test_several_mebibytes_come_back_whole(self):
+        data = os.urandom(6 << 20)
+        result = run_piped([self.host, str(self.port)], data)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(len(result.stdout), len(data))
+        self.assertTrue(result.stdout == data)
+
+    def test_input_from_a_regular_file(self):
+        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "echocat-test-%d" % os.getpid())
+        data = os.urandom(300000)
+        with open(path, "wb") as f:
+            f.write(data)
+        self.addCleanup(os.unlink, path)
+        with open(path, "rb") as f:
+            result = subprocess.run([ECHOCAT, self.host, str(self.port)], stdin=f,
+                                    capture_output=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertTrue(result.stdout == data)
+
+    def test_empty_input_exits_cleanly(self):
+        result = run_piped([self.host, str(self.port)], b"")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, b"")
+
+    def test_half_close_lets_a_server_answer_after_end_of_input(self):
+        # This server echoes nothing until it sees end of input: without a
+        # half-close echocat would wait for ever.
+        with TestServer("echo_after_eof") as server:
+            host, port = server.address()
+            data = b"sent before the half-close\n" * 1000
+            result = run_piped(["-v", host, str(port)], data)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, data)
+        self.assertIn(b"write side shut down", result.stderr)
+
+    def test_verbose_counts_bytes_both_ways(self):
+        result = run_piped(["-v", self.host, str(self.port)], b"12345678\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(b"sent 9 bytes", result.stderr)
+        self.assertIn(b"received 9 bytes", result.stderr)
+        self.assertIn(b"9 bytes sent, 9 bytes received", result.stderr)
+
+    def test_refused_connection_fails_with_a_clear_message(self):
+        port = echotest.free_port()
+        result = run_piped(["127.0.0.1", str(port)], b"hello\n")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"cannot connect to 127.0.0.1 port %d: Connection refused" % port,
+                      result.stderr)
+
+    def test_server_closing_early_is_an_error(self):
+        with TestServer("close") as server:
+            host, port = server.address()
+            result = run_piped([host, str(port)], b"x" * 100000)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"connection closed by peer after 0 of", result.stderr)
+
+    def test_reset_connection_is_an_error(self):
+        with TestServer("reset") as server:
+            host, port = server.address()
+            # Keep input open: echocat must notice the reset by itself.
+            proc = subprocess.Popen([ECHOCAT, host, str(port)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            proc.stdin.write(b"hello\n")
+            proc.stdin.flush()
+            out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b"Connection reset by peer", err)
+
+    def test_missing_echo_times_out(self):
+        with TestServer("swallow") as server:
+            host, port = server.address()
+            # Input stays open, so the server never sees an end and never closes.
+            proc = subprocess.Popen([ECHOCAT, "--timeout", "300ms", host, str(port)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+            proc.stdin.write(b"into the void\n")
+            proc.stdin.flush()
+            proc.wait(timeout=30)
+            err = proc.stderr.read()
+            for pipe in (proc.stdin, proc.stdout, proc.stderr):
+                pipe.close()
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b"timed out waiting for the echo (0 of 14 bytes came back)", err)
+
+    def test_host_name_is_resolved(self):
+        result = run_piped(["localhost", str(self.port), "-4"], b"by name\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, b"by name\n")
+
+    def test_unknown_host_fails(self):
+        result = run_piped(["no-such-host.invalid", "7"], b"x")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"cannot resolve 'no-such-host.invalid'", result.stderr)
+
+    def test_bad_arguments_exit_2(self):
+        result = run_piped(["127.0.0.1", "0"], b"")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(b"port must be a number from 1 to 65535", result.stderr)
+
+
+class UdpAndIpv6Tests(unittest.TestCase):
+    def test_udp_datagrams_come_back(self):
+        with EchoServer() as server:
+            host, port = server.udp
+            data = b"".join(b"datagram %d\n" % i for i in range(2000))
+            result = run_piped(["--udp", host, str(port)], data)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, data)
+
+    def test_udp_without_a_server_is_refused(self):
+        port = echotest.free_port(socket.SOCK_DGRAM)
+        result = run_piped(["--udp", "127.0.0.1", str(port)], b"hello?\n")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"Connection refused", result.stderr)
+
+    def test_ipv6_loopback(self):
+        try:
+            server = TestServer("echo", host="::1")
+        except OSError:
+            self.skipTest("no IPv6 loopback here")
+        with server:
+            result = run_piped(["::1", str(server.address()[1])], b"over IPv6\n")
+            bracketed = run_piped(["-6", "[::1]", str(server.address()[1])], b"again\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, b"over IPv6\n")
+        self.assertEqual(bracketed.returncode, 0, bracketed.stderr)
+        self.assertEqual(bracketed.stdout, b"again\n")
+
+
+if __name__ == "__main__":
+    echotest.main()

@@ -1,0 +1,179 @@
+"""Small echo servers, good and deliberately bad, for the tools' tests.
+
+Each runs in a thread of the test process on an ephemeral port, so a test
+can make a server misbehave in exactly one way: close early, reset, stall,
+wait for end of input before echoing, or corrupt what it sends back.
+"""
+
+import os
+import socket
+import socketserver
+import struct
+import subprocess
+import threading
+
+import echotest
+
+
+class _TCPServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+
+class _TCP6Server(_TCPServer):
+    address_family = socket.AF_INET6
+
+
+class _UDPServer(socketserver.ThreadingUDPServer):
+    daemon_threads = True
+    block_on_close = False
+
+
+def _echo(sock):
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            break
+        sock.sendall(data)
+
+
+def _corrupt(sock):
+    """Echo, but with the first byte of every chunk inverted."""
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            break
+        sock.sendall(bytes([data[0] ^ 0xFF]) + data[1:])
+
+
+def _echo_after_eof(sock):
+    """Read until the client half-closes, then send it all back and close."""
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            break
+        chunks.append(data)
+    sock.sendall(b"".join(chunks))
+
+
+def _close_after_first_read(sock):
+    sock.recv(65536)
+
+
+def _reset_after_first_read(sock):
+    sock.recv(65536)
+    # SO_LINGER with a zero timeout: close() sends RST instead of FIN.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # Close here: socketserver would shut down the write side (a FIN) first.
+    sock.close()
+
+
+def _swallow(sock):
+    """Read everything, answer nothing."""
+    while sock.recv(65536):
+        pass
+
+
+BEHAVIOURS = {
+    "echo": _echo,
+    "corrupt": _corrupt,
+    "echo_after_eof": _echo_after_eof,
+    "close": _close_after_first_read,
+    "reset": _reset_after_first_read,
+    "swallow": _swallow,
+}
+
+
+class TestServer:
+    """A TCP (or UDP) server in a thread; use as a context manager."""
+
+    def __init__(self, behaviour="echo", udp=False, host="127.0.0.1", port=0):
+        work = BEHAVIOURS[behaviour]
+
+        class StreamHandler(socketserver.BaseRequestHandler):
+            def handle(self):
+                try:
+                    work(self.request)
+                except OSError:
+                    pass
+
+        class DatagramHandler(socketserver.BaseRequestHandler):
+            def handle(self):
+                data, sock = self.request
+                if behaviour == "corrupt" and data:
+                    # The last byte: echobench keeps a sequence number in the first ones.
+                    data = data[:-1] + bytes([data[-1] ^ 0xFF])
+                if behaviour != "swallow":
+                    sock.sendto(data, self.client_address)
+
+        if udp:
+            self.server = _UDPServer((host, port), DatagramHandler)
+        elif ":" in host:
+            self.server = _TCP6Server((host, port), StreamHandler)
+        else:
+            self.server = _TCPServer((host, port), StreamHandler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def address(self):
+        host, port = self.server.server_address[:2]
+        return host, port
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+_REAL_ECHOD = None
+
+
+def real_echod_available():
+    """True once echod in this tree is the real daemon (it takes --echo), not the stub."""
+    global _REAL_ECHOD
+    if _REAL_ECHOD is None:
+        try:
+            out = subprocess.run([echotest.binary("echod"), "--help"], capture_output=True,
+                                 timeout=10, env={"PATH": os.environ.get("PATH", "/usr/bin")})
+            _REAL_ECHOD = b"--echo" in out.stdout + out.stderr
+        except (OSError, subprocess.TimeoutExpired):
+            _REAL_ECHOD = False
+    return _REAL_ECHOD
+
+
+class EchoServer:
+    """The real echod (TCP and UDP echo on loopback) when it is built, else a TestServer pair.
+
+    .tcp and .udp are (host, port) pairs; .echod is the Echod or None.
+    """
+
+    def __init__(self):
+        self.echod = None
+        self._servers = []
+        if real_echod_available():
+            self.echod = echotest.Echod(["--echo", "127.0.0.1:0", "--echo", "udp:127.0.0.1:0"])
+            self.tcp = self.echod.address("tcp")
+            self.udp = self.echod.address("udp")
+        else:
+            self._servers = [TestServer("echo"), TestServer("echo", udp=True)]
+            self.tcp = self._servers[0].address()
+            self.udp = self._servers[1].address()
+
+    def close(self):
+        if self.echod:
+            self.echod.close()
+        for server in self._servers:
+            server.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

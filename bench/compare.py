@@ -1,0 +1,193 @@
+#!/usr/bin/python3
+"""Run echod, the course's asyncio echo server (plain and under uvloop) and a
+Node.js `net` echo server side by side, one after the other in one run, and
+measure each with echobench.
+
+For every server and every (message size, connections) pair it reports
+requests/s, p99 latency, and the server's own CPU time per request (utime +
+stime of the server process from /proc/PID/stat, read before and after the
+run), with the ratios to echod. The server and the load generator are pinned
+to different CPUs with taskset so they do not take turns on one core.
+
+Usage (from the source tree, after building into build/):
+    /usr/bin/python3 bench/compare.py [--duration 5] [--markdown FILE]
+"""
+
+import argparse
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+LISTEN_RE = re.compile(rb"listening echo/tcp (\S+):(\d+)")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_commands(build):
+    python = "/usr/bin/python3"
+    return {
+        "echod": [os.path.join(build, "programs", "echod"), "--config", "/dev/null",
+                  "--echo", "127.0.0.1:0"],
+        "asyncio": [python, os.path.join(HERE, "asyncio_echo.py"), "127.0.0.1", "0"],
+        "uvloop": [python, os.path.join(HERE, "asyncio_echo.py"), "--uvloop", "127.0.0.1", "0"],
+        "node": ["node", os.path.join(HERE, "node_echo.js"), "127.0.0.1", "0"],
+    }
+
+
+def pinned(cpu, argv):
+    if cpu is None or not shutil.which("taskset"):
+        return argv
+    return ["taskset", "-c", str(cpu)] + argv
+
+
+class Server:
+    def __init__(self, name, argv, cpu):
+        self.name = name
+        env = dict(os.environ)
+        env.pop("NOTIFY_SOCKET", None)
+        self.proc = subprocess.Popen(pinned(cpu, argv), stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=env)
+        self.port = self._wait_listening()
+
+    def _wait_listening(self, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        seen = b""
+        fd = self.proc.stdout.fileno()
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], deadline - time.monotonic())
+            if not ready:
+                continue
+            data = os.read(fd, 4096)
+            if not data:
+                break
+            seen += data
+            m = LISTEN_RE.search(seen)
+            if m:
+                return int(m.group(2))
+        self.stop()
+        raise RuntimeError("%s did not say where it listens (output %r)" % (self.name, seen))
+
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            # The command name may hold spaces; the fields after it are fixed.
+            fields = f.read().rsplit(")", 1)[1].split()
+        # utime and stime are fields 14 and 15 of the whole line.
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def run_echobench(echobench, cpu, port, size, conns, duration):
+    argv = pinned(cpu, [echobench, "--json", "-c", str(conns), "-s", str(size), "-d",
+                        "%gs" % duration, "127.0.0.1", str(port)])
+    result = subprocess.run(argv, capture_output=True, timeout=duration + 60)
+    if not result.stdout.strip():
+        raise RuntimeError("echobench failed: %s" % result.stderr.decode(errors="replace"))
+    report = json.loads(result.stdout)
+    report["exit_status"] = result.returncode
+    return report
+
+
+def measure(args):
+    commands = server_commands(args.build)
+    echobench = os.path.join(args.build, "programs", "echobench")
+    results = []
+    for name in args.servers:
+        server = Server(name, commands[name], args.server_cpu)
+        try:
+            # Warm up (JITs, allocators, page cache) before anything is counted.
+            run_echobench(echobench, args.client_cpu, server.port, 1024, 10, 1.0)
+            for size in args.sizes:
+                for conns in args.connections:
+                    before = server.cpu_seconds()
+                    report = run_echobench(echobench, args.client_cpu, server.port, size,
+                                           conns, args.duration)
+                    cpu = server.cpu_seconds() - before
+                    requests = max(report["requests"], 1)
+                    results.append({
+                        "server": name, "size": size, "connections": conns,
+                        "requests_per_s": report["requests_per_s"],
+                        "mib_per_s": report["mib_per_s"],
+                        "p99_us": report["latency_ns"]["p99"] / 1000.0,
+                        "cpu_us_per_request": cpu / requests * 1e6,
+                        "server_cpu_s": cpu,
+                        "mismatches": report["mismatches"], "errors": report["errors"],
+                    })
+                    print("%-8s %6d B %4d conns: %9.0f req/s  p99 %8.1f us  %6.2f us CPU/req"
+                          % (name, size, conns, report["requests_per_s"],
+                             results[-1]["p99_us"], results[-1]["cpu_us_per_request"]),
+                          file=sys.stderr, flush=True)
+        finally:
+            server.stop()
+    return results
+
+
+def markdown(results, args):
+    lines = []
+    base = {(r["size"], r["connections"]): r for r in results if r["server"] == "echod"}
+    lines.append("| size | conns | server | requests/s | MiB/s | p99 | server CPU/request "
+                 "| req/s vs echod | CPU/req vs echod |")
+    lines.append("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    for size in args.sizes:
+        for conns in args.connections:
+            for r in results:
+                if r["size"] != size or r["connections"] != conns:
+                    continue
+                ref = base.get((size, conns))
+                if ref:
+                    speed = "%.2fx" % (r["requests_per_s"] / ref["requests_per_s"])
+                    cpu = "%.2fx" % (r["cpu_us_per_request"] / ref["cpu_us_per_request"]) \
+                        if ref["cpu_us_per_request"] else "-"
+                else:
+                    speed = cpu = "-"
+                bad = "" if not (r["mismatches"] or r["errors"]) else \
+                    " (%d mismatches, %d errors)" % (r["mismatches"], r["errors"])
+                lines.append("| %s | %d | %s | %.0f%s | %.1f | %.0f us | %.2f us | %s | %s |" % (
+                    "64 KiB" if size == 65536 else "1 KiB" if size == 1024 else "%d B" % size,
+                    conns, r["server"], r["requests_per_s"], bad, r["mib_per_s"], r["p99_us"],
+                    r["cpu_us_per_request"], speed, cpu))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build", default=os.path.join(ROOT, "build"))
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[1024, 65536])
+    parser.add_argument("--connections", type=lambda s: [int(x) for x in s.split(",")],
+                        default=[10, 100])
+    parser.add_argument("--servers", type=lambda s: s.split(","),
+                        default=["echod", "asyncio", "uvloop", "node"])
+    parser.add_argument("--server-cpu", type=int, default=1)
+    parser.add_argument("--client-cpu", type=int, default=0)
+    parser.add_argument("--json", help="write the raw results to this file")
+    parser.add_argument("--markdown", help="write the table to this file")
+    args = parser.parse_args()
+
+    results = measure(args)
+    table = markdown(results, args)
+    sys.stdout.write(table)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

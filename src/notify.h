@@ -8,6 +8,12 @@
  * the daemon calls them unconditionally.
  */
 
+/* Keep a descriptor in reserve so messages go out even when none are left. */
+void notify_init(void);
+
+/* Release the reserve. */
+void notify_fini(void);
+
 /* READY=1 with a STATUS= text. */
 void notify_ready(const char *status);
 

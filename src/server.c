@@ -407,6 +407,7 @@ int server_init(struct server *server, struct config *config, int argc, char **a
                 return -ENOMEM;
         }
         signal(SIGPIPE, SIG_IGN);
+        notify_init();
 
         r = conn_pool_init(&server->pool, server->loop, server->config.buffer_size,
                            server->config.idle_timeout);
@@ -510,6 +511,7 @@ void server_fini(struct server *server)
         conn_pool_fini(&server->pool);
         ratelimit_fini(&server->limit);
         config_fini(&server->config);
+        notify_fini();
         if (server->loop)
                 ev_loop_destroy(server->loop);
         server->loop = NULL;

@@ -158,7 +158,9 @@ class EchoServer:
         self.echod = None
         self._servers = []
         if real_echod_available():
-            self.echod = echotest.Echod(["--echo", "127.0.0.1:0", "--echo", "udp:127.0.0.1:0"])
+            self.echod = echotest.Echod(["--echo", "127.0.0.1:0", "--echo", "udp:127.0.0.1:0",
+                                        # The tests send thousands of datagrams a second.
+                                        "--udp-rate", "0"])
             self.tcp = self.echod.address("tcp")
             self.udp = self.echod.address("udp")
         else:

@@ -502,6 +502,7 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
 {
         const struct bench_options *opts = config->opts;
         struct bench_worker worker = {.config = config, .opts = opts, .stats = stats};
+        bool signalled = false;
         uint64_t start;
         int r = 0;
 
@@ -540,6 +541,7 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
                 if (!worker.conns[i].connected)
                         conn_fail(&worker.conns[i], "connect: timed out");
         }
+        signalled = true;
         if (config->connected)
                 config->connected(config->connected_arg);
 
@@ -564,6 +566,9 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
         }
         stats->elapsed_ns = now_ns() - start;
 out:
+        /* The other workers wait for this one at the start line, even when it failed. */
+        if (!signalled && config->connected)
+                config->connected(config->connected_arg);
         worker_free(&worker);
         return r;
 }

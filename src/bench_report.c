@@ -18,8 +18,8 @@ void bench_report_text(FILE *out, const struct bench_options *opts, const char *
         char text[32];
 
         fprintf(out,
-                "target       %s/%s, %u connections, %zu-byte messages, pipeline %u, %u thread%s\n",
-                target, opts->udp ? "udp" : "tcp", opts->connections, opts->message_size,
+                "target       %s %s, %u connections, %zu-byte messages, pipeline %u, %u thread%s\n",
+                opts->udp ? "udp" : "tcp", target, opts->connections, opts->message_size,
                 opts->pipeline, opts->threads, opts->threads == 1 ? "" : "s");
         fprintf(out, "duration     %.2fs, %llu connections up\n", secs,
                 (unsigned long long)stats->connected);

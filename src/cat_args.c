@@ -16,7 +16,7 @@ const char cat_args_usage[] =
     "\n"
     "  -u, --udp            use UDP datagrams instead of TCP\n"
     "  -4, -6               use IPv4 or IPv6 only\n"
-    "  -t, --timeout TIME   connect timeout, and the longest wait for an echo\n"
+    "  -w, --timeout TIME   connect timeout, and the longest wait for an echo\n"
     "                       (default 10s; 0 waits for ever)\n"
     "  -v, --verbose        print every event on standard error\n"
     "  -h, --help           show this help\n"
@@ -27,7 +27,7 @@ const char cat_args_usage[] =
 int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error, size_t error_size)
 {
         static const struct option longopts[] = {
-            {"udp", no_argument, NULL, 'u'},     {"timeout", required_argument, NULL, 't'},
+            {"udp", no_argument, NULL, 'u'},     {"timeout", required_argument, NULL, 'w'},
             {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
         };
@@ -42,12 +42,12 @@ int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error,
         /* getopt keeps state between calls; 0 makes glibc start afresh. */
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":ut:v46hV", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":uw:v46hV", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'u':
                         opts->udp = true;
                         break;
-                case 't':
+                case 'w':
                         if (units_parse_duration(optarg, &opts->timeout_ns) < 0) {
                                 snprintf(error, error_size,
                                          "timeout must be a time such as 5, 5s or 500ms, not '%s'",

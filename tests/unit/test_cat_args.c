@@ -35,7 +35,7 @@ static void host_and_port_are_optional(void **state)
 
 static void options_are_read(void **state)
 {
-        char *argv[] = {"echocat", "-v", "--udp", "-4", "--timeout", "250ms", "h", "9", NULL};
+        char *argv[] = {"echocat", "-v", "--udp", "-4", "-w", "250ms", "h", "9", NULL};
         struct cat_options opts;
         char error[256];
 
@@ -53,7 +53,7 @@ static void bad_input_is_refused_with_a_reason(void **state)
         char *port_text[] = {"echocat", "h", "seven", NULL};
         char *port_big[] = {"echocat", "h", "65536", NULL};
         char *extra[] = {"echocat", "h", "7", "8", NULL};
-        char *timeout[] = {"echocat", "-t", "later", "h", NULL};
+        char *timeout[] = {"echocat", "-w", "later", "h", NULL};
         char *unknown[] = {"echocat", "-x", NULL};
         char *empty_host[] = {"echocat", "", NULL};
         struct cat_options opts;

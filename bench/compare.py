@@ -3,7 +3,9 @@
 Node.js `net` echo server side by side, one after the other in one run, and
 measure each with echobench.
 
-For every server and every (message size, connections) pair it reports
+All servers run at once; for every (message size, connections) pair each is
+measured in turn, for --rounds rounds, and the median round is kept, so load
+from outside falls on all of them alike. For each it reports
 requests/s, p99 latency, and the server's own CPU time per request (utime +
 stime of the server process from /proc/PID/stat, read before and after the
 run), with the ratios to echod. The server and the load generator are pinned
@@ -101,36 +103,58 @@ def run_echobench(echobench, cpu, port, size, conns, duration):
     return report
 
 
+def measure_once(server, echobench, cpu, size, conns, duration):
+    before = server.cpu_seconds()
+    report = run_echobench(echobench, cpu, server.port, size, conns, duration)
+    used = server.cpu_seconds() - before
+    return {
+        "server": server.name, "size": size, "connections": conns,
+        "requests_per_s": report["requests_per_s"],
+        "mib_per_s": report["mib_per_s"],
+        "p99_us": report["latency_ns"]["p99"] / 1000.0,
+        "cpu_us_per_request": used / max(report["requests"], 1) * 1e6,
+        "server_cpu_s": used,
+        "mismatches": report["mismatches"], "errors": report["errors"],
+    }
+
+
 def measure(args):
+    """Every server runs at once (idle ones cost nothing); each configuration
+    is measured on each server in turn, for several rounds, so that load from
+    outside (other users of the machine) falls on all servers alike. The
+    round with the median requests/s is kept for each server and
+    configuration."""
     commands = server_commands(args.build)
     echobench = os.path.join(args.build, "programs", "echobench")
+    servers = []
     results = []
-    for name in args.servers:
-        server = Server(name, commands[name], args.server_cpu)
-        try:
-            # Warm up (JITs, allocators, page cache) before anything is counted.
+    try:
+        for name in args.servers:
+            servers.append(Server(name, commands[name], args.server_cpu))
+        # Warm up (JITs, allocators, page cache) before anything is counted.
+        for server in servers:
             run_echobench(echobench, args.client_cpu, server.port, 1024, 10, 1.0)
-            for size in args.sizes:
-                for conns in args.connections:
-                    before = server.cpu_seconds()
-                    report = run_echobench(echobench, args.client_cpu, server.port, size,
-                                           conns, args.duration)
-                    cpu = server.cpu_seconds() - before
-                    requests = max(report["requests"], 1)
-                    results.append({
-                        "server": name, "size": size, "connections": conns,
-                        "requests_per_s": report["requests_per_s"],
-                        "mib_per_s": report["mib_per_s"],
-                        "p99_us": report["latency_ns"]["p99"] / 1000.0,
-                        "cpu_us_per_request": cpu / requests * 1e6,
-                        "server_cpu_s": cpu,
-                        "mismatches": report["mismatches"], "errors": report["errors"],
-                    })
+        for size in args.sizes:
+            for conns in args.connections:
+                rounds = {server.name: [] for server in servers}
+                for _ in range(args.rounds):
+                    for server in servers:
+                        rounds[server.name].append(measure_once(
+                            server, echobench, args.client_cpu, size, conns, args.duration))
+                for server in servers:
+                    runs = sorted(rounds[server.name], key=lambda r: r["requests_per_s"])
+                    best = dict(runs[len(runs) // 2])
+                    best["rounds_requests_per_s"] = [r["requests_per_s"] for r in
+                                                     rounds[server.name]]
+                    results.append(best)
                     print("%-8s %6d B %4d conns: %9.0f req/s  p99 %8.1f us  %6.2f us CPU/req"
-                          % (name, size, conns, report["requests_per_s"],
-                             results[-1]["p99_us"], results[-1]["cpu_us_per_request"]),
+                          "  (rounds: %s)"
+                          % (server.name, size, conns, best["requests_per_s"], best["p99_us"],
+                             best["cpu_us_per_request"],
+                             " ".join("%.0f" % x for x in best["rounds_requests_per_s"])),
                           file=sys.stderr, flush=True)
-        finally:
+    finally:
+        for server in servers:
             server.stop()
     return results
 
@@ -166,6 +190,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure each server this often, in turn; keep the median")
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")],
                         default=[1024, 65536])
     parser.add_argument("--connections", type=lambda s: [int(x) for x in s.split(",")],

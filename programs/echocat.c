@@ -107,7 +107,11 @@ static int ask_and_resolve(const struct cat_options *opts, bool interactive, cha
 static void report_failure(int r, const char *host, const char *port,
                            const struct session_totals *totals)
 {
-        if (!totals->connected) {
+        if (totals->input_failed) {
+                fprintf(stderr, "echocat: cannot read standard input: %s\n", strerror(-r));
+        } else if (totals->output_failed) {
+                fprintf(stderr, "echocat: cannot write standard output: %s\n", strerror(-r));
+        } else if (!totals->connected) {
                 fprintf(stderr, "echocat: cannot connect to %s port %s: %s\n", host, port,
                         strerror(-r));
         } else if (r == -ECONNABORTED) {

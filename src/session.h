@@ -34,6 +34,9 @@ struct session_config {
 /* What happened, for the caller's one message and exit status. */
 struct session_totals {
         bool connected;
+        /* The error came from reading in_fd or writing out_fd, not from the connection. */
+        bool input_failed;
+        bool output_failed;
         uint64_t sent;
         uint64_t received;
 };

@@ -16,6 +16,8 @@ struct line_session {
         /* Bytes of the last line still to come back. */
         size_t awaiting;
         bool finished;
+        bool input_failed;
+        bool output_failed;
         int result;
 };
 
@@ -82,8 +84,10 @@ static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
         (void)revents;
         n = read(s->config->in_fd, s->line + s->line_len, sizeof(s->line) - s->line_len);
         if (n < 0) {
-                if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+                if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+                        s->input_failed = true;
                         finish(s, -errno);
+                }
                 return;
         }
         if (n == 0) {
@@ -109,6 +113,7 @@ static void on_received(struct client *client, const char *data, size_t len)
 
         r = session_write_all(s->config->out_fd, data, len);
         if (r < 0) {
+                s->output_failed = true;
                 finish(s, r);
                 return;
         }
@@ -168,6 +173,8 @@ int session_line_run(struct ev_loop *loop, const struct addrinfo *addresses,
                 r = s.result;
         }
         totals->connected = s.client.local.ss_family != 0;
+        totals->input_failed = s.input_failed;
+        totals->output_failed = s.output_failed;
         totals->sent = s.client.bytes_sent;
         totals->received = s.client.bytes_received;
         client_free(&s.client);

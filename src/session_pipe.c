@@ -15,6 +15,8 @@ struct pipe_session {
         size_t input_max;
         bool input_done;
         bool finished;
+        bool input_failed;
+        bool output_failed;
         int result;
 };
 
@@ -91,8 +93,10 @@ static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
                 room = s->input_max;
         n = read(s->config->in_fd, s->input, room);
         if (n < 0) {
-                if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+                if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
+                        s->input_failed = true;
                         finish(s, -errno);
+                }
                 return;
         }
         if (n == 0) {
@@ -125,6 +129,7 @@ static void on_received(struct client *client, const char *data, size_t len)
         /* A blocking write: while the output is slow the socket is not read. */
         r = session_write_all(s->config->out_fd, data, len);
         if (r < 0) {
+                s->output_failed = true;
                 finish(s, r);
                 return;
         }
@@ -190,6 +195,8 @@ int session_pipe_run(struct ev_loop *loop, const struct addrinfo *addresses,
                 r = s.result;
         }
         totals->connected = s.client.local.ss_family != 0;
+        totals->input_failed = s.input_failed;
+        totals->output_failed = s.output_failed;
         totals->sent = s.client.bytes_sent;
         totals->received = s.client.bytes_received;
         client_free(&s.client);

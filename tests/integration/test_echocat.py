@@ -271,6 +271,17 @@ class PipeTests(unittest.TestCase):
         self.assertEqual(proc.returncode, 1)
         self.assertIn(b"timed out waiting for the echo (0 of 14 bytes came back)", err)
 
+    def test_closed_output_is_reported(self):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            result = subprocess.run([ECHOCAT, self.host, str(self.port)], input=b"x" * 1000,
+                                    stdout=write_end, stderr=subprocess.PIPE, timeout=30)
+        finally:
+            os.close(write_end)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"cannot write standard output: Broken pipe", result.stderr)
+
     def test_host_name_is_resolved(self):
         result = run_piped(["localhost", str(self.port), "-4"], b"by name\n")
         self.assertEqual(result.returncode, 0, result.stderr)

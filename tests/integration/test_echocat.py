@@ -229,6 +229,36 @@ class PipeTests(unittest.TestCase):
         self.assertIn(b"received 9 bytes", result.stderr)
         self.assertIn(b"9 bytes sent, 9 bytes received", result.stderr)
 
+    def test_input_is_not_read_while_the_server_does_not_read(self):
+        # The server reads nothing. echocat must stop reading its input once
+        # its bounded buffer and the kernel's socket buffers are full, so
+        # our writes to its stdin block long before the 256 MiB on offer.
+        with TestServer("stall") as server:
+            host, port = server.address()
+            proc = subprocess.Popen([ECHOCAT, "--timeout", "0", host, str(port)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE)
+            self.addCleanup(proc.wait)
+            self.addCleanup(proc.kill)
+            fd = proc.stdin.fileno()
+            os.set_blocking(fd, False)
+            chunk = b"\x5a" * 65536
+            written = 0
+            while written < 256 << 20:
+                # Stuck for two seconds in a row means echocat stopped reading.
+                _, ready, _ = select.select([], [fd], [], 2.0)
+                if not ready:
+                    break
+                try:
+                    written += os.write(fd, chunk)
+                except BlockingIOError:
+                    pass
+            self.assertLess(written, 64 << 20, "echocat kept reading input nobody took")
+            with open("/proc/%d/status" % proc.pid) as f:
+                rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            self.assertLess(rss, 32 * 1024, "echocat holds %d KiB" % rss)
+            self.assertIsNone(proc.poll())
+
     def test_refused_connection_fails_with_a_clear_message(self):
         port = echotest.free_port()
         result = run_piped(["127.0.0.1", str(port)], b"hello\n")

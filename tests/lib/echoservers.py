@@ -76,6 +76,11 @@ def _swallow(sock):
         pass
 
 
+def _stall(sock, stop):
+    """Read nothing at all until the server is closed."""
+    stop.wait(120)
+
+
 BEHAVIOURS = {
     "echo": _echo,
     "corrupt": _corrupt,
@@ -83,6 +88,7 @@ BEHAVIOURS = {
     "close": _close_after_first_read,
     "reset": _reset_after_first_read,
     "swallow": _swallow,
+    "stall": _stall,
 }
 
 
@@ -91,11 +97,16 @@ class TestServer:
 
     def __init__(self, behaviour="echo", udp=False, host="127.0.0.1", port=0):
         work = BEHAVIOURS[behaviour]
+        self.stop = threading.Event()
+        stop = self.stop
 
         class StreamHandler(socketserver.BaseRequestHandler):
             def handle(self):
                 try:
-                    work(self.request)
+                    if behaviour == "stall":
+                        work(self.request, stop)
+                    else:
+                        work(self.request)
                 except OSError:
                     pass
 
@@ -122,6 +133,7 @@ class TestServer:
         return host, port
 
     def close(self):
+        self.stop.set()
         self.server.shutdown()
         self.server.server_close()
 

@@ -23,7 +23,7 @@ int resolve_addresses(const char *host, const char *port, int family, int sockty
         hints.ai_socktype = socktype;
         hints.ai_flags = AI_ADDRCONFIG;
         r = getaddrinfo(host, port, &hints, result);
-        if (r == EAI_ADDRFAMILY || (r == EAI_NONAME && family == AF_UNSPEC)) {
+        if (r == EAI_ADDRFAMILY || r == EAI_NONAME) {
                 /*
                  * AI_ADDRCONFIG hides ::1 and 127.0.0.1 on a host whose only
                  * address is loopback (a container); ask again without it.

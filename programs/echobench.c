@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "addr.h"
 #include "bench.h"
@@ -47,6 +48,18 @@ static void *thread_main(void *arg)
         return NULL;
 }
 
+/* Thousands of connections need as many descriptors: take the hard limit if the soft one is short.
+ */
+static void raise_file_limit(unsigned connections)
+{
+        struct rlimit limit;
+
+        if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < connections + 64u) {
+                limit.rlim_cur = limit.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &limit);
+        }
+}
+
 int main(int argc, char **argv)
 {
         struct bench_options opts;
@@ -72,6 +85,7 @@ int main(int argc, char **argv)
                 return EXIT_OK;
         }
         signal(SIGPIPE, SIG_IGN);
+        raise_file_limit(opts.connections);
 
         r = resolve_addresses(opts.host, opts.port, opts.family,
                               opts.udp ? SOCK_DGRAM : SOCK_STREAM, &addresses, &reason);

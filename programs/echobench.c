@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,14 @@ struct thread_job {
 };
 
 static pthread_barrier_t start_barrier;
+/* Set by the first SIGINT or SIGTERM: the workers stop and the report is printed. */
+static atomic_int stop_requested;
+
+static void on_stop_signal(int sig)
+{
+        (void)sig;
+        atomic_store(&stop_requested, 1);
+}
 
 static void wait_for_everyone(void *arg)
 {
@@ -46,6 +55,17 @@ static void *thread_main(void *arg)
 
         job->result = bench_worker_run(&job->config, &job->stats);
         return NULL;
+}
+
+/* The first Ctrl-C (or SIGTERM) ends the run early and still reports; a second one kills. */
+static void catch_stop_signals(void)
+{
+        struct sigaction action = {.sa_handler = on_stop_signal,
+                                   .sa_flags = SA_RESETHAND | SA_RESTART};
+
+        sigemptyset(&action.sa_mask);
+        sigaction(SIGINT, &action, NULL);
+        sigaction(SIGTERM, &action, NULL);
 }
 
 /* Thousands of connections need as many descriptors: take the hard limit if the soft one is short.
@@ -85,6 +105,7 @@ int main(int argc, char **argv)
                 return EXIT_OK;
         }
         signal(SIGPIPE, SIG_IGN);
+        catch_stop_signals();
         raise_file_limit(opts.connections);
 
         r = resolve_addresses(opts.host, opts.port, opts.family,
@@ -117,6 +138,7 @@ int main(int argc, char **argv)
                     .connections = share,
                     .pattern = pattern,
                     .connected = wait_for_everyone,
+                    .stop = &stop_requested,
                 };
                 next += share;
         }

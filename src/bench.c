@@ -62,6 +62,7 @@ struct bench_worker {
         bool measuring;
         ev_timer timer;
         ev_timer loss_timer;
+        ev_timer stop_timer;
         unsigned char *buffer;
 };
 
@@ -425,6 +426,16 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         ev_break(loop, EVBREAK_ALL);
 }
 
+/* Look at the stop flag now and then: cheaper and simpler than waking loops across threads. */
+static void stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct bench_worker *worker = w->data;
+
+        (void)revents;
+        if (atomic_load(worker->config->stop))
+                ev_break(loop, EVBREAK_ALL);
+}
+
 static int conn_open(struct bench_worker *worker, struct bench_conn *conn, unsigned number)
 {
         const struct bench_worker_config *config = worker->config;
@@ -530,6 +541,12 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
                         goto out;
         }
 
+        if (config->stop) {
+                ev_timer_init(&worker.stop_timer, stop_timer_cb, 0.1, 0.1);
+                worker.stop_timer.data = &worker;
+                ev_timer_start(worker.loop, &worker.stop_timer);
+        }
+
         /* Phase one: connect everything, within the timeout. */
         ev_timer_init(&worker.timer, timer_cb, (double)opts->timeout_ns / 1e9, 0.0);
         if (worker.pending_connects > 0) {
@@ -549,7 +566,7 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
         start = now_ns();
         worker.measuring = true;
         worker_start_traffic(&worker, start);
-        if (worker.open > 0) {
+        if (worker.open > 0 && !(config->stop && atomic_load(config->stop))) {
                 ev_now_update(worker.loop);
                 ev_timer_init(&worker.timer, timer_cb, (double)opts->duration_ns / 1e9, 0.0);
                 ev_timer_start(worker.loop, &worker.timer);
@@ -565,6 +582,7 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
                 ev_timer_stop(worker.loop, &worker.loss_timer);
         }
         stats->elapsed_ns = now_ns() - start;
+        ev_timer_stop(worker.loop, &worker.stop_timer);
 out:
         /* The other workers wait for this one at the start line, even when it failed. */
         if (!signalled && config->connected)

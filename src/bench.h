@@ -1,6 +1,7 @@
 #ifndef ECHOD_BENCH_H
 #define ECHOD_BENCH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -55,6 +56,8 @@ struct bench_worker_config {
          */
         void (*connected)(void *arg);
         void *connected_arg;
+        /* Optional: set (from a signal handler, say) to end the run early. */
+        const atomic_int *stop;
 };
 
 /* A pattern buffer for messages up to message_size bytes; free() it. NULL on ENOMEM. */

@@ -3,6 +3,7 @@ server), against a deliberately corrupting one (it must report mismatches and
 fail), and against nothing at all."""
 
 import json
+import signal
 import subprocess
 import unittest
 
@@ -74,6 +75,25 @@ class AgainstAGoodServer(unittest.TestCase):
         for word in ("requests", "MiB/s", "p50", "p90", "p99 ", "p99.9", "max", "mismatches   0",
                      "errors       0"):
             self.assertIn(word, out)
+
+
+class Interrupted(unittest.TestCase):
+    def test_ctrl_c_ends_the_run_early_with_a_report(self):
+        with TestServer("echo") as server:
+            host, port = server.address()
+            proc = subprocess.Popen([ECHOBENCH, "--json", "-c", "2", "-t", "2", "-d", "120",
+                                     host, str(port)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.addCleanup(proc.kill)
+            # Traffic flows only after echobench set up its handlers and connected.
+            self.assertTrue(server.got_data.wait(30), "echobench sent nothing")
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 0, err)
+        report = json.loads(out)
+        self.assertGreater(report["requests"], 0)
+        self.assertLess(report["duration_s"], 60)
+        self.assertEqual(report["errors"], 0)
 
 
 class AgainstBadServers(unittest.TestCase):

@@ -98,15 +98,31 @@ class TestServer:
     def __init__(self, behaviour="echo", udp=False, host="127.0.0.1", port=0):
         work = BEHAVIOURS[behaviour]
         self.stop = threading.Event()
-        stop = self.stop
+        # Set once any connection has sent something: the client is running.
+        self.got_data = threading.Event()
+        stop, got_data = self.stop, self.got_data
 
         class StreamHandler(socketserver.BaseRequestHandler):
             def handle(self):
+                request = self.request
+
+                class Watched:
+                    """The socket, noting when the first bytes arrive."""
+
+                    def recv(self, n):
+                        data = request.recv(n)
+                        if data:
+                            got_data.set()
+                        return data
+
+                    def __getattr__(self, name):
+                        return getattr(request, name)
+
                 try:
                     if behaviour == "stall":
                         work(self.request, stop)
                     else:
-                        work(self.request)
+                        work(Watched())
                 except OSError:
                     pass
 
@@ -117,7 +133,10 @@ class TestServer:
                     # The last byte: echobench keeps a sequence number in the first ones.
                     data = data[:-1] + bytes([data[-1] ^ 0xFF])
                 if behaviour != "swallow":
-                    sock.sendto(data, self.client_address)
+                    try:
+                        sock.sendto(data, self.client_address)
+                    except OSError:
+                        pass  # The server was closed while this answer was on its way.
 
         if udp:
             self.server = _UDPServer((host, port), DatagramHandler)

@@ -9,7 +9,8 @@ from outside falls on all of them alike. For each it reports
 requests/s, p99 latency, and the server's own CPU time per request (utime +
 stime of the server process from /proc/PID/stat, read before and after the
 run), with the ratios to echod. The server and the load generator are pinned
-to different CPUs with taskset so they do not take turns on one core.
+with taskset (by default to the same CPU: see --server-cpu). "epoll" is not
+a peer but the floor: the plainest epoll echo loop in C (bench/epoll_echo.c).
 
 Usage (from the source tree, after building into build/):
     /usr/bin/python3 bench/compare.py [--duration 5] [--markdown FILE]
@@ -31,9 +32,19 @@ LISTEN_RE = re.compile(rb"listening echo/tcp (\S+):(\d+)")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def server_commands(build):
+def build_epoll_echo(build):
+    """Compile the bare epoll reference server (bench/epoll_echo.c) next to the build."""
+    out = os.path.join(build, "bench", "epoll_echo")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    subprocess.run(["cc", "-D_GNU_SOURCE", "-O2", "-o", out,
+                    os.path.join(HERE, "epoll_echo.c")], check=True)
+    return out
+
+
+def server_commands(build, names):
     python = "/usr/bin/python3"
     return {
+        "epoll": [build_epoll_echo(build)] if "epoll" in names else None,
         "echod": [os.path.join(build, "programs", "echod"), "--config", "/dev/null",
                   "--echo", "127.0.0.1:0"],
         "asyncio": [python, os.path.join(HERE, "asyncio_echo.py"), "127.0.0.1", "0"],
@@ -124,7 +135,7 @@ def measure(args):
     outside (other users of the machine) falls on all servers alike. The
     round with the median requests/s is kept for each server and
     configuration."""
-    commands = server_commands(args.build)
+    commands = server_commands(args.build, args.servers)
     echobench = os.path.join(args.build, "programs", "echobench")
     servers = []
     results = []
@@ -186,6 +197,39 @@ def markdown(results, args):
     return "\n".join(lines) + "\n"
 
 
+PEERS = ("asyncio", "uvloop", "node")
+
+
+def targets(results, args):
+    """The issue's targets: echod above every peer in requests/s, and echod's
+    CPU per request at most 0.7x uvloop's (the epoll floor shown alongside)."""
+    def get(server, size, conns):
+        for r in results:
+            if (r["server"], r["size"], r["connections"]) == (server, size, conns):
+                return r
+        return None
+
+    lines = ["| size | conns | echod req/s | best peer req/s | echod / best peer "
+             "| echod CPU/req | uvloop CPU/req | echod / uvloop | epoll floor / uvloop |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for size in args.sizes:
+        for conns in args.connections:
+            echod, uvloop, floor = (get(s, size, conns) for s in ("echod", "uvloop", "epoll"))
+            peers = [r for r in (get(s, size, conns) for s in PEERS) if r]
+            if not echod or not uvloop or not peers:
+                continue
+            best = max(peers, key=lambda r: r["requests_per_s"])
+            lines.append("| %s | %d | %.0f | %.0f (%s) | %.2fx | %.2f us | %.2f us | %.2fx | %s |" % (
+                "64 KiB" if size == 65536 else "1 KiB" if size == 1024 else "%d B" % size,
+                conns, echod["requests_per_s"], best["requests_per_s"], best["server"],
+                echod["requests_per_s"] / best["requests_per_s"], echod["cpu_us_per_request"],
+                uvloop["cpu_us_per_request"],
+                echod["cpu_us_per_request"] / uvloop["cpu_us_per_request"],
+                "%.2fx" % (floor["cpu_us_per_request"] / uvloop["cpu_us_per_request"])
+                if floor else "-"))
+    return "\n".join(lines) + "\n"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -197,15 +241,18 @@ def main():
     parser.add_argument("--connections", type=lambda s: [int(x) for x in s.split(",")],
                         default=[10, 100])
     parser.add_argument("--servers", type=lambda s: s.split(","),
-                        default=["echod", "asyncio", "uvloop", "node"])
+                        default=["echod", "epoll", "asyncio", "uvloop", "node"])
+    # One core for both: on this 2-vCPU VM, splitting them adds a cross-CPU
+    # wake-up (an IPI, costly in a VM) to every request, charged mostly to
+    # the fastest server, and made CPU per request swing between runs.
     parser.add_argument("--server-cpu", type=int, default=1)
-    parser.add_argument("--client-cpu", type=int, default=0)
+    parser.add_argument("--client-cpu", type=int, default=1)
     parser.add_argument("--json", help="write the raw results to this file")
     parser.add_argument("--markdown", help="write the table to this file")
     args = parser.parse_args()
 
     results = measure(args)
-    table = markdown(results, args)
+    table = markdown(results, args) + "\n" + targets(results, args)
     sys.stdout.write(table)
     if args.markdown:
         with open(args.markdown, "w") as f:

@@ -197,7 +197,7 @@ static void begin_shutdown(struct server *server, int signal_number)
         server->stopping = true;
         snprintf(status, sizeof(status), "Stopping: draining %u connection(s)", server->pool.count);
         notify_stopping(status);
-        log_notice("received %s: stopping; draining %u connection(s), at most %.0f s",
+        log_notice("received %s: stopping; draining %u connection(s), at most %g s",
                    strsignal(signal_number), server->pool.count, server->config.shutdown_timeout);
         update_accepting(server);
         for (size_t i = 0; i < server->socket_count; i++) {

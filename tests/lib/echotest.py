@@ -46,10 +46,14 @@ class NotifySocket:
         self.sock.bind(self.path)
         self.messages = []
 
-    def wait_for(self, predicate, timeout=15.0):
+    def mark(self):
+        """A position: wait_for(..., since=mark) only looks at later messages."""
+        return len(self.messages)
+
+    def wait_for(self, predicate, timeout=15.0, since=0):
         """Collect messages until one satisfies predicate; return its fields."""
         deadline = time.monotonic() + timeout
-        for fields in self._seen():
+        for fields in self.messages[since:]:
             if predicate(fields):
                 return fields
         while True:
@@ -65,11 +69,8 @@ class NotifySocket:
             if predicate(fields):
                 return fields
 
-    def _seen(self):
-        return list(self.messages)
-
-    def wait_key(self, key, value=None, timeout=15.0):
-        return self.wait_for(lambda f: key in f and (value is None or f[key] == value), timeout)
+    def wait_key(self, key, value=None, timeout=15.0, since=0):
+        return self.wait_for(lambda f: key in f and (value is None or f[key] == value), timeout, since)
 
     def close(self):
         self.sock.close()
@@ -83,7 +84,8 @@ class NotifySocket:
 class Echod:
     """A running echod in standalone mode."""
 
-    def __init__(self, args=(), env=None, wait_ready=True, config=None, preexec_fn=None, argv0=None):
+    def __init__(self, args=(), env=None, wait_ready=True, config=None, preexec_fn=None, argv0=None,
+                 raw_args=False):
         self.notify = NotifySocket()
         self.tmp = tempfile.mkdtemp(prefix="echod-test-")
         full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -94,7 +96,9 @@ class Echod:
         if env:
             full_env.update(env)
         argv = [argv0 or binary("echod")]
-        if config is not None:
+        if raw_args:
+            pass
+        elif config is not None:
             path = os.path.join(self.tmp, "echod.conf")
             with open(path, "w") as f:
                 f.write(config)

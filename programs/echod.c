@@ -1,9 +1,53 @@
+/* echod: the echo daemon. All the work is in the echocore library. */
 #include <stdio.h>
+#include <string.h>
 
+#include "config.h"
+#include "log.h"
+#include "server.h"
 #include "version.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-        printf("echod %s\n", ECHOD_VERSION);
-        return 0;
+        struct config config;
+        struct server server;
+        enum config_action action;
+        char error[CONFIG_ERROR_MAX];
+        int r, status;
+
+        log_init();
+        config_defaults(&config);
+        if (config_load(&config, argc, argv, &action, error, sizeof(error)) < 0) {
+                fprintf(stderr, "echod: %s\n", error);
+                config_fini(&config);
+                return 2;
+        }
+        if (action != CONFIG_RUN) {
+                if (action == CONFIG_HELP)
+                        config_usage();
+                else
+                        printf("echod %s\n", ECHOD_VERSION);
+                config_fini(&config);
+                return 0;
+        }
+        if (config.check_only) {
+                printf("echod: configuration OK (%s)\n", config.config_path);
+                config_fini(&config);
+                return 0;
+        }
+        log_set_level(config.log_level);
+        r = log_set_file(config.log_file);
+        if (r < 0) {
+                fprintf(stderr, "echod: cannot open log file %s: %s\n", config.log_file,
+                        strerror(-r));
+                config_fini(&config);
+                return 1;
+        }
+
+        status = 1;
+        if (server_init(&server, &config, argc, argv) == 0)
+                status = server_run(&server);
+        server_fini(&server);
+        log_fini();
+        return status;
 }

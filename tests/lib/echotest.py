@@ -8,6 +8,7 @@ our own), never from sleeping.
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -82,7 +83,7 @@ class NotifySocket:
 class Echod:
     """A running echod in standalone mode."""
 
-    def __init__(self, args=(), env=None, wait_ready=True, config=None):
+    def __init__(self, args=(), env=None, wait_ready=True, config=None, preexec_fn=None, argv0=None):
         self.notify = NotifySocket()
         self.tmp = tempfile.mkdtemp(prefix="echod-test-")
         full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -92,7 +93,7 @@ class Echod:
                 full_env[key] = os.environ[key]
         if env:
             full_env.update(env)
-        argv = [binary("echod")]
+        argv = [argv0 or binary("echod")]
         if config is not None:
             path = os.path.join(self.tmp, "echod.conf")
             with open(path, "w") as f:
@@ -103,10 +104,13 @@ class Echod:
             # Never read the machine's /etc/echod/echod.conf in tests.
             argv += ["--config", "/dev/null"]
         argv += list(args)
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=full_env, cwd=self.tmp)
+        # Files, not pipes: a pipe nobody drains would block the daemon's logging.
+        self.stdout_path = os.path.join(self.tmp, "stdout")
+        self.stderr_path = os.path.join(self.tmp, "stderr")
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                         env=full_env, cwd=self.tmp, preexec_fn=preexec_fn)
         self.listening = []
-        self._stderr = b""
         if wait_ready:
             self.wait_ready()
 
@@ -115,20 +119,24 @@ class Echod:
             self.notify.wait_key("READY", "1", timeout)
         except TimeoutError:
             self.proc.kill()
-            out, err = self.proc.communicate()
+            self.proc.wait()
             raise AssertionError("echod did not become ready: rc=%s stdout=%r stderr=%r"
-                                 % (self.proc.returncode, out, err))
-        self._read_stdout()
+                                 % (self.proc.returncode, self.stdout(), self.stderr()))
+        self._read_listening()
         return self
 
-    def _read_stdout(self):
-        fd = self.proc.stdout.fileno()
-        os.set_blocking(fd, False)
-        try:
-            data = os.read(fd, 65536) or b""
-        except BlockingIOError:
-            data = b""
-        for line in data.decode(errors="replace").splitlines():
+    def stdout(self):
+        with open(self.stdout_path, errors="replace") as f:
+            return f.read()
+
+    def stderr(self):
+        """Everything the daemon logged so far."""
+        with open(self.stderr_path, errors="replace") as f:
+            return f.read()
+
+    def _read_listening(self):
+        self.listening = []
+        for line in self.stdout().splitlines():
             m = LISTEN_RE.search(line)
             if m:
                 self.listening.append((m.group(1), m.group(2), split_hostport(m.group(3))))
@@ -151,13 +159,18 @@ class Echod:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            _, err = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
+            self.proc.wait()
             raise AssertionError("echod did not exit within %ss of SIGTERM" % timeout)
-        self._stderr += err or b""
-        return self.proc.returncode, self._stderr.decode(errors="replace")
+        return self.proc.returncode, self.stderr()
+
+    def cpu_seconds(self):
+        """User plus system CPU time the daemon has used."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.proc.pid) as f:
@@ -169,8 +182,9 @@ class Echod:
     def close(self):
         if self.proc.poll() is None:
             self.proc.kill()
-            self.proc.communicate()
+            self.proc.wait()
         self.notify.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def __enter__(self):
         return self

@@ -1,0 +1,59 @@
+#ifndef ECHOD_CONN_H
+#define ECHOD_CONN_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "buffer.h"
+
+/*
+ * TCP echo connections (RFC 862): every byte back, in order, until the peer
+ * closes. Bytes are read into a scratch buffer shared by all connections and
+ * written straight back; only what the peer's socket will not take yet is
+ * copied into the connection's own bounded buffer, and while that buffer is
+ * full the connection is not read (backpressure).
+ */
+
+struct conn;
+
+struct conn_pool {
+        struct ev_loop *loop;
+        char *scratch;      /* shared read buffer, buffer_size bytes */
+        size_t buffer_size; /* per connection, fixed at start */
+        double idle_timeout;
+        struct conn *head;
+        unsigned count;
+        uint64_t total;
+        uint64_t bytes_in;
+        uint64_t bytes_out;
+        bool draining;
+        /* Called after a connection is freed (to resume accepting, or exit). */
+        void (*on_close)(struct conn_pool *pool);
+        void *owner;
+};
+
+/* Set up an empty pool. Returns 0 or -ENOMEM. */
+int conn_pool_init(struct conn_pool *pool, struct ev_loop *loop, size_t buffer_size,
+                   double idle_timeout);
+
+/* Close every connection and free the pool. */
+void conn_pool_fini(struct conn_pool *pool);
+
+/*
+ * Serve an accepted, non-blocking socket; the pool owns fd from here, also on
+ * failure. Returns 0 or -errno.
+ */
+int conn_start(struct conn_pool *pool, int fd, const struct sockaddr *peer, socklen_t peer_length);
+
+/*
+ * Graceful stop: read no more, flush what was read, send FIN, and close once
+ * the peer has closed too (or conn_pool_close_all() cuts it short).
+ */
+void conn_pool_drain(struct conn_pool *pool);
+
+/* Close every connection now, logging reason. */
+void conn_pool_close_all(struct conn_pool *pool, const char *reason);
+
+#endif

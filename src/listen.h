@@ -1,0 +1,49 @@
+#ifndef ECHOD_LISTEN_H
+#define ECHOD_LISTEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+
+/* How many sockets echod takes, from systemd or its own flags. */
+#define LISTEN_MAX      32
+#define LISTEN_NAME_MAX 64
+/* Standalone: how many following ports to try when the asked one is busy. */
+#define LISTEN_PORT_TRIES 100
+
+enum listen_kind {
+        LISTEN_IGNORED,    /* a name echod does not serve (logged by the caller) */
+        LISTEN_ECHO_TCP,   /* a listening stream socket for echo */
+        LISTEN_ECHO_UDP,   /* a datagram socket for echo */
+        LISTEN_CONNECTION, /* Accept=yes: one connected stream socket */
+};
+
+struct listen_socket {
+        int fd;
+        enum listen_kind kind;
+        bool inherited; /* from systemd: never closed or reconfigured */
+        char name[LISTEN_NAME_MAX];
+        struct sockaddr_storage address; /* local address */
+        socklen_t address_length;
+};
+
+/*
+ * Take the sockets systemd passed (LISTEN_FDS, LISTEN_FDNAMES) and sort them
+ * by name and type: "echo" (stream or datagram), "connection" (Accept=yes)
+ * and, when no names were given at all, "unknown" as echo. Sets *count to 0
+ * when not socket-activated. Returns 0 or -errno.
+ */
+int listen_from_systemd(struct listen_socket *sockets, size_t max, size_t *count);
+
+/*
+ * Bind a socket for spec. If the port is busy and strict is false, try the
+ * next ports (up to LISTEN_PORT_TRIES). Returns 0 or -errno.
+ */
+int listen_bind(const struct addr_spec *spec, bool strict, struct listen_socket *out);
+
+/* A name for the socket's type: "tcp", "udp" or "connection". */
+const char *listen_kind_name(enum listen_kind kind);
+
+#endif

@@ -1,0 +1,59 @@
+#ifndef ECHOD_LOG_H
+#define ECHOD_LOG_H
+
+#include <stdbool.h>
+#include <syslog.h>
+
+/*
+ * Structured logging. Under systemd (JOURNAL_STREAM names our stderr) every
+ * record goes to the journal with its fields; otherwise to stderr, with a
+ * "<N>" priority prefix when stderr is not a terminal. A log file, when set,
+ * receives every record as well, fields included.
+ */
+
+/* MESSAGE_IDs of the key events; systemd/echod.catalog describes them. */
+#define LOG_ID_START      "ce2762d3e43b4a50a6b5765e2b151f8c"
+#define LOG_ID_LISTENING  "47aac83a95744d149545bce2d81f3f92"
+#define LOG_ID_CONNECT    "e9f608983f504fdc879109589f12a2f3"
+#define LOG_ID_DISCONNECT "3e59bf4dc8ee4523894cd572ad9665fc"
+#define LOG_ID_STOP       "a4f130729f7645f7bcb83cc03849b841"
+#define LOG_ID_RELOAD     "96380c7d7f1140ec9c4eb40d5c919714"
+
+/* Most fields one record may carry besides MESSAGE, PRIORITY and MESSAGE_ID. */
+#define LOG_FIELDS_MAX 16
+
+/* Decide where records go (journal or stderr). Call once at start. */
+void log_init(void);
+
+/* Records above this priority (LOG_DEBUG is the most verbose) are dropped. */
+void log_set_level(int level);
+
+/* Parse a level name ("info", "debug", ...). Returns the level or -EINVAL. */
+int log_level_parse(const char *name);
+
+/* True if a record of this priority would be written. */
+bool log_enabled(int priority);
+
+/* Open (or with NULL, close) the extra log file. Returns 0 or -errno. */
+int log_set_file(const char *path);
+
+/* Reopen the log file at the same path (after rotation). Returns 0 or -errno. */
+int log_reopen(void);
+
+/* Flush and close everything. */
+void log_fini(void);
+
+/*
+ * Write one record. fields is NULL or a NULL-terminated list of "KEY=value"
+ * strings; message_id may be NULL.
+ */
+void log_record(int priority, const char *message_id, const char *const *fields, const char *format,
+                ...) __attribute__((format(printf, 4, 5)));
+
+#define log_error(...)   log_record(LOG_ERR, NULL, NULL, __VA_ARGS__)
+#define log_warning(...) log_record(LOG_WARNING, NULL, NULL, __VA_ARGS__)
+#define log_notice(...)  log_record(LOG_NOTICE, NULL, NULL, __VA_ARGS__)
+#define log_info(...)    log_record(LOG_INFO, NULL, NULL, __VA_ARGS__)
+#define log_debug(...)   log_record(LOG_DEBUG, NULL, NULL, __VA_ARGS__)
+
+#endif

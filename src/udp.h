@@ -1,0 +1,46 @@
+#ifndef ECHOD_UDP_H
+#define ECHOD_UDP_H
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "ratelimit.h"
+#include "udpguard.h"
+
+/*
+ * UDP echo (RFC 862): each datagram goes back to its sender, from the
+ * address it was sent to (IP_PKTINFO / IPV6_PKTINFO), unless the reflection
+ * guards or the per-source rate limit say no.
+ */
+
+struct udp_stats {
+        uint64_t received;
+        uint64_t answered;
+        uint64_t dropped_guard;
+        uint64_t dropped_rate;
+        uint64_t send_errors;
+};
+
+struct udp_echo {
+        struct ev_loop *loop;
+        ev_io read_watcher;
+        int fd;
+        const struct udpguard *guard;
+        struct ratelimit *limit;
+        struct udp_stats *stats; /* shared by every UDP socket */
+        uint64_t dropped_unlogged;
+        ev_tstamp last_drop_log;
+        char local[80];
+};
+
+/*
+ * Serve the datagram socket fd (not owned: it is never closed here). Turns on
+ * destination-address reporting if it is off. Returns 0 or -errno.
+ */
+int udp_echo_start(struct udp_echo *udp, struct ev_loop *loop, int fd, const struct udpguard *guard,
+                   struct ratelimit *limit, struct udp_stats *stats);
+
+/* Stop serving (the socket stays open). */
+void udp_echo_stop(struct udp_echo *udp);
+
+#endif

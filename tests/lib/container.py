@@ -16,6 +16,7 @@ them (two cannot both own port 7). Teardown always runs: power-off, wait for
 nspawn, kill it if it hangs, unmount and remove the root directory.
 """
 
+import ctypes
 import fcntl
 import itertools
 import json
@@ -30,6 +31,8 @@ import time
 import unittest
 
 LOCK_PATH = "/run/lock/echod-e2e.lock"
+WORK_PARENT = "/var/tmp"
+PR_SET_PDEATHSIG = 1
 _counter = itertools.count()
 
 
@@ -105,7 +108,8 @@ class Container:
             os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
             self.lock_file = open(LOCK_PATH, "w")
             fcntl.flock(self.lock_file, fcntl.LOCK_EX)
-        self.work = tempfile.mkdtemp(prefix="echod-ct-", dir="/var/tmp")
+        _clean_stale()
+        self.work = tempfile.mkdtemp(prefix="echod-ct-%d-" % os.getpid(), dir=WORK_PARENT)
         self.root = os.path.join(self.work, "root")
         os.mkdir(self.root)
         self.log_path = os.path.join(self.work, "console.log")
@@ -117,8 +121,12 @@ class Container:
             argv.append("--bind-ro=%s:/pkg" % self.bind)
         argv.append("-b")
         with open(self.log_path, "wb") as log:
+            # Its own session keeps a Ctrl-C from reaching nspawn before our
+            # teardown does; the parent-death signal powers the container off
+            # if this process is killed outright (a CTest timeout).
             self.nspawn = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True)
+                                           stderr=subprocess.STDOUT, start_new_session=True,
+                                           preexec_fn=_die_with_parent)
         self.pid = self._find_init()
         self._wait_booted()
 
@@ -177,11 +185,10 @@ class Container:
                         self.nspawn.wait()
         finally:
             if self.mounted:
-                if subprocess.run(["umount", self.root]).returncode != 0:
-                    subprocess.run(["umount", "-l", self.root])
+                _unmount(self.root)
                 self.mounted = False
             if self.work:
-                shutil.rmtree(self.work, ignore_errors=True)
+                _remove_work_dir(self.work)
                 self.work = None
             if self.lock_file:
                 self.lock_file.close()
@@ -263,6 +270,69 @@ class Container:
 
     def exists(self, path):
         return self.run(["test", "-e", path]).returncode == 0
+
+
+def _die_with_parent():
+    """In the child before exec: get SIGTERM when the test process dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _is_mountpoint(path):
+    try:
+        with open("/proc/self/mountinfo") as f:
+            return any(line.split()[4] == path for line in f)
+    except OSError:
+        return os.path.ismount(path)
+
+
+def _unmount(root):
+    if subprocess.run(["umount", root], stderr=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["umount", "-l", root], stderr=subprocess.DEVNULL)
+
+
+def _remove_work_dir(work):
+    """Remove a work directory without ever descending into its root.
+
+    root is (or was) a bind mount of the host's /: never rmtree it. If it is
+    still mounted, leave everything in place rather than risk the host.
+    """
+    root = os.path.join(work, "root")
+    if os.path.isdir(root):
+        if _is_mountpoint(root):
+            return
+        try:
+            os.rmdir(root)
+        except OSError:
+            return
+    for name in ("console.log",):
+        try:
+            os.unlink(os.path.join(work, name))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(work)
+    except OSError:
+        pass
+
+
+def _clean_stale():
+    """Unmount and remove work directories of test processes that died."""
+    try:
+        names = os.listdir(WORK_PARENT)
+    except OSError:
+        return
+    for name in names:
+        parts = name.split("-")
+        if not name.startswith("echod-ct-") or len(parts) < 4 or not parts[2].isdigit():
+            continue
+        if os.path.exists("/proc/%s" % parts[2]):
+            continue
+        work = os.path.join(WORK_PARENT, name)
+        root = os.path.join(work, "root")
+        if _is_mountpoint(root):
+            _unmount(root)
+        _remove_work_dir(work)
 
 
 def _text(data):

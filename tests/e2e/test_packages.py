@@ -351,6 +351,10 @@ class DebLifecycleTest(LifecycleMixin, unittest.TestCase):
     def test_01_install_opens_no_port(self):
         self.dpkg("-i", self.in_pkg("deb", "1"))
         self.assert_installed_idle()
+        # Reinstalling runs the upgrade path: it must not enable or start
+        # anything either (echo.service's Also=echo.socket included).
+        self.dpkg("-i", self.in_pkg("deb", "1"))
+        self.assert_installed_idle()
         catalog = self.ct.check("journalctl --list-catalog " + MSG_CONNECT)
         self.assertIn(MSG_CONNECT, catalog)
         self.assertTrue(self.ct.exists("/usr/share/man/man8/echod.8.gz"))

@@ -357,6 +357,15 @@ static int start_sockets(struct server *server)
                         server->accept_watchers[i].data = server;
                         break;
                 case LISTEN_ECHO_UDP:
+                        /*
+                         * Under the shipped unit (PrivateNetwork=, no AF_NETLINK) this fails or
+                         * sees only lo; the other guards still apply. See docs/hardening.md.
+                         */
+                        if (server->guard.broadcast_count == 0 &&
+                            (r = udpguard_load_interfaces(&server->guard)) < 0)
+                                log_debug("udp: cannot list interfaces (%s); subnet broadcast "
+                                          "sources are not recognised",
+                                          strerror(-r));
                         r = udp_echo_start(&server->udp[i], server->loop, socket_info->fd,
                                            &server->guard, &server->limit, &server->udp_stats);
                         if (r < 0) {
@@ -420,9 +429,6 @@ int server_init(struct server *server, struct config *config, int argc, char **a
         if (r < 0)
                 goto out_of_memory;
         udpguard_init(&server->guard);
-        if (udpguard_load_interfaces(&server->guard) < 0)
-                log_warning(
-                    "udp: cannot list interfaces; subnet broadcast sources are not recognised");
 
         log_record(LOG_INFO, LOG_ID_START,
                    (const char *const[]){"ECHOD_VERSION=" ECHOD_VERSION, NULL}, "echod %s starting",

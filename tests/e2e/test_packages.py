@@ -72,14 +72,6 @@ def tcp_echo(payload, timeout=10.0):
         return echotest.recv_exactly(s, len(payload) + 1), port
 
 
-def connection_refused(port=7):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=3):
-            return False
-    except ConnectionRefusedError:
-        return True
-
-
 class PackageContentsTest(unittest.TestCase):
     """Static checks of the two packages against each other."""
 
@@ -290,7 +282,7 @@ class LifecycleMixin:
             self.assertEqual(self.ct.unit_property(unit, "LoadState"), "loaded", unit)
             self.assertEqual(self.ct.run(["systemctl", "is-enabled", unit]).stdout.strip(),
                              "indirect" if unit == "echo.service" else "disabled", unit)
-        self.assertTrue(connection_refused())
+        self.assertTrue(echotest.connection_refused(("127.0.0.1", 7)))
         self.assertEqual(self.ct.check(["/usr/sbin/echod", "--version"]).strip(),
                          "echod " + self.version)
 
@@ -337,7 +329,7 @@ class LifecycleMixin:
         self.assertEqual(self.ct.unit_property("echo.service", "ActiveState"), "inactive",
                          self.status())
         self.assertFalse(self.ct.exists("/usr/sbin/echod"))
-        self.assertTrue(connection_refused())
+        self.assertTrue(echotest.connection_refused(("127.0.0.1", 7)))
 
 
 class DebLifecycleTest(LifecycleMixin, unittest.TestCase):

@@ -68,14 +68,6 @@ def udp_echo(payload, attempts=5, timeout=3.0):
     raise AssertionError("no UDP echo from 127.0.0.1:7 after %d datagrams" % attempts)
 
 
-def connection_refused(port=7):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=3):
-            return False
-    except ConnectionRefusedError:
-        return True
-
-
 class SystemdTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -122,7 +114,7 @@ class SystemdTest(unittest.TestCase):
 
     def test_02_nothing_listens_until_started(self):
         self.assertEqual(self.ct.unit_property("echo.socket", "ActiveState"), "inactive")
-        self.assertTrue(connection_refused())
+        self.assertTrue(echotest.connection_refused(("127.0.0.1", 7)))
 
     # 2. TCP echo through echo.socket, and the journal records it.
 
@@ -217,7 +209,7 @@ class SystemdTest(unittest.TestCase):
             and int(e.get("__REALTIME_TIMESTAMP", "0")) >= int(since * 1e6) - 1000000,
             unit="echo.service")
         self.assertNotEqual(self.ct.run("systemctl is-failed echo.service").returncode, 0)
-        self.assertTrue(connection_refused())
+        self.assertTrue(echotest.connection_refused(("127.0.0.1", 7)))
 
 
 if __name__ == "__main__":

@@ -4,24 +4,19 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import tempfile
 import time
 import unittest
 
-from echotest import NotifySocket, binary, connect, free_port, recv_exactly, main
+from echotest import DaemonProcess, binary, connect, free_port, recv_exactly, main
 
 ACTIVATE = shutil.which("systemd-socket-activate") or "/usr/bin/systemd-socket-activate"
 
 
-class Activated:
+class Activated(DaemonProcess):
     """systemd-socket-activate running echod; it starts echod at the first client."""
 
     def __init__(self, ports, options=(), echod_args=()):
-        self.notify = NotifySocket()
-        self.tmp = tempfile.mkdtemp(prefix="echod-sa-")
-        self.stderr_path = os.path.join(self.tmp, "stderr")
-        self.stdout_path = os.path.join(self.tmp, "stdout")
+        super().__init__()
         argv = [ACTIVATE]
         for port in ports:
             argv += ["-l", "127.0.0.1:%d" % port]
@@ -30,8 +25,7 @@ class Activated:
             if key in os.environ:
                 argv += ["-E", key]
         argv += ["--", binary("echod"), "--config", "/dev/null"] + list(echod_args)
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        self.start(argv)
         # systemd-socket-activate says "Listening on ..." once per socket: our readiness signal.
         deadline = time.monotonic() + 10
         while self.stderr().count("Listening on") < len(ports):
@@ -39,31 +33,10 @@ class Activated:
                 raise AssertionError("systemd-socket-activate did not listen: %s" % self.stderr())
             time.sleep(0.02)
 
-    def stderr(self):
-        with open(self.stderr_path, errors="replace") as f:
-            return f.read()
-
-    def stdout(self):
-        with open(self.stdout_path, errors="replace") as f:
-            return f.read()
-
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=20)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.notify.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 @unittest.skipUnless(os.access(ACTIVATE, os.X_OK), "systemd-socket-activate is missing")

@@ -136,7 +136,9 @@ class Reload(unittest.TestCase):
                 recv_exactly(s, 3)
             _, log = daemon.stop()
             self.assertIn("reloaded configuration", log)
-            self.assertIn("3 bytes from 127.0.0.1", log)  # debug records after the reload
+            # Debug records (data in and out) after the reload.
+            self.assertIn("3 bytes from 127.0.0.1", log)
+            self.assertIn("3 bytes to 127.0.0.1", log)
 
     def test_bad_config_on_reload_keeps_running(self):
         with Echod(["--echo", "127.0.0.1:0"], config="idle-timeout = 300\n") as daemon:

@@ -14,25 +14,22 @@ static int is_digit(char c)
 }
 
 /*
- * Read a decimal port at *pos. Digits beyond six are read on, so that
- * "0000080" is 80 and "99999999" is out of range rather than garbage.
+ * Read a decimal number at *pos. Digits beyond the sixth are read on, capped,
+ * so that "0000080" is 80 and "99999999" is out of range rather than garbage.
  */
-static int read_port(const char *text, size_t *pos, unsigned *port)
+static int read_number(const char *text, size_t *pos, unsigned long *value)
 {
-        unsigned long value = 0;
         size_t i = *pos;
 
         if (!is_digit(text[i]))
                 return -EINVAL;
+        *value = 0;
         while (is_digit(text[i])) {
-                if (value <= 65535)
-                        value = value * 10 + (unsigned long)(text[i] - '0');
+                if (*value <= 65535)
+                        *value = *value * 10 + (unsigned long)(text[i] - '0');
                 i++;
         }
         *pos = i;
-        if (value < 1 || value > 65535)
-                return -ERANGE;
-        *port = (unsigned)value;
         return 0;
 }
 
@@ -45,48 +42,42 @@ static void set_error(struct portspec_error *err, size_t offset, size_t length, 
         err->reason = reason;
 }
 
-/* Parse one item text[start..end), blanks already trimmed. */
+/*
+ * Parse one item text[start..end), blanks already trimmed: syntax first, so
+ * that "0x50" is garbage rather than port 0, then the range.
+ */
 static int parse_item(struct portspec *spec, const char *text, size_t start, size_t end,
                       struct portspec_error *err)
 {
-        unsigned first = 1, last = 65535;
+        unsigned long first = 1, last = 65535;
         size_t pos = start;
-        int r;
 
         if (start == end) {
                 set_error(err, start, 0, "empty item");
                 return -EINVAL;
         }
         if (text[pos] != '-') {
-                r = read_port(text, &pos, &first);
-                if (r == -ERANGE) {
-                        set_error(err, start, end - start, "port out of range 1-65535");
-                        return r;
-                }
-                if (r < 0)
+                if (read_number(text, &pos, &first) < 0)
                         goto garbage;
                 last = first;
         }
         if (pos < end && text[pos] == '-') {
                 pos++;
                 last = 65535;
-                if (pos < end) {
-                        r = read_port(text, &pos, &last);
-                        if (r == -ERANGE) {
-                                set_error(err, start, end - start, "port out of range 1-65535");
-                                return r;
-                        }
-                        if (r < 0)
-                                goto garbage;
-                }
+                if (pos < end && read_number(text, &pos, &last) < 0)
+                        goto garbage;
         }
         if (pos != end)
                 goto garbage;
+        if (first < 1 || first > 65535 || last < 1 || last > 65535) {
+                set_error(err, start, end - start, "port out of range 1-65535");
+                return -ERANGE;
+        }
         if (first > last) {
                 set_error(err, start, end - start, "range start is after its end");
                 return -EINVAL;
         }
-        portspec_add_range(spec, first, last);
+        portspec_add_range(spec, (unsigned)first, (unsigned)last);
         return 0;
 
 garbage:

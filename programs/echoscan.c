@@ -16,6 +16,7 @@
 
 #include "addr.h"
 #include "portspec.h"
+#include "probe.h"
 #include "report.h"
 #include "scan.h"
 #include "services.h"
@@ -34,6 +35,7 @@ struct options {
         unsigned retries;
         bool all;
         bool quiet;
+        bool no_uring;
         int family;
         enum report_format format;
 };
@@ -125,6 +127,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
             {"all", no_argument, NULL, 'a'},
             {"output", required_argument, NULL, 'o'},
             {"quiet", no_argument, NULL, 'q'},
+            {"no-io-uring", no_argument, NULL, 'U'},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, 'V'},
             {NULL, 0, NULL, 0},
@@ -161,6 +164,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
                         break;
                 case 'q':
                         opt->quiet = true;
+                        break;
+                case 'U':
+                        opt->no_uring = true;
                         break;
                 case '4':
                         opt->family = AF_INET;
@@ -334,7 +340,7 @@ int main(int argc, char **argv)
 
         /* Without a services file every port is "unknown", which is no reason to stop. */
         (void)services_load(&db, SERVICES_PATH);
-        if (scan_fd_budget(&budget) < 0)
+        if (probe_fd_budget(&budget) < 0)
                 budget = 256;
         if (opt.concurrency == 0) {
                 opt.concurrency = budget;
@@ -353,7 +359,8 @@ int main(int argc, char **argv)
         r = scan_new(&scan, loop, targets.items, targets.count, ports, spec->count,
                      &(struct scan_options){.concurrency = opt.concurrency,
                                             .timeout = opt.timeout,
-                                            .retries = opt.retries});
+                                            .retries = opt.retries,
+                                            .no_uring = opt.no_uring});
         if (r < 0) {
                 fprintf(stderr, "echoscan: %s\n",
                         r == -E2BIG ? "too many host and port pairs" : strerror(-r));

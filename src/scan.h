@@ -2,6 +2,7 @@
 #define ECHOD_SCAN_H
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,9 +19,6 @@ enum scan_state {
 /* The bits of a state byte that hold the enum scan_state. */
 #define SCAN_STATE_MASK 0x03u
 
-/* File descriptors kept back from the open-file limit for everything else. */
-#define SCAN_FD_HEADROOM 64
-
 /* The most attempts a port gets: the first one and up to this many retries. */
 #define SCAN_MAX_RETRIES 15
 
@@ -28,6 +26,7 @@ struct scan_options {
         unsigned concurrency; /* connects in flight at most; 0 means 1 */
         double timeout;       /* seconds one attempt may take */
         unsigned retries;     /* further attempts for ports that timed out */
+        bool no_uring;        /* use plain connect() even where io_uring works */
 };
 
 struct scan;
@@ -46,6 +45,9 @@ void scan_start(struct scan *scan);
 /* 0 while the scan goes well, else the -errno that stopped it. */
 int scan_error(const struct scan *scan);
 
+/* Whether the scan submits its connects through io_uring (once started). */
+bool scan_uses_uring(const struct scan *scan);
+
 /* Attempts decided so far and in total (the progress). */
 void scan_progress(const struct scan *scan, uint64_t *done, uint64_t *total);
 
@@ -54,12 +56,5 @@ const uint8_t *scan_states(const struct scan *scan, size_t host);
 
 /* Stop any attempt in flight and free the scan. */
 void scan_free(struct scan *scan);
-
-/*
- * Raise the soft open-file limit to the hard one and return in *budget how
- * many sockets a scan may hold open (the limit minus SCAN_FD_HEADROOM).
- * Returns 0 or -errno from getrlimit().
- */
-int scan_fd_budget(unsigned *budget);
 
 #endif

@@ -53,24 +53,31 @@ def open_ports(stdout):
 
 
 class LoopbackScan(unittest.TestCase):
+    """With io_uring where the kernel allows it (the default engine)."""
+
+    extra = ()
+
+    def scan(self, *args):
+        return run(*(args + self.extra))
+
     def setUp(self):
         self.listeners = Listeners(4)
         self.addCleanup(self.listeners.close)
 
     def test_exactly_the_listening_ports_are_open_in_ascending_order(self):
-        r = run("127.0.0.1", "-p", self.listeners.ports())
+        r = self.scan("127.0.0.1", "-p", self.listeners.ports())
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(open_ports(r.stdout), self.listeners.open)
         for line in r.stdout.splitlines():
             self.assertRegex(line, r"^\d+/tcp open \S+$")
 
     def test_closed_ports_are_not_reported_by_default(self):
-        r = run("127.0.0.1", "-p", ",".join(map(str, self.listeners.closed)))
+        r = self.scan("127.0.0.1", "-p", ",".join(map(str, self.listeners.closed)))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, "")
 
     def test_all_shows_closed_ports(self):
-        r = run("127.0.0.1", "-p", self.listeners.ports(), "--all")
+        r = self.scan("127.0.0.1", "-p", self.listeners.ports(), "--all")
         self.assertEqual(r.returncode, 0, r.stderr)
         states = {int(l.split("/")[0]): l.split()[1] for l in r.stdout.splitlines()}
         self.assertEqual(states, {**{p: "open" for p in self.listeners.open},
@@ -79,7 +86,7 @@ class LoopbackScan(unittest.TestCase):
         self.assertEqual(ports, sorted(ports))
 
     def test_full_range_scan_finds_the_listeners_and_not_the_closed_ports(self):
-        r = run("127.0.0.1")
+        r = self.scan("127.0.0.1")
         self.assertEqual(r.returncode, 0, r.stderr)
         ports = open_ports(r.stdout)
         self.assertEqual(ports, sorted(set(ports)))
@@ -89,13 +96,13 @@ class LoopbackScan(unittest.TestCase):
 
     def test_duplicate_ports_are_scanned_and_reported_once(self):
         port = self.listeners.open[0]
-        r = run("127.0.0.1", "-p", "%d,%d,%d-%d" % (port, port, port, port))
+        r = self.scan("127.0.0.1", "-p", "%d,%d,%d-%d" % (port, port, port, port))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(open_ports(r.stdout), [port])
         self.assertIn("scanned 1 port on 1 host", r.stderr)
 
     def test_json_output_parses_and_lists_states(self):
-        r = run("127.0.0.1", "-p", self.listeners.ports(), "-o", "json", "--all")
+        r = self.scan("127.0.0.1", "-p", self.listeners.ports(), "-o", "json", "--all")
         self.assertEqual(r.returncode, 0, r.stderr)
         doc = json.loads(r.stdout)
         host = doc["hosts"][0]
@@ -110,12 +117,12 @@ class LoopbackScan(unittest.TestCase):
         self.assertEqual(got, want)
 
     def test_json_without_all_lists_open_ports_only(self):
-        r = run("127.0.0.1", "-p", self.listeners.ports(), "-o", "json")
+        r = self.scan("127.0.0.1", "-p", self.listeners.ports(), "-o", "json")
         doc = json.loads(r.stdout)
         self.assertEqual([p["port"] for p in doc["hosts"][0]["ports"]], self.listeners.open)
 
     def test_grep_output_is_tab_separated(self):
-        r = run("127.0.0.1", "-p", self.listeners.ports(), "-o", "grep")
+        r = self.scan("127.0.0.1", "-p", self.listeners.ports(), "-o", "grep")
         self.assertEqual(r.returncode, 0, r.stderr)
         rows = [line.split("\t") for line in r.stdout.splitlines()]
         self.assertEqual([row[1] for row in rows], ["%d/tcp" % p for p in self.listeners.open])
@@ -128,32 +135,38 @@ class LoopbackScan(unittest.TestCase):
                 fields = line.split("#")[0].split()
                 if len(fields) >= 2 and fields[1].endswith("/tcp"):
                     names.setdefault(int(fields[1].split("/")[0]), fields[0])
-        r = run("127.0.0.1", "-p", self.listeners.ports())
+        r = self.scan("127.0.0.1", "-p", self.listeners.ports())
         for line in r.stdout.splitlines():
             port, _, service = line.split()
             self.assertEqual(service, names.get(int(port.split("/")[0]), "unknown"))
 
     def test_one_connect_at_a_time_gives_the_same_answer(self):
-        r = run("127.0.0.1", "-p", self.listeners.ports(), "-c", "1")
+        r = self.scan("127.0.0.1", "-p", self.listeners.ports(), "-c", "1")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(open_ports(r.stdout), self.listeners.open)
 
     def test_quiet_prints_no_summary_and_stdout_has_results_only(self):
-        r = run("127.0.0.1", "-p", self.listeners.ports(), "-q")
+        r = self.scan("127.0.0.1", "-p", self.listeners.ports(), "-q")
         self.assertEqual(r.stderr, "")
         self.assertEqual(open_ports(r.stdout), self.listeners.open)
 
     def test_no_progress_bar_when_stderr_is_not_a_terminal(self):
-        r = run("127.0.0.1", "-p", "1-2000," + self.listeners.ports())
+        r = self.scan("127.0.0.1", "-p", "1-2000," + self.listeners.ports())
         self.assertNotIn("\r", r.stderr)
         self.assertNotIn("ports/s ETA", r.stderr)
 
     def test_several_hosts_get_a_heading_each(self):
-        r = run("127.0.0.1", "127.0.0.1/32", "-p", self.listeners.ports())
+        r = self.scan("127.0.0.1", "127.0.0.1/32", "-p", self.listeners.ports())
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.splitlines()[0], "127.0.0.1: up")
         self.assertIn("127.0.0.1/32 (127.0.0.1): up", r.stdout)
         self.assertIn("on 2 hosts", r.stderr)
+
+
+class LoopbackScanWithoutIoUring(LoopbackScan):
+    """The same, one connect() call at a time through the event loop."""
+
+    extra = ("--no-io-uring",)
 
 
 class Ipv6LoopbackScan(unittest.TestCase):

@@ -67,13 +67,13 @@ def sh(*args):
     subprocess.run(args, check=True, capture_output=True, timeout=30)
 
 
-def scan(*args, preexec_fn=None, pass_fds=()):
+def scan(*args, preexec_fn=None, pass_fds=(), extra=()):
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
         if key in os.environ:
             env[key] = os.environ[key]
     argv = ["ip", "netns", "exec", SCANNER_NS, echotest.binary("echoscan")]
-    return subprocess.run(argv + [str(a) for a in args], capture_output=True, text=True,
+    return subprocess.run(argv + [str(a) for a in args + tuple(extra)], capture_output=True, text=True,
                           timeout=120, env=env, preexec_fn=preexec_fn, pass_fds=pass_fds)
 
 
@@ -87,7 +87,13 @@ def states_of(result):
 
 
 class NetnsScan(unittest.TestCase):
+    """With io_uring where the kernel allows it (the default engine)."""
+
     listener = None
+    extra = ()
+
+    def scan(self, *args, **kwargs):
+        return scan(*args, extra=self.extra, **kwargs)
 
     @classmethod
     def setUpClass(cls):
@@ -132,7 +138,7 @@ class NetnsScan(unittest.TestCase):
 
     def test_open_closed_and_filtered_are_told_apart(self):
         ports = OPEN + CLOSED + REJECTED + DROPPED + PROHIBITED
-        r = scan(TARGET, "-p", ports_arg(ports), "--all", "-o", "json",
+        r = self.scan(TARGET, "-p", ports_arg(ports), "--all", "-o", "json",
                  "--timeout", "300ms", "--retries", "0")
         self.assertEqual(r.returncode, 0, r.stderr)
         want = {**{p: "open" for p in OPEN}, **{p: "closed" for p in CLOSED + REJECTED},
@@ -140,24 +146,24 @@ class NetnsScan(unittest.TestCase):
         self.assertEqual(states_of(r), want)
 
     def test_default_output_lists_only_the_open_ports(self):
-        r = scan(TARGET, "-p", "21000-21035", "--timeout", "300ms", "--retries", "0")
+        r = self.scan(TARGET, "-p", "21000-21035", "--timeout", "300ms", "--retries", "0")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, "".join("%d/tcp open unknown\n" % p for p in OPEN))
         self.assertRegex(r.stderr, r"3 open, 22 closed, 11 filtered")
 
     def test_a_dropped_first_syn_is_filtered_without_retries(self):
-        r = scan(TARGET, "-p", FIRST_SYN_DROPPED[0], "--all", "-o", "json",
+        r = self.scan(TARGET, "-p", FIRST_SYN_DROPPED[0], "--all", "-o", "json",
                  "--timeout", "300ms", "--retries", "0")
         self.assertEqual(states_of(r), {FIRST_SYN_DROPPED[0]: "filtered"})
 
     def test_a_retry_finds_the_port_whose_first_syn_was_dropped(self):
-        r = scan(TARGET, "-p", FIRST_SYN_DROPPED[1], "--all", "-o", "json",
+        r = self.scan(TARGET, "-p", FIRST_SYN_DROPPED[1], "--all", "-o", "json",
                  "--timeout", "300ms", "--retries", "1")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(states_of(r), {FIRST_SYN_DROPPED[1]: "open"})
 
     def test_host_that_answers_nothing_is_reported_down(self):
-        r = scan(ABSENT, "-p", "1-20", "--timeout", "200ms", "--retries", "0")
+        r = self.scan(ABSENT, "-p", "1-20", "--timeout", "200ms", "--retries", "0")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("%s (%s): host seems down: no answer on any of 20 ports" % (ABSENT, ABSENT),
                       r.stderr)
@@ -174,12 +180,18 @@ class NetnsScan(unittest.TestCase):
             resource.setrlimit(resource.RLIMIT_NOFILE, (160, 160))
 
         ports = OPEN + list(EMFILE_RANGE)
-        r = scan(TARGET, "-p", ports_arg(ports), "--all", "-o", "json", "--timeout", "200ms",
+        r = self.scan(TARGET, "-p", ports_arg(ports), "--all", "-o", "json", "--timeout", "200ms",
                  "--retries", "0", preexec_fn=limit, pass_fds=spare)
         self.assertEqual(r.returncode, 0, r.stderr)
         states = states_of(r)
         self.assertEqual(states, {**{p: "open" for p in OPEN},
                                   **{p: "filtered" for p in EMFILE_RANGE}})
+
+
+class NetnsScanWithoutIoUring(NetnsScan):
+    """The same, one connect() call at a time through the event loop."""
+
+    extra = ("--no-io-uring",)
 
 
 if __name__ == "__main__":

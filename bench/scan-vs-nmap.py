@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Full-range TCP connect scan of a host by echoscan and by nmap, side by side.
 
-    bench/scan-vs-nmap.py [--rounds N] [--echoscan PATH] [HOST]
+    bench/scan-vs-nmap.py [--rounds N] [--echoscan PATH] [--no-io-uring] [HOST]
 
 Each round runs `echoscan -q -o grep HOST` and `nmap -sT -p- -T5 -n -oG - HOST`
 back to back (alternating which goes first), compares the open-port sets and
@@ -34,8 +34,8 @@ def timed(argv):
     return time.monotonic() - start, out
 
 
-def echoscan_open(binary, host):
-    seconds, out = timed([binary, "-q", "-o", "grep", host])
+def echoscan_open(binary, host, extra):
+    seconds, out = timed([binary, "-q", "-o", "grep"] + extra + [host])
     return seconds, {int(line.split("\t")[1].split("/")[0]) for line in out.splitlines()}
 
 
@@ -83,25 +83,29 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--echoscan", default=os.path.join(HERE, "..", "build", "programs",
                                                             "echoscan"))
+    parser.add_argument("--no-io-uring", action="store_true",
+                        help="run echoscan with --no-io-uring (plain connect() engine)")
     args = parser.parse_args()
+    extra = ["--no-io-uring"] if args.no_io_uring else []
 
     version = subprocess.run(["nmap", "--version"], capture_output=True,
                              text=True).stdout.splitlines()[0]
-    print("host %s, %d rounds, %s, %d CPUs, %s" % (args.host, args.rounds, version,
-                                                  os.cpu_count(), os.uname().release))
+    print("host %s, %d rounds, echoscan %s, %s, %d CPUs, %s" % (
+        args.host, args.rounds, " ".join(extra) or "(default engine)", version, os.cpu_count(),
+        os.uname().release))
     print("%-6s %12s %12s %8s  %s" % ("round", "echoscan s", "nmap s", "ratio", "open ports"))
     ours, theirs = [], []
     same = True
     for round_ in range(1, args.rounds + 1):
         snapshots = [listening()]
         if round_ % 2:
-            t_ours, open_ours = echoscan_open(args.echoscan, args.host)
+            t_ours, open_ours = echoscan_open(args.echoscan, args.host, extra)
             snapshots.append(listening())
             t_nmap, open_nmap = nmap_open(args.host)
         else:
             t_nmap, open_nmap = nmap_open(args.host)
             snapshots.append(listening())
-            t_ours, open_ours = echoscan_open(args.echoscan, args.host)
+            t_ours, open_ours = echoscan_open(args.echoscan, args.host, extra)
         snapshots.append(listening())
         ours.append(t_ours)
         theirs.append(t_nmap)

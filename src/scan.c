@@ -60,7 +60,10 @@ void scan__timed_out(struct scan *s, uint32_t index)
                 decide(s, index, SCAN_FILTERED);
 }
 
-/* Resources ran out before a connect could start: wait, or fail if nothing can free them. */
+/*
+ * Resources ran out for an attempt already counted: put the port back and
+ * wait for attempts in flight to free some, or fail if none are in flight.
+ */
 void scan__out_of_resources(struct scan *s, uint32_t index, int error)
 {
         /* The open-file limit is the concurrency: settle below it. */

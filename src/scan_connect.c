@@ -126,6 +126,8 @@ void scan__launch_ring(struct scan *s, uint32_t index)
         int r;
 
         scan__target_sockaddr(s, index, &slot->dest, &slot->dest_len);
+        /* Counted first, so that giving up for lack of resources can undo it. */
+        s->states[index] += ATTEMPT_ONE;
         r = slot_socket(slot);
         if (r < 0) {
                 scan__out_of_resources(s, index, r);
@@ -142,7 +144,6 @@ void scan__launch_ring(struct scan *s, uint32_t index)
                 return;
         }
         s->ring_queued = true;
-        s->states[index] += ATTEMPT_ONE;
         scan__take_slot(s, slot, index);
 }
 
@@ -161,13 +162,14 @@ void scan__launch(struct scan *s, uint32_t index)
         fd = *spare;
         *spare = -1;
         bound = fd >= 0;
+        /* Counted first, so that giving up for lack of resources can undo it. */
+        s->states[index] += ATTEMPT_ONE;
         if (fd < 0)
                 fd = socket(dest->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
                 scan__out_of_resources(s, index, -errno);
                 return;
         }
-        s->states[index] += ATTEMPT_ONE;
         r = connect(fd, (struct sockaddr *)dest, len);
         /*
          * Ask again at once: on loopback and local addresses the kernel has

@@ -1,6 +1,10 @@
 """echoscan on loopback, against listeners this test opens on ports the
 kernel picks. Nothing here sleeps: a listening socket is ready when listen()
 returns, and a bound but not listening socket is a port that is surely closed.
+
+These tests scan only ports they own, so that they never touch the servers of
+tests running in parallel; the full-range scan of a loopback interface is in
+test_echoscan_netns.py, inside a namespace of its own.
 """
 
 import json
@@ -85,15 +89,6 @@ class LoopbackScan(unittest.TestCase):
         ports = open_ports(r.stdout)
         self.assertEqual(ports, sorted(ports))
 
-    def test_full_range_scan_finds_the_listeners_and_not_the_closed_ports(self):
-        r = self.scan("127.0.0.1")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        ports = open_ports(r.stdout)
-        self.assertEqual(ports, sorted(set(ports)))
-        self.assertTrue(set(self.listeners.open) <= set(ports), r.stdout)
-        self.assertFalse(set(self.listeners.closed) & set(ports), r.stdout)
-        self.assertRegex(r.stderr, r"scanned 65535 ports on 1 host in [0-9.]+ s")
-
     def test_duplicate_ports_are_scanned_and_reported_once(self):
         port = self.listeners.open[0]
         r = self.scan("127.0.0.1", "-p", "%d,%d,%d-%d" % (port, port, port, port))
@@ -149,11 +144,6 @@ class LoopbackScan(unittest.TestCase):
         r = self.scan("127.0.0.1", "-p", self.listeners.ports(), "-q")
         self.assertEqual(r.stderr, "")
         self.assertEqual(open_ports(r.stdout), self.listeners.open)
-
-    def test_no_progress_bar_when_stderr_is_not_a_terminal(self):
-        r = self.scan("127.0.0.1", "-p", "1-2000," + self.listeners.ports())
-        self.assertNotIn("\r", r.stderr)
-        self.assertNotIn("ports/s ETA", r.stderr)
 
     def test_several_hosts_get_a_heading_each(self):
         r = self.scan("127.0.0.1", "127.0.0.1/32", "-p", self.listeners.ports())

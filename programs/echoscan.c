@@ -62,6 +62,7 @@ static void usage(FILE *out)
             "  -o, --output FORMAT    plain (default), json or grep\n"
             "  -4, -6                 IPv4 or IPv6 addresses only\n"
             "  -q, --quiet            no progress bar and no summary on stderr\n"
+            "      --no-io-uring      one connect() call at a time, even where io_uring works\n"
             "  -h, --help             show this help\n"
             "  -V, --version          show the version\n"
             "\n"

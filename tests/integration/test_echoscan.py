@@ -221,6 +221,9 @@ class CommandLine(unittest.TestCase):
         r = run("--help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("Usage: echoscan", r.stdout)
+        for option in ("--ports", "--concurrency", "--timeout", "--retries", "--all", "--output",
+                       "--quiet", "--no-io-uring", "--version"):
+            self.assertIn(option, r.stdout)
         r = run("--version")
         self.assertEqual(r.returncode, 0)
         self.assertRegex(r.stdout, r"^echoscan \d+\.\d+\.\d+\n$")

@@ -3,7 +3,7 @@
 # Fast when everything is already there; otherwise one apt-get run.
 set -eu
 
-BUILD="build-essential cmake pkg-config libev-dev libsystemd-dev libcmocka-dev libsodium-dev libsqlite3-dev"
+BUILD="build-essential cmake pkg-config libev-dev libsystemd-dev libcmocka-dev libsodium-dev libsqlite3-dev liburing-dev"
 TEST="python3 systemd systemd-container socat iproute2 nftables nmap python3-uvloop nodejs procps"
 PACKAGE="lintian rpm rpmlint dpkg-dev file"
 

@@ -37,7 +37,10 @@ int buffer_reserve(struct buffer *buffer, char **tail, size_t *space);
 /* Count n bytes written at the tail. */
 void buffer_produce(struct buffer *buffer, size_t n);
 
-/* Append n bytes. Returns the number appended (less when full) or -ENOMEM. */
+/*
+ * Append n bytes. Returns the number appended (less when the room at the
+ * tail is smaller) or -ENOMEM.
+ */
 long buffer_append(struct buffer *buffer, const void *data, size_t n);
 
 /* The waiting bytes, and their number in *length. */

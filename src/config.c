@@ -22,6 +22,7 @@ void config_defaults(struct config *config)
         memset(config, 0, sizeof(*config));
         addr_parse_listen("7007", CONFIG_DEFAULT_ECHO_PORT, &config->echo[0]);
         config->echo_count = 1;
+        config->echo_inherited = true;
         config->log_level = LOG_INFO;
         config->max_connections = 4096;
         config->idle_timeout = 300;
@@ -274,11 +275,14 @@ static int read_file(const char *path, char **out)
                 if (length == capacity) {
                         char *bigger;
 
-                        if (capacity >= CONFIG_FILE_MAX) {
+                        /* One byte past the maximum tells a file of exactly the maximum from a
+                         * longer one. */
+                        if (capacity > CONFIG_FILE_MAX) {
                                 r = -EFBIG;
                                 break;
                         }
-                        capacity *= 2;
+                        capacity =
+                            capacity * 2 > CONFIG_FILE_MAX ? CONFIG_FILE_MAX + 1 : capacity * 2;
                         bigger = realloc(text, capacity + 1);
                         if (!bigger)
                                 break;
@@ -315,25 +319,27 @@ enum {
         OPT_CONFIG = 256,
         OPT_CHECK,
         OPT_STRICT,
-        OPT_KEY, /* every option from here on is a config key */
+        OPT_KEY,
 };
 
+/* Every option from OPT_KEY on is a config key; each has its own value so
+ * that getopt can tell an ambiguous abbreviation ("--udp") apart. */
 static const struct option options[] = {
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"check-config", no_argument, NULL, OPT_CHECK},
     {"strict-port", no_argument, NULL, OPT_STRICT},
-    {"echo", required_argument, NULL, OPT_KEY},
-    {"log-level", required_argument, NULL, OPT_KEY},
-    {"log-file", required_argument, NULL, OPT_KEY},
-    {"state-dir", required_argument, NULL, OPT_KEY},
-    {"max-connections", required_argument, NULL, OPT_KEY},
-    {"idle-timeout", required_argument, NULL, OPT_KEY},
-    {"buffer-size", required_argument, NULL, OPT_KEY},
-    {"shutdown-timeout", required_argument, NULL, OPT_KEY},
-    {"udp-rate", required_argument, NULL, OPT_KEY},
-    {"udp-burst", required_argument, NULL, OPT_KEY},
+    {"echo", required_argument, NULL, OPT_KEY + 0},
+    {"log-level", required_argument, NULL, OPT_KEY + 1},
+    {"log-file", required_argument, NULL, OPT_KEY + 2},
+    {"state-dir", required_argument, NULL, OPT_KEY + 3},
+    {"max-connections", required_argument, NULL, OPT_KEY + 4},
+    {"idle-timeout", required_argument, NULL, OPT_KEY + 5},
+    {"buffer-size", required_argument, NULL, OPT_KEY + 6},
+    {"shutdown-timeout", required_argument, NULL, OPT_KEY + 7},
+    {"udp-rate", required_argument, NULL, OPT_KEY + 8},
+    {"udp-burst", required_argument, NULL, OPT_KEY + 9},
     {NULL, 0, NULL, 0},
 };
 
@@ -352,6 +358,14 @@ static int parse_args(struct config *config, int argc, char **argv, bool apply,
         opterr = 0;
         config->echo_inherited = true;
         while ((option = getopt_long(argc, argv, ":hV", options, &index)) != -1) {
+                if (option >= OPT_KEY) {
+                        if (apply && config_set(config, options[index].name, optarg, reason,
+                                                sizeof(reason)) < 0) {
+                                snprintf(error, error_size, "--%s", reason);
+                                return -EINVAL;
+                        }
+                        continue;
+                }
                 switch (option) {
                 case 'h':
                         *action = CONFIG_HELP;
@@ -372,19 +386,20 @@ static int parse_args(struct config *config, int argc, char **argv, bool apply,
                 case OPT_STRICT:
                         config->strict_port = true;
                         break;
-                case OPT_KEY:
-                        if (apply && config_set(config, options[index].name, optarg, reason,
-                                                sizeof(reason)) < 0) {
-                                snprintf(error, error_size, "--%s", reason);
-                                return -EINVAL;
-                        }
-                        break;
                 case ':':
                         snprintf(error, error_size, "option '%s' needs a value", argv[optind - 1]);
                         return -EINVAL;
                 default:
-                        snprintf(error, error_size, "unknown option '%s' (see --help)",
-                                 argv[optind - 1]);
+                        /* Inside a group ("-xy") optind has not moved on yet; optopt names the
+                         * letter. */
+                        if (optopt)
+                                snprintf(error, error_size, "unknown option '-%c' (see --help)",
+                                         optopt);
+                        else
+                                snprintf(error, error_size,
+                                         "unknown option '%s' (or an ambiguous abbreviation; see "
+                                         "--help)",
+                                         argv[optind - 1]);
                         return -EINVAL;
                 }
         }

@@ -114,6 +114,15 @@ static void close_with_error(struct conn *conn, const char *what, int error)
         conn_close(conn, reason);
 }
 
+/* Count bytes written back (and say so at debug level). */
+static void count_out(struct conn *conn, size_t n)
+{
+        conn->bytes_out += n;
+        conn->pool->bytes_out += n;
+        if (n > 0 && log_enabled(LOG_DEBUG))
+                log_debug("echo: %zu bytes to %s port %s", n, conn->host, conn->port);
+}
+
 /* Send FIN after the last echoed byte; close once the peer is done too. */
 static void finish_output(struct conn *conn)
 {
@@ -147,8 +156,7 @@ static int flush_pending(struct conn *conn)
                         return -1;
                 }
                 buffer_consume(&conn->pending, (size_t)n);
-                conn->bytes_out += (uint64_t)n;
-                conn->pool->bytes_out += (uint64_t)n;
+                count_out(conn, (size_t)n);
                 head = buffer_head(&conn->pending, &length);
         }
         return 0;
@@ -188,8 +196,7 @@ static void echo_scratch(struct conn *conn, const char *data, size_t n)
                 }
                 written = 0;
         }
-        conn->bytes_out += (uint64_t)written;
-        conn->pool->bytes_out += (uint64_t)written;
+        count_out(conn, (size_t)written);
         if ((size_t)written == n)
                 return;
         /* The peer is slow: keep the rest (it fits, the buffers are one size). */

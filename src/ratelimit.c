@@ -53,7 +53,7 @@ static void source_key(const struct sockaddr *src, uint64_t *high, uint64_t *low
                         *low = v4;
                 } else {
                         memcpy(high, &a6->s6_addr[0], sizeof(*high));
-                        *low = 1; /* the /64 alone, apart from every IPv4 key */
+                        *low = 1ull << 32; /* the /64 alone, apart from every IPv4 key */
                 }
         }
 }

@@ -64,13 +64,6 @@ static void on_watchdog_timer(struct ev_loop *loop, ev_timer *timer, int revents
         notify_watchdog();
 }
 
-static bool listener_nonblocking(int fd)
-{
-        int flags = fcntl(fd, F_GETFL);
-
-        return flags >= 0 && (flags & O_NONBLOCK);
-}
-
 static void note_fd_exhaustion(struct server *server, int error)
 {
         ev_tstamp now = ev_now(server->loop);
@@ -90,7 +83,7 @@ static void note_fd_exhaustion(struct server *server, int error)
 static void on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
 {
         struct server *server = watcher->data;
-        bool batch = listener_nonblocking(watcher->fd);
+        bool batch = server->accept_batch[watcher - server->accept_watchers];
 
         (void)loop;
         (void)revents;
@@ -126,8 +119,6 @@ static void on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
                 }
                 if (conn_start(&server->pool, fd, (struct sockaddr *)&peer, length) < 0)
                         log_error("echo: cannot serve a connection: out of memory");
-                /* A blocking listener (as some launchers pass them) is accepted from once per
-                 * wake-up. */
                 if (!batch)
                         return;
         }
@@ -197,7 +188,7 @@ static void begin_shutdown(struct server *server, int signal_number)
         server->stopping = true;
         snprintf(status, sizeof(status), "Stopping: draining %u connection(s)", server->pool.count);
         notify_stopping(status);
-        log_notice("received %s: stopping; draining %u connection(s), at most %.0f s",
+        log_notice("received %s: stopping; draining %u connection(s), at most %g s",
                    strsignal(signal_number), server->pool.count, server->config.shutdown_timeout);
         update_accepting(server);
         for (size_t i = 0; i < server->socket_count; i++) {
@@ -351,12 +342,27 @@ static int start_sockets(struct server *server)
                             "ignoring socket fd %d named '%s': not a name or type echod serves",
                             socket_info->fd, socket_info->name);
                         continue;
-                case LISTEN_ECHO_TCP:
+                case LISTEN_ECHO_TCP: {
+                        int flags = fcntl(socket_info->fd, F_GETFL);
+
+                        /* A blocking listener (as some launchers pass them) is accepted from
+                         * once per wake-up; echod leaves an inherited socket's flags alone. */
+                        server->accept_batch[i] = flags >= 0 && (flags & O_NONBLOCK);
                         ev_io_init(&server->accept_watchers[i], on_accept, socket_info->fd,
                                    EV_READ);
                         server->accept_watchers[i].data = server;
                         break;
+                }
                 case LISTEN_ECHO_UDP:
+                        /*
+                         * Under the shipped unit (PrivateNetwork=, no AF_NETLINK) this fails or
+                         * sees only lo; the other guards still apply. See docs/hardening.md.
+                         */
+                        if (server->guard.broadcast_count == 0 &&
+                            (r = udpguard_load_interfaces(&server->guard)) < 0)
+                                log_debug("udp: cannot list interfaces (%s); subnet broadcast "
+                                          "sources are not recognised",
+                                          strerror(-r));
                         r = udp_echo_start(&server->udp[i], server->loop, socket_info->fd,
                                            &server->guard, &server->limit, &server->udp_stats);
                         if (r < 0) {
@@ -369,16 +375,17 @@ static int start_sockets(struct server *server)
                         /* Accept=yes: this process serves one connection. */
                         struct sockaddr_storage peer;
                         socklen_t length = sizeof(peer);
-                        int fd = fcntl(socket_info->fd, F_DUPFD_CLOEXEC, 3);
+                        int fd = socket_info->fd;
 
-                        if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+                        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
                             getpeername(fd, (struct sockaddr *)&peer, &length) < 0) {
-                                log_error("echo: cannot serve connection fd %d: %s",
-                                          socket_info->fd, strerror(errno));
-                                if (fd >= 0)
-                                        close(fd);
+                                log_error("echo: cannot serve connection fd %d: %s", fd,
+                                          strerror(errno));
                                 continue;
                         }
+                        /* The connection is the pool's now; it closes it when done. */
+                        socket_info->inherited = false;
+                        socket_info->fd = -1;
                         server->inetd = true;
                         if (conn_start(&server->pool, fd, (struct sockaddr *)&peer, length) < 0)
                                 continue;
@@ -420,9 +427,6 @@ int server_init(struct server *server, struct config *config, int argc, char **a
         if (r < 0)
                 goto out_of_memory;
         udpguard_init(&server->guard);
-        if (udpguard_load_interfaces(&server->guard) < 0)
-                log_warning(
-                    "udp: cannot list interfaces; subnet broadcast sources are not recognised");
 
         log_record(LOG_INFO, LOG_ID_START,
                    (const char *const[]){"ECHOD_VERSION=" ECHOD_VERSION, NULL}, "echod %s starting",
@@ -504,7 +508,7 @@ void server_fini(struct server *server)
                 if (server->sockets[i].kind == LISTEN_ECHO_UDP)
                         udp_echo_stop(&server->udp[i]);
                 /* Sockets we bound ourselves are ours to close; inherited ones are not. */
-                if (!server->sockets[i].inherited)
+                if (!server->sockets[i].inherited && server->sockets[i].fd >= 0)
                         close(server->sockets[i].fd);
         }
         server->pool.on_close = NULL;

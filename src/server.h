@@ -25,6 +25,7 @@ struct server {
         struct listen_socket sockets[LISTEN_MAX];
         size_t socket_count;
         ev_io accept_watchers[LISTEN_MAX];
+        bool accept_batch[LISTEN_MAX]; /* non-blocking listener: accept until EAGAIN */
         struct udp_echo udp[LISTEN_MAX];
         struct conn_pool pool;
         struct udpguard guard;

@@ -46,10 +46,14 @@ class NotifySocket:
         self.sock.bind(self.path)
         self.messages = []
 
-    def wait_for(self, predicate, timeout=15.0):
+    def mark(self):
+        """A position: wait_for(..., since=mark) only looks at later messages."""
+        return len(self.messages)
+
+    def wait_for(self, predicate, timeout=15.0, since=0):
         """Collect messages until one satisfies predicate; return its fields."""
         deadline = time.monotonic() + timeout
-        for fields in self._seen():
+        for fields in self.messages[since:]:
             if predicate(fields):
                 return fields
         while True:
@@ -65,11 +69,8 @@ class NotifySocket:
             if predicate(fields):
                 return fields
 
-    def _seen(self):
-        return list(self.messages)
-
-    def wait_key(self, key, value=None, timeout=15.0):
-        return self.wait_for(lambda f: key in f and (value is None or f[key] == value), timeout)
+    def wait_key(self, key, value=None, timeout=15.0, since=0):
+        return self.wait_for(lambda f: key in f and (value is None or f[key] == value), timeout, since)
 
     def close(self):
         self.sock.close()
@@ -80,21 +81,68 @@ class NotifySocket:
             pass
 
 
-class Echod:
-    """A running echod in standalone mode."""
+class DaemonProcess:
+    """A process under test: a notify socket, a scratch dir, output in files."""
 
-    def __init__(self, args=(), env=None, wait_ready=True, config=None, preexec_fn=None, argv0=None):
+    def __init__(self):
         self.notify = NotifySocket()
         self.tmp = tempfile.mkdtemp(prefix="echod-test-")
-        full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                    "NOTIFY_SOCKET": self.notify.path}
+        # Files, not pipes: a pipe nobody drains would block the daemon's logging.
+        self.stdout_path = os.path.join(self.tmp, "stdout")
+        self.stderr_path = os.path.join(self.tmp, "stderr")
+        self.proc = None
+
+    def start(self, argv, env=None, preexec_fn=None):
+        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                         env=env, cwd=self.tmp, preexec_fn=preexec_fn)
+
+    def stdout(self):
+        with open(self.stdout_path, errors="replace") as f:
+            return f.read()
+
+    def stderr(self):
+        """Everything the process logged so far."""
+        with open(self.stderr_path, errors="replace") as f:
+            return f.read()
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.notify.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Echod(DaemonProcess):
+    """A running echod in standalone mode."""
+
+    def __init__(self, args=(), env=None, wait_ready=True, config=None, preexec_fn=None, argv0=None,
+                 raw_args=False):
+        super().__init__()
+        full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NOTIFY_SOCKET": self.notify.path}
         for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if key in os.environ:
                 full_env[key] = os.environ[key]
         if env:
             full_env.update(env)
         argv = [argv0 or binary("echod")]
-        if config is not None:
+        if raw_args:
+            pass
+        elif config is not None:
             path = os.path.join(self.tmp, "echod.conf")
             with open(path, "w") as f:
                 f.write(config)
@@ -104,13 +152,8 @@ class Echod:
             # Never read the machine's /etc/echod/echod.conf in tests.
             argv += ["--config", "/dev/null"]
         argv += list(args)
-        # Files, not pipes: a pipe nobody drains would block the daemon's logging.
-        self.stdout_path = os.path.join(self.tmp, "stdout")
-        self.stderr_path = os.path.join(self.tmp, "stderr")
-        with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                         env=full_env, cwd=self.tmp, preexec_fn=preexec_fn)
         self.listening = []
+        self.start(argv, env=full_env, preexec_fn=preexec_fn)
         if wait_ready:
             self.wait_ready()
 
@@ -125,15 +168,6 @@ class Echod:
         self._read_listening()
         return self
 
-    def stdout(self):
-        with open(self.stdout_path, errors="replace") as f:
-            return f.read()
-
-    def stderr(self):
-        """Everything the daemon logged so far."""
-        with open(self.stderr_path, errors="replace") as f:
-            return f.read()
-
     def _read_listening(self):
         self.listening = []
         for line in self.stdout().splitlines():
@@ -146,13 +180,6 @@ class Echod:
             if svc == service and p == proto:
                 return addr
         raise AssertionError("echod is not listening on %s/%s: %r" % (service, proto, self.listening))
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def signal(self, sig):
-        self.proc.send_signal(sig)
 
     def stop(self, timeout=20.0):
         """SIGTERM, then wait; returns (exit status, stderr text)."""
@@ -179,20 +206,6 @@ class Echod:
                     return int(line.split()[1])
         return 0
 
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.notify.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 def connect(addr, timeout=10.0):
     host, port = addr
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -200,6 +213,15 @@ def connect(addr, timeout=10.0):
     s.settimeout(timeout)
     s.connect((host, port))
     return s
+
+
+def connection_refused(addr):
+    """True if nothing listens at addr (the connection is refused)."""
+    try:
+        with connect(addr, timeout=3):
+            return False
+    except ConnectionRefusedError:
+        return True
 
 
 def recv_exactly(sock, n):

@@ -1,0 +1,217 @@
+"""echod under a real systemd (PID 1 in a container), installed from the build.
+
+The build is installed with "DESTDIR=stage cmake --install", the stage is
+bound into the container at /pkg and copied into its root, and then the test
+drives it as an admin would: systemctl start/reload/stop, journalctl, TCP and
+UDP echo on port 7 from the host (the container shares its network).
+The tests run in order against one container (booting costs seconds).
+"""
+
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import container
+import echotest
+
+MSG_CONNECT = "e9f608983f504fdc879109589f12a2f3"
+MSG_DISCONNECT = "3e59bf4dc8ee4523894cd572ad9665fc"
+MSG_RELOAD = "96380c7d7f1140ec9c4eb40d5c919714"
+MSG_STOP = "a4f130729f7645f7bcb83cc03849b841"
+UNITS = ("echo.socket", "echo-udp.socket", "echo.service")
+LOOPBACK = ("127.0.0.1", "::ffff:127.0.0.1")
+# Issue 2 asks for a "systemd-analyze security" exposure of 2.0 or lower.
+MAX_EXPOSURE = float(os.environ.get("ECHOD_MAX_EXPOSURE", "2.0"))
+
+
+def install_stage(build_dir, stage):
+    """cmake --install the build into stage; returns the unit directory in it."""
+    env = dict(os.environ, DESTDIR=stage)
+    subprocess.run(["cmake", "--install", build_dir], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    for root, _, files in os.walk(stage):
+        if "echo.service" in files:
+            return "/" + os.path.relpath(root, stage)
+    raise AssertionError("cmake --install put no echo.service into %s" % stage)
+
+
+def tcp_echo(payload, timeout=10.0):
+    """Send payload to 127.0.0.1:7, half-close, return (echo, local port)."""
+    with socket.create_connection(("127.0.0.1", 7), timeout=timeout) as s:
+        port = s.getsockname()[1]
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        data = echotest.recv_exactly(s, len(payload) + 1)
+    return data, port
+
+
+def udp_echo(payload, attempts=5, timeout=3.0):
+    """Send a datagram from an ephemeral port to 127.0.0.1:7; return the reply."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        assert s.getsockname()[1] >= 1024
+        s.settimeout(timeout)
+        for _ in range(attempts):
+            s.sendto(payload, ("127.0.0.1", 7))
+            try:
+                data, peer = s.recvfrom(65536)
+            except socket.timeout:
+                continue
+            return data, peer
+    raise AssertionError("no UDP echo from 127.0.0.1:7 after %d datagrams" % attempts)
+
+
+class SystemdTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if container.port_in_use(7) or container.port_in_use(7, socket.SOCK_DGRAM):
+            raise unittest.SkipTest("port 7 is in use on this machine")
+        cls.stage = tempfile.mkdtemp(prefix="echod-stage-")
+        cls.unit_dir = install_stage(echotest.BUILD_DIR, cls.stage)
+        cls.ct = container.Container(bind=cls.stage)
+        cls.ct.__enter__()
+        try:
+            # --keep-directory-symlink: /lib is a symlink on merged-/usr systems.
+            cls.ct.check("tar -C /pkg -cf - . | tar -C / -xf - --keep-directory-symlink "
+                         "--no-overwrite-dir")
+            cls.ct.check("systemctl daemon-reload")
+        except BaseException:
+            cls.ct.__exit__(None, None, None)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if hasattr(cls, "ct"):
+            cls.ct.__exit__(None, None, None)
+        shutil.rmtree(cls.stage, ignore_errors=True)
+
+    def status(self, unit="echo.service"):
+        return self.ct.run(["systemctl", "status", "--no-pager", "-l", "-n", "30", unit]).stdout
+
+    def start_socket(self, unit="echo.socket"):
+        # A failure in an earlier test must not hide behind a start limit.
+        self.ct.run(["systemctl", "reset-failed"] + list(UNITS))
+        res = self.ct.systemctl("start", unit)
+        self.assertEqual(res.returncode, 0, res)
+        self.ct.wait_state(unit, "active")
+
+    # 1. The units are valid and nothing listens before an admin says so.
+
+    def test_01_units_pass_systemd_analyze_verify(self):
+        paths = [os.path.join(self.unit_dir, u) for u in UNITS]
+        res = self.ct.run(["systemd-analyze", "verify"] + paths)
+        self.assertEqual(res.returncode, 0, res)
+        complaints = [line for line in (res.stdout + res.stderr).splitlines()
+                      if re.search(r"echo(-udp)?\.(socket|service)|echod", line)]
+        self.assertEqual(complaints, [], res)
+
+    def test_02_nothing_listens_until_started(self):
+        self.assertEqual(self.ct.unit_property("echo.socket", "ActiveState"), "inactive")
+        self.assertTrue(echotest.connection_refused(("127.0.0.1", 7)))
+
+    # 2. TCP echo through echo.socket, and the journal records it.
+
+    def test_03_tcp_echo_through_echo_socket(self):
+        self.start_socket()
+        payload = b"hello, echod\n" + bytes(random.getrandbits(8) for _ in range(100000))
+        data, port = tcp_echo(payload)
+        self.assertEqual(len(data), len(payload))
+        self.assertEqual(data, payload)
+        self.assertEqual(self.ct.wait_state("echo.service", "active"), "active", self.status())
+        self.assertEqual(self.ct.run("systemctl is-active echo.service").stdout.strip(), "active")
+        type(self).tcp_port = port
+        type(self).tcp_bytes = len(payload)
+
+    def test_04_journal_has_connect_and_disconnect_with_remote_addr(self):
+        port = str(getattr(self, "tcp_port", 0))
+        size = str(getattr(self, "tcp_bytes", 0))
+        connect = self.ct.wait_journal(
+            lambda e: e.get("MESSAGE_ID") == MSG_CONNECT and e.get("REMOTE_PORT") == port,
+            unit="echo.service")
+        self.assertIn(connect.get("REMOTE_ADDR"), LOOPBACK, connect)
+        self.assertEqual(connect.get("SERVICE"), "echo", connect)
+        disconnect = self.ct.wait_journal(
+            lambda e: e.get("MESSAGE_ID") == MSG_DISCONNECT and e.get("REMOTE_PORT") == port,
+            unit="echo.service")
+        self.assertIn(disconnect.get("REMOTE_ADDR"), LOOPBACK, disconnect)
+        self.assertEqual(disconnect.get("BYTES_IN"), size, disconnect)
+        self.assertEqual(disconnect.get("BYTES_OUT"), size, disconnect)
+        self.assertGreater(int(disconnect.get("DURATION_USEC", "-1")), 0, disconnect)
+
+    # 3. Reload keeps the process and the service.
+
+    def test_05_reload_rereads_config_and_keeps_serving(self):
+        self.start_socket()
+        pid = self.ct.unit_property("echo.service", "MainPID")
+        self.assertNotEqual(pid, "0", self.status())
+        since = time.time()
+        res = self.ct.systemctl("reload", "echo.service")
+        self.assertEqual(res.returncode, 0, "%r\n%s" % (res, self.status()))
+        self.ct.wait_journal(
+            lambda e: e.get("MESSAGE_ID") == MSG_RELOAD
+            and int(e.get("__REALTIME_TIMESTAMP", "0")) >= int(since * 1e6) - 1000000,
+            unit="echo.service")
+        self.assertEqual(self.ct.unit_property("echo.service", "ActiveState"), "active")
+        self.assertEqual(self.ct.unit_property("echo.service", "MainPID"), pid)
+        self.assertEqual(tcp_echo(b"after reload\n")[0], b"after reload\n")
+
+    # 4. UDP through echo-udp.socket (shipped, not enabled).
+
+    def test_06_udp_echo_through_echo_udp_socket(self):
+        # A running echo.service only has the sockets it started with: stop
+        # it so that the next activation gets the UDP socket too.
+        self.ct.check("systemctl stop echo.service")
+        self.start_socket("echo.socket")
+        self.start_socket("echo-udp.socket")
+        payload = b"udp echo %d" % random.getrandbits(32)
+        data, peer = udp_echo(payload)
+        self.assertEqual(data, payload)
+        self.assertEqual(peer, ("127.0.0.1", 7))
+        self.assertEqual(self.ct.wait_state("echo.service", "active"), "active", self.status())
+        self.assertEqual(tcp_echo(b"tcp too\n")[0], b"tcp too\n")
+
+    # 5. Hardening figure.
+
+    def test_07_security_exposure(self):
+        res = self.ct.run(["systemd-analyze", "security", "--no-pager", "echo.service"])
+        m = re.search(r"Overall exposure level for echo\.service:\s*([0-9.]+)\s*(\S+)", res.stdout)
+        self.assertIsNotNone(m, res)
+        exposure = float(m.group(1))
+        sys.stderr.write("\nsystemd-analyze security echo.service: %s %s\n" % (m.group(1), m.group(2)))
+        bad = [line for line in res.stdout.splitlines() if line.startswith("\u2717")]
+        if bad:
+            sys.stderr.write("settings that raise it:\n%s\n" % "\n".join(bad))
+        self.assertLessEqual(exposure, MAX_EXPOSURE, res.stdout)
+
+    # 6. Stop: clean exit, no failed state, the ports close.
+
+    def test_08_stop_is_clean(self):
+        self.start_socket()
+        self.assertEqual(tcp_echo(b"x")[0], b"x")
+        since = time.time()
+        res = self.ct.systemctl("stop", "echo.service", "echo.socket", "echo-udp.socket")
+        self.assertEqual(res.returncode, 0, res)
+        for unit in UNITS:
+            self.assertEqual(self.ct.unit_property(unit, "ActiveState"), "inactive",
+                             self.status(unit))
+            self.assertEqual(self.ct.unit_property(unit, "Result"), "success", self.status(unit))
+        self.assertEqual(self.ct.unit_property("echo.service", "ExecMainStatus"), "0",
+                         self.status())
+        self.ct.wait_journal(
+            lambda e: e.get("MESSAGE_ID") == MSG_STOP
+            and int(e.get("__REALTIME_TIMESTAMP", "0")) >= int(since * 1e6) - 1000000,
+            unit="echo.service")
+        self.assertNotEqual(self.ct.run("systemctl is-failed echo.service").returncode, 0)
+        self.assertTrue(echotest.connection_refused(("127.0.0.1", 7)))
+
+
+if __name__ == "__main__":
+    container.skip_unless_available()
+    echotest.main()

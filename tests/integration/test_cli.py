@@ -1,0 +1,129 @@
+"""echod's command line and config file: flags, errors, busy ports."""
+
+import os
+import socket
+import subprocess
+import tempfile
+import unittest
+
+from echotest import Echod, binary, connect, recv_exactly, main
+
+
+def run(*args, timeout=10):
+    return subprocess.run([binary("echod"), *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+class Flags(unittest.TestCase):
+    def test_help_lists_the_flags_and_exits_zero(self):
+        res = run("--help")
+        self.assertEqual(res.returncode, 0)
+        for flag in ("--echo", "--config", "--check-config", "--log-file", "--strict-port", "--version"):
+            self.assertIn(flag, res.stdout)
+
+    def test_version_prints_the_project_version(self):
+        res = run("--version")
+        self.assertEqual(res.returncode, 0)
+        with open(os.path.join(os.environ["ECHOD_SOURCE_DIR"], "CMakeLists.txt")) as f:
+            import re
+            version = re.search(r"project\(echod VERSION (\S+)", f.read()).group(1)
+        self.assertEqual(res.stdout.strip(), "echod " + version)
+
+    def assert_usage_error(self, res, *words):
+        self.assertEqual(res.returncode, 2, res)
+        lines = res.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, res.stderr)
+        self.assertTrue(lines[0].startswith("echod: "), lines[0])
+        for word in words:
+            self.assertIn(word, lines[0])
+
+    def test_bad_flags_exit_2_with_one_line(self):
+        self.assert_usage_error(run("--bogus"), "--bogus")
+        self.assert_usage_error(run("-q"), "-q")
+        self.assert_usage_error(run("--config", "/dev/null", "--echo"), "--echo", "needs a value")
+        self.assert_usage_error(run("--config", "/dev/null", "--echo", "99999"), "99999")
+        self.assert_usage_error(run("--config", "/dev/null", "--echo", "not-an-address:7"), "not-an-address")
+        self.assert_usage_error(run("--config", "/dev/null", "--max-connections", "0"), "max-connections")
+        self.assert_usage_error(run("--config", "/dev/null", "--idle-timeout", "-1"), "idle-timeout")
+        self.assert_usage_error(run("--config", "/dev/null", "--log-level", "loud"), "loud")
+        self.assert_usage_error(run("--config", "/dev/null", "stray"), "stray")
+        self.assert_usage_error(run("--config", "/dev/null", "--udp", "5"), "--udp")
+
+    def test_missing_config_file_exits_2(self):
+        self.assert_usage_error(run("--config", "/nonexistent/echod.conf"), "/nonexistent/echod.conf")
+
+
+class ConfigFile(unittest.TestCase):
+    def write(self, text):
+        f = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+        f.write(text)
+        f.close()
+        self.addCleanup(os.unlink, f.name)
+        return f.name
+
+    def test_shipped_config_is_valid(self):
+        path = os.path.join(os.environ["ECHOD_SOURCE_DIR"], "systemd", "echod.conf")
+        res = run("--config", path, "--check-config")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("configuration OK", res.stdout)
+
+    def test_bad_config_names_file_and_line_and_exits_2(self):
+        path = self.write("# comment\nidle-timeout = 5\nfrobnicate = yes\n")
+        res = run("--config", path)
+        self.assertEqual(res.returncode, 2)
+        self.assertEqual(res.stderr.strip(), "echod: %s:3: unknown key 'frobnicate'" % path)
+        res = run("--config", path, "--check-config")
+        self.assertEqual(res.returncode, 2)
+
+    def test_binary_junk_config_is_refused(self):
+        path = self.write("")
+        with open(path, "wb") as f:
+            f.write(b"\x00\xff\xfe garbage \x00\n")
+        res = run("--config", path)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn("not a text file", res.stderr)
+
+    def test_config_file_settings_apply_and_flags_override(self):
+        path = self.write("echo = 127.0.0.1:0\nmax-connections = 1\n")
+        with Echod(["--config", path, "--max-connections", "2"], raw_args=False) as daemon:
+            addr = daemon.address("tcp")
+            a, b = connect(addr), connect(addr)
+            for s in (a, b):  # two are served: the flag's 2 won over the file's 1
+                s.sendall(b"ok")
+                self.assertEqual(recv_exactly(s, 2), b"ok")
+            a.close()
+            b.close()
+            self.assertEqual(daemon.stop()[0], 0)
+
+
+class BusyPort(unittest.TestCase):
+    def occupy(self):
+        """Listen on a port of our own; return (socket, port)."""
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        self.addCleanup(s.close)
+        return s, s.getsockname()[1]
+
+    def test_busy_port_takes_the_next_free_one_and_says_so(self):
+        _, port = self.occupy()
+        if port >= 65535:
+            self.skipTest("no port above")
+        with Echod(["--echo", "127.0.0.1:%d" % port]) as daemon:
+            host, got = daemon.address("tcp")
+            self.assertGreater(got, port)
+            with connect((host, got)) as s:
+                s.sendall(b"next")
+                self.assertEqual(recv_exactly(s, 4), b"next")
+            _, log = daemon.stop()
+            self.assertIn("port %d is busy; took %d instead" % (port, got), log)
+
+    def test_strict_port_fails_on_a_busy_port(self):
+        _, port = self.occupy()
+        res = run("--config", "/dev/null", "--strict-port", "--echo", "127.0.0.1:%d" % port)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("cannot listen on 127.0.0.1:%d (tcp): Address already in use" % port, res.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""echod's systemd protocol (sd_notify), signals, reload and log file."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from echotest import Echod, binary, connect, recv_exactly, main
+
+
+class Notify(unittest.TestCase):
+    def test_ready_carries_a_status(self):
+        with Echod(["--echo", "127.0.0.1:0"]) as daemon:
+            ready = daemon.notify.wait_key("READY", "1")
+            self.assertIn("echo: 0 connections", ready["STATUS"])
+            daemon.stop()
+
+    def test_status_follows_live_counts(self):
+        with Echod(["--echo", "127.0.0.1:0"]) as daemon:
+            with connect(daemon.address("tcp")) as s:
+                s.sendall(b"abc")
+                self.assertEqual(recv_exactly(s, 3), b"abc")
+                daemon.notify.wait_for(lambda f: "echo: 1 connections" in f.get("STATUS", ""))
+            daemon.notify.wait_for(lambda f: re.search(r"echo: 0 connections \(1 total, 3 bytes", f.get("STATUS", "")))
+            daemon.stop()
+
+    def test_sigterm_sends_stopping_and_exits_zero(self):
+        with Echod(["--echo", "127.0.0.1:0"]) as daemon:
+            daemon.signal(signal.SIGTERM)
+            daemon.notify.wait_key("STOPPING", "1")
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            self.assertIn("echod stopped", log)
+
+    def test_sigint_stops_like_sigterm(self):
+        with Echod(["--echo", "127.0.0.1:0"]) as daemon:
+            daemon.signal(signal.SIGINT)
+            daemon.notify.wait_key("STOPPING", "1")
+            self.assertEqual(daemon.stop()[0], 0)
+
+    def test_watchdog_pings_at_half_the_interval(self):
+        with Echod(["--echo", "127.0.0.1:0"], env={"WATCHDOG_USEC": "400000"}) as daemon:
+            first = time.monotonic()
+            daemon.notify.wait_key("WATCHDOG", "1")
+            count = sum(1 for m in daemon.notify.messages if m.get("WATCHDOG") == "1")
+            while count < 4:
+                daemon.notify.wait_key("WATCHDOG", "1", timeout=5, since=daemon.notify.mark())
+                count = sum(1 for m in daemon.notify.messages if m.get("WATCHDOG") == "1")
+            elapsed = time.monotonic() - first
+            # Four pings at 0.2 s: well inside the 0.4 s systemd would allow each.
+            self.assertLess(elapsed, 3.0)
+            daemon.stop()
+
+    def test_watchdog_for_another_pid_is_ignored(self):
+        with Echod(["--echo", "127.0.0.1:0"],
+                   env={"WATCHDOG_USEC": "100000", "WATCHDOG_PID": "1"}) as daemon:
+            with connect(daemon.address("tcp")) as s:
+                s.sendall(b"x")
+                recv_exactly(s, 1)
+            daemon.stop()
+            self.assertFalse([m for m in daemon.notify.messages if "WATCHDOG" in m])
+
+    def test_watchdog_for_our_pid_is_honoured(self):
+        # The shell execs echod, so $$ is echod's pid.
+        script = 'WATCHDOG_PID=$$ WATCHDOG_USEC=200000 exec "$0" --config /dev/null --echo 127.0.0.1:0'
+        with Echod(argv0="/bin/sh", args=["-c", script, binary("echod")], raw_args=True) as daemon:
+            daemon.notify.wait_key("WATCHDOG", "1")
+            daemon.stop()
+
+
+class Shutdown(unittest.TestCase):
+    def test_sigterm_flushes_what_was_read_then_closes(self):
+        with Echod(["--echo", "127.0.0.1:0"]) as daemon:
+            s = connect(daemon.address("tcp"))
+            payload = os.urandom(4 << 20)
+            s.setblocking(False)
+            sent = 0
+            try:
+                while sent < len(payload):
+                    sent += s.send(payload[sent:sent + 65536])
+            except BlockingIOError:
+                pass
+            self.assertGreater(sent, 0)
+            daemon.signal(signal.SIGTERM)
+            daemon.notify.wait_key("STOPPING", "1")
+            s.setblocking(True)
+            s.settimeout(10)
+            got = bytearray()
+            while True:
+                data = s.recv(1 << 20)
+                if not data:
+                    break
+                got += data
+            s.close()
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            # What echod read, it wrote back; the rest it never took.
+            self.assertEqual(bytes(got), payload[:len(got)])
+            m = re.search(r"\(shutdown\): (\d+) bytes in, (\d+) bytes out", log)
+            self.assertTrue(m, log)
+            self.assertEqual(int(m.group(1)), int(m.group(2)))
+            self.assertEqual(int(m.group(2)), len(got))
+
+    def test_peer_that_stays_is_cut_at_the_shutdown_timeout(self):
+        with Echod(["--echo", "127.0.0.1:0", "--shutdown-timeout", "0.5"]) as daemon:
+            s = connect(daemon.address("tcp"))
+            s.sendall(b"hello")
+            self.assertEqual(recv_exactly(s, 5), b"hello")
+            daemon.signal(signal.SIGTERM)
+            # We get EOF at once (FIN after the flushed data) but keep our side open.
+            s.settimeout(10)
+            self.assertEqual(s.recv(10), b"")
+            daemon.proc.wait(timeout=10)  # no second SIGTERM: that would cut it short
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            self.assertIn("shutdown timeout", log)
+            s.close()
+
+
+class Reload(unittest.TestCase):
+    def test_sighup_notifies_reloading_then_ready_and_applies_config(self):
+        with Echod(["--echo", "127.0.0.1:0"], config="log-level = info\n") as daemon:
+            with open(daemon.config_path, "w") as f:
+                f.write("log-level = debug\n")
+            daemon.signal(signal.SIGHUP)
+            reloading = daemon.notify.wait_key("RELOADING", "1")
+            self.assertRegex(reloading.get("MONOTONIC_USEC", ""), r"^\d+$")
+            now_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+            self.assertLess(abs(now_usec - int(reloading["MONOTONIC_USEC"])), 60_000_000)
+            daemon.notify.wait_key("READY", "1", since=daemon.notify.messages.index(reloading))
+            with connect(daemon.address("tcp")) as s:
+                s.sendall(b"dbg")
+                recv_exactly(s, 3)
+            _, log = daemon.stop()
+            self.assertIn("reloaded configuration", log)
+            # Debug records (data in and out) after the reload.
+            self.assertIn("3 bytes from 127.0.0.1", log)
+            self.assertIn("3 bytes to 127.0.0.1", log)
+
+    def test_bad_config_on_reload_keeps_running(self):
+        with Echod(["--echo", "127.0.0.1:0"], config="idle-timeout = 300\n") as daemon:
+            with open(daemon.config_path, "w") as f:
+                f.write("idle-timeout = soon\n")
+            mark = daemon.notify.mark()
+            daemon.signal(signal.SIGHUP)
+            daemon.notify.wait_key("RELOADING", "1", since=mark)
+            daemon.notify.wait_key("READY", "1", since=mark)
+            with connect(daemon.address("tcp")) as s:
+                s.sendall(b"ok")
+                self.assertEqual(recv_exactly(s, 2), b"ok")
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            self.assertRegex(log, r"reload: .*echod.conf:1: idle-timeout: .*keeping the running configuration")
+
+
+class LogFile(unittest.TestCase):
+    def test_log_file_gets_every_record_and_reopens_on_sighup(self):
+        with Echod(["--echo", "127.0.0.1:0", "--log-file", "echod.log"]) as daemon:
+            path = os.path.join(daemon.tmp, "echod.log")
+            with connect(daemon.address("tcp")) as s:
+                s.sendall(b"x")
+                recv_exactly(s, 1)
+            daemon.notify.wait_for(lambda f: "1 total" in f.get("STATUS", ""))
+            os.rename(path, path + ".1")  # as logrotate does
+            mark = daemon.notify.mark()
+            daemon.signal(signal.SIGHUP)
+            daemon.notify.wait_key("RELOADING", "1", since=mark)
+            daemon.notify.wait_key("READY", "1", since=mark)
+            daemon.stop()
+            with open(path + ".1") as f:
+                rotated = f.read()
+            with open(path) as f:
+                fresh = f.read()
+            self.assertIn("listening on 127.0.0.1:", rotated)
+            self.assertRegex(rotated, r"connect from 127.0.0.1 port \d+ SERVICE=echo REMOTE_ADDR=127.0.0.1")
+            self.assertRegex(rotated, r"BYTES_IN=1 BYTES_OUT=1 DURATION_USEC=\d+")
+            self.assertIn("reloaded configuration", fresh)
+            self.assertIn("echod stopped", fresh)
+            self.assertRegex(fresh, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z echod\[\d+\] <info> ")
+
+
+if __name__ == "__main__":
+    main()

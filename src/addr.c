@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,18 @@ static int parse_host(const char *host, uint16_t port, struct addr_spec *out)
                 inner[n - 2] = '\0';
                 if (inet_pton(AF_INET6, inner, &in6->sin6_addr) != 1)
                         return -EINVAL;
+                if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+                        /* [::ffff:a.b.c.d] is an IPv4 address; bind it as one. */
+                        struct in_addr v4;
+
+                        memcpy(&v4, &in6->sin6_addr.s6_addr[12], sizeof(v4));
+                        memset(&out->sa, 0, sizeof(out->sa));
+                        in4->sin_family = AF_INET;
+                        in4->sin_addr = v4;
+                        in4->sin_port = htons(port);
+                        out->len = sizeof(*in4);
+                        return 0;
+                }
                 in6->sin6_family = AF_INET6;
                 in6->sin6_port = htons(port);
                 out->len = sizeof(*in6);
@@ -124,7 +137,38 @@ void addr_set_port(struct sockaddr *sa, uint16_t port)
                 ((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
 }
 
+/* A unix socket's path, bounded by length, with unprintable bytes as '?'. */
+static void unix_host(const struct sockaddr_un *sun, socklen_t length, char *buf, size_t size)
+{
+        size_t path_length, out = 0, i = 0;
+
+        if (length <= offsetof(struct sockaddr_un, sun_path)) {
+                snprintf(buf, size, "unix");
+                return;
+        }
+        path_length = length - offsetof(struct sockaddr_un, sun_path);
+        if (path_length > sizeof(sun->sun_path))
+                path_length = sizeof(sun->sun_path);
+        if (sun->sun_path[0] == '\0') {
+                buf[out++] = '@'; /* an abstract name, as ss(8) shows it */
+                i = 1;
+        } else {
+                path_length = strnlen(sun->sun_path, path_length);
+        }
+        for (; i < path_length && out + 1 < size; i++) {
+                unsigned char c = (unsigned char)sun->sun_path[i];
+
+                buf[out++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        }
+        buf[out] = '\0';
+}
+
 void addr_host(const struct sockaddr *sa, char *buf, size_t size)
+{
+        addr_host_length(sa, sa->sa_family == AF_UNIX ? sizeof(struct sockaddr_un) : 0, buf, size);
+}
+
+void addr_host_length(const struct sockaddr *sa, socklen_t length, char *buf, size_t size)
 {
         if (size == 0)
                 return;
@@ -140,7 +184,7 @@ void addr_host(const struct sockaddr *sa, char *buf, size_t size)
                 else
                         inet_ntop(AF_INET6, a6, buf, (socklen_t)size);
         } else if (sa->sa_family == AF_UNIX) {
-                snprintf(buf, size, "%s", ((const struct sockaddr_un *)sa)->sun_path);
+                unix_host((const struct sockaddr_un *)sa, length, buf, size);
         } else {
                 snprintf(buf, size, "family-%d", sa->sa_family);
         }

@@ -42,6 +42,13 @@ void addr_set_port(struct sockaddr *sa, uint16_t port);
 /* Write the numeric host part of sa (IPv4-mapped IPv6 shown as IPv4) to buf. */
 void addr_host(const struct sockaddr *sa, char *buf, size_t size);
 
+/*
+ * The same for an address of the given length as accept(2) returns it: an
+ * unnamed unix socket is "unix", an abstract one "@name", and a path never
+ * runs past the length.
+ */
+void addr_host_length(const struct sockaddr *sa, socklen_t length, char *buf, size_t size);
+
 /* Write "host:port" (IPv6 as "[host]:port", AF_UNIX as its path) to buf. */
 void addr_format(const struct sockaddr *sa, char *buf, size_t size);
 

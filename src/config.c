@@ -284,8 +284,10 @@ static int read_file(const char *path, char **out)
                         capacity =
                             capacity * 2 > CONFIG_FILE_MAX ? CONFIG_FILE_MAX + 1 : capacity * 2;
                         bigger = realloc(text, capacity + 1);
-                        if (!bigger)
+                        if (!bigger) {
+                                r = -ENOMEM;
                                 break;
+                        }
                         text = bigger;
                 }
                 n = read(fd, text + length, capacity - length);

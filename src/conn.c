@@ -65,7 +65,9 @@ static void log_connect(const struct conn *conn)
 static void log_disconnect(const struct conn *conn, const char *reason)
 {
         struct conn_pool *pool = conn->pool;
-        uint64_t usec = (uint64_t)((ev_now(pool->loop) - conn->started) * 1e6);
+        ev_tstamp seconds = ev_now(pool->loop) - conn->started;
+        /* ev_now() follows the wall clock; a step back must not wrap the count. */
+        uint64_t usec = seconds > 0 ? (uint64_t)(seconds * 1e6) : 0;
         char host_field[ADDR_HOST_MAX + 16], port_field[32], in_field[40], out_field[40],
             usec_field[48], reason_field[96];
         const char *fields[] = {"SERVICE=echo", host_field, port_field,   in_field,
@@ -270,6 +272,10 @@ static void on_idle_timer(struct ev_loop *loop, ev_timer *timer, int revents)
         ev_tstamp after = conn->last_activity + conn->pool->idle_timeout - ev_now(loop);
 
         (void)revents;
+        if (conn->pool->idle_timeout <= 0) {
+                ev_timer_stop(loop, timer); /* turned off by a reload */
+                return;
+        }
         if (after > 0) {
                 timer->repeat = after;
                 ev_timer_again(loop, timer);
@@ -283,7 +289,6 @@ int conn_start(struct conn_pool *pool, int fd, const struct sockaddr *peer, sock
         struct conn *conn = calloc(1, sizeof(*conn));
         int one = 1;
 
-        (void)peer_length;
         if (!conn) {
                 close(fd);
                 return -ENOMEM;
@@ -292,7 +297,7 @@ int conn_start(struct conn_pool *pool, int fd, const struct sockaddr *peer, sock
         conn->fd = fd;
         buffer_init(&conn->pending, pool->buffer_size);
         conn->started = conn->last_activity = ev_now(pool->loop);
-        addr_host(peer, conn->host, sizeof(conn->host));
+        addr_host_length(peer, peer_length, conn->host, sizeof(conn->host));
         snprintf(conn->port, sizeof(conn->port), "%u", addr_port(peer));
         /* Echoes go out at once: Nagle would hold small ones back. */
         if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)
@@ -319,6 +324,22 @@ int conn_start(struct conn_pool *pool, int fd, const struct sockaddr *peer, sock
                 ev_timer_again(pool->loop, &conn->idle_timer);
         }
         return 0;
+}
+
+void conn_pool_set_idle_timeout(struct conn_pool *pool, double idle_timeout)
+{
+        struct conn *conn;
+
+        pool->idle_timeout = idle_timeout;
+        for (conn = pool->head; conn; conn = conn->next) {
+                if (idle_timeout <= 0) {
+                        ev_timer_stop(pool->loop, &conn->idle_timer);
+                        continue;
+                }
+                /* Fires at once if already idle longer; on_idle_timer works out the rest. */
+                conn->idle_timer.repeat = idle_timeout;
+                ev_timer_again(pool->loop, &conn->idle_timer);
+        }
 }
 
 void conn_pool_drain(struct conn_pool *pool)

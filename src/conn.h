@@ -47,6 +47,9 @@ void conn_pool_fini(struct conn_pool *pool);
  */
 int conn_start(struct conn_pool *pool, int fd, const struct sockaddr *peer, socklen_t peer_length);
 
+/* Change the idle timeout of the pool and of every open connection (0 = none). */
+void conn_pool_set_idle_timeout(struct conn_pool *pool, double idle_timeout);
+
 /*
  * Graceful stop: read no more, flush what was read, send FIN, and close once
  * the peer has closed too (or conn_pool_close_all() cuts it short).

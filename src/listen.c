@@ -53,7 +53,7 @@ int listen_from_systemd(struct listen_socket *sockets, size_t max, size_t *count
                         free(names[i]);
         }
         free(names);
-        return 0;
+        return n;
 }
 
 static int open_socket(const struct addr_spec *spec, struct sockaddr *address, socklen_t length)

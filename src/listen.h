@@ -32,8 +32,9 @@ struct listen_socket {
 /*
  * Take the sockets systemd passed (LISTEN_FDS, LISTEN_FDNAMES) and sort them
  * by name and type: "echo" (stream or datagram), "connection" (Accept=yes)
- * and, when no names were given at all, "unknown" as echo. Sets *count to 0
- * when not socket-activated. Returns 0 or -errno.
+ * and, when no names were given at all, "unknown" as echo. Takes at most max
+ * and sets *count to their number (0 when not socket-activated). Returns how
+ * many systemd passed, or -errno.
  */
 int listen_from_systemd(struct listen_socket *sockets, size_t max, size_t *count);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,10 @@ static void on_status_timer(struct ev_loop *loop, ev_timer *timer, int revents)
 
         (void)loop;
         (void)revents;
+        for (size_t i = 0; i < server->socket_count; i++) {
+                if (server->sockets[i].kind == LISTEN_ECHO_UDP)
+                        udp_echo_flush_drops(&server->udp[i], false);
+        }
         compose_status(server, status, sizeof(status));
         if (strcmp(status, server->status) != 0) {
                 memcpy(server->status, status, sizeof(status));
@@ -80,15 +85,47 @@ static void note_fd_exhaustion(struct server *server, int error)
         }
 }
 
+/*
+ * True if accept() on a blocking listener will not block: a connection waits,
+ * or the socket is in error or shut down (then accept fails at once).
+ */
+static bool connection_waiting(int fd)
+{
+        struct pollfd pending = {.fd = fd, .events = POLLIN};
+
+        return poll(&pending, 1, 0) == 1 && pending.revents != 0;
+}
+
+/* An accept error that the next connection will not have. */
+static bool accept_error_is_transient(int error)
+{
+        switch (error) {
+        case EINTR:
+        case ECONNABORTED:
+        case EPROTO:
+        case EPERM: /* a firewall rule refused this one */
+        case ENETDOWN:
+        case ENOPROTOOPT:
+        case EHOSTDOWN:
+        case ENONET:
+        case EHOSTUNREACH:
+        case EOPNOTSUPP:
+        case ENETUNREACH:
+                return true;
+        }
+        return false;
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
 {
         struct server *server = watcher->data;
-        bool batch = server->accept_batch[watcher - server->accept_watchers];
+        size_t index = (size_t)(watcher - server->accept_watchers);
+        bool nonblocking = server->accept_nonblocking[index];
 
         (void)loop;
         (void)revents;
         for (int i = 0; i < ACCEPT_BATCH; i++) {
-                struct sockaddr_storage peer;
+                struct sockaddr_storage peer = {0};
                 socklen_t length = sizeof(peer);
                 int fd;
 
@@ -96,31 +133,30 @@ static void on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
                         update_accepting(server);
                         return;
                 }
+                /* A blocking listener (as some launchers pass them) must not stall the loop. */
+                if (!nonblocking && !connection_waiting(watcher->fd))
+                        return;
                 fd = accept4(watcher->fd, (struct sockaddr *)&peer, &length,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
-                if (fd < 0) {
-                        switch (errno) {
-                        case EAGAIN:
-                                return;
-                        case EINTR:
-                        case ECONNABORTED:
-                        case EPROTO:
-                                continue;
-                        case EMFILE:
-                        case ENFILE:
-                        case ENOBUFS:
-                        case ENOMEM:
-                                note_fd_exhaustion(server, errno);
-                                return;
-                        default:
-                                log_error("echo: accept: %s", strerror(errno));
-                                return;
-                        }
+                if (fd >= 0) {
+                        if (conn_start(&server->pool, fd, (struct sockaddr *)&peer, length) < 0)
+                                log_error("echo: cannot serve a connection: out of memory");
+                        continue;
                 }
-                if (conn_start(&server->pool, fd, (struct sockaddr *)&peer, length) < 0)
-                        log_error("echo: cannot serve a connection: out of memory");
-                if (!batch)
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
                         return;
+                if (accept_error_is_transient(errno))
+                        continue;
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        note_fd_exhaustion(server, errno);
+                        return;
+                }
+                /* EINVAL (shut down), ENOTSOCK, EBADF: it will not get better; stop watching it. */
+                log_error("echo: cannot accept on fd %d: %s; no longer serving it", watcher->fd,
+                          strerror(errno));
+                server->accept_dead[index] = true;
+                ev_io_stop(loop, watcher);
+                return;
         }
 }
 
@@ -142,7 +178,7 @@ static void update_accepting(struct server *server)
         if (want == server->accepting)
                 return;
         for (size_t i = 0; i < server->socket_count; i++) {
-                if (server->sockets[i].kind != LISTEN_ECHO_TCP)
+                if (server->sockets[i].kind != LISTEN_ECHO_TCP || server->accept_dead[i])
                         continue;
                 if (want)
                         ev_io_start(server->loop, &server->accept_watchers[i]);
@@ -219,8 +255,9 @@ static void apply_reloadable(struct server *server, struct config *fresh)
         log_set_level(fresh->log_level);
         config->log_level = fresh->log_level;
         config->max_connections = fresh->max_connections;
+        if (config->idle_timeout != fresh->idle_timeout)
+                conn_pool_set_idle_timeout(&server->pool, fresh->idle_timeout);
         config->idle_timeout = fresh->idle_timeout;
-        server->pool.idle_timeout = fresh->idle_timeout;
         config->shutdown_timeout = fresh->shutdown_timeout;
         config->udp_rate = fresh->udp_rate;
         config->udp_burst = fresh->udp_burst;
@@ -347,7 +384,7 @@ static int start_sockets(struct server *server)
 
                         /* A blocking listener (as some launchers pass them) is accepted from
                          * once per wake-up; echod leaves an inherited socket's flags alone. */
-                        server->accept_batch[i] = flags >= 0 && (flags & O_NONBLOCK);
+                        server->accept_nonblocking[i] = flags >= 0 && (flags & O_NONBLOCK);
                         ev_io_init(&server->accept_watchers[i], on_accept, socket_info->fd,
                                    EV_READ);
                         server->accept_watchers[i].data = server;
@@ -373,7 +410,7 @@ static int start_sockets(struct server *server)
                         break;
                 case LISTEN_CONNECTION: {
                         /* Accept=yes: this process serves one connection. */
-                        struct sockaddr_storage peer;
+                        struct sockaddr_storage peer = {0};
                         socklen_t length = sizeof(peer);
                         int fd = socket_info->fd;
 
@@ -436,6 +473,9 @@ int server_init(struct server *server, struct config *config, int argc, char **a
                 log_error("cannot take sockets from systemd: %s", strerror(-r));
                 return r;
         }
+        if ((size_t)r > server->socket_count)
+                log_warning("systemd passed %d sockets; serving the first %zu, ignoring the rest",
+                            r, server->socket_count);
         server->socket_activated = server->socket_count > 0;
         if (!server->socket_activated) {
                 r = bind_standalone(server);

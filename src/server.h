@@ -25,7 +25,8 @@ struct server {
         struct listen_socket sockets[LISTEN_MAX];
         size_t socket_count;
         ev_io accept_watchers[LISTEN_MAX];
-        bool accept_batch[LISTEN_MAX]; /* non-blocking listener: accept until EAGAIN */
+        bool accept_nonblocking[LISTEN_MAX]; /* the listener is non-blocking */
+        bool accept_dead[LISTEN_MAX];        /* accept() failed for good: not watched */
         struct udp_echo udp[LISTEN_MAX];
         struct conn_pool pool;
         struct udpguard guard;

@@ -96,24 +96,38 @@ static void prepare_reply_control(struct msghdr *message)
         message->msg_controllen = 0;
 }
 
+void udp_echo_flush_drops(struct udp_echo *udp, bool force)
+{
+        ev_tstamp now;
+
+        if (udp->dropped_unlogged == 0 || !udp->loop)
+                return;
+        now = ev_now(udp->loop);
+        if (!force && now - udp->last_drop_log < UDP_DROP_LOG_INTERVAL)
+                return;
+        log_record(LOG_NOTICE, NULL, (const char *const[]){"SERVICE=echo", NULL},
+                   "udp: dropped %llu datagram(s) on %s (the first from %s: %s)",
+                   (unsigned long long)udp->dropped_unlogged, udp->local, udp->last_drop_source,
+                   udp->last_drop_reason);
+        udp->dropped_unlogged = 0;
+        udp->last_drop_log = now;
+}
+
 static void note_drop(struct udp_echo *udp, const struct sockaddr *src, const char *reason)
 {
-        char peer[ADDR_TEXT_MAX];
-        ev_tstamp now = ev_now(udp->loop);
-
         udp->dropped_unlogged++;
+        /* Formatting the address per datagram would cost a flood more than it costs us. */
+        if (udp->dropped_unlogged == 1) {
+                addr_format(src, udp->last_drop_source, sizeof(udp->last_drop_source));
+                udp->last_drop_reason = reason;
+        }
         if (log_enabled(LOG_DEBUG)) {
+                char peer[ADDR_TEXT_MAX];
+
                 addr_format(src, peer, sizeof(peer));
                 log_debug("udp: dropped a datagram from %s: %s", peer, reason);
         }
-        if (now - udp->last_drop_log < UDP_DROP_LOG_INTERVAL)
-                return;
-        addr_format(src, peer, sizeof(peer));
-        log_record(LOG_NOTICE, NULL, (const char *const[]){"SERVICE=echo", NULL},
-                   "udp: dropped %llu datagram(s) on %s, the last from %s: %s",
-                   (unsigned long long)udp->dropped_unlogged, udp->local, peer, reason);
-        udp->dropped_unlogged = 0;
-        udp->last_drop_log = now;
+        udp_echo_flush_drops(udp, false);
 }
 
 static void handle_datagram(struct udp_echo *udp, struct msghdr *message, size_t length)
@@ -225,6 +239,8 @@ int udp_echo_start(struct udp_echo *udp, struct ev_loop *loop, int fd, const str
 
 void udp_echo_stop(struct udp_echo *udp)
 {
-        if (udp->loop)
-                ev_io_stop(udp->loop, &udp->read_watcher);
+        if (!udp->loop)
+                return;
+        ev_io_stop(udp->loop, &udp->read_watcher);
+        udp_echo_flush_drops(udp, true);
 }

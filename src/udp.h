@@ -2,6 +2,7 @@
 #define ECHOD_UDP_H
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ratelimit.h"
@@ -30,6 +31,8 @@ struct udp_echo {
         struct udp_stats *stats; /* shared by every UDP socket */
         uint64_t dropped_unlogged;
         ev_tstamp last_drop_log;
+        const char *last_drop_reason;
+        char last_drop_source[80];
         char local[80];
 };
 
@@ -39,6 +42,12 @@ struct udp_echo {
  */
 int udp_echo_start(struct udp_echo *udp, struct ev_loop *loop, int fd, const struct udpguard *guard,
                    struct ratelimit *limit, struct udp_stats *stats);
+
+/*
+ * Log the drops not yet logged: at most once per 10 s, or now with force.
+ * The daemon calls it from a timer so a flood that stops is still reported.
+ */
+void udp_echo_flush_drops(struct udp_echo *udp, bool force);
 
 /* Stop serving (the socket stays open). */
 void udp_echo_stop(struct udp_echo *udp);

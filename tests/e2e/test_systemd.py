@@ -177,6 +177,23 @@ class SystemdTest(unittest.TestCase):
         self.assertEqual(self.ct.wait_state("echo.service", "active"), "active", self.status())
         self.assertEqual(tcp_echo(b"tcp too\n")[0], b"tcp too\n")
 
+    def test_06b_udp_alone_opens_no_tcp_port(self):
+        self.ct.check("systemctl stop echo.service echo.socket echo-udp.socket")
+        self.start_socket("echo-udp.socket")
+        payload = b"udp alone %d" % random.getrandbits(32)
+        self.assertEqual(udp_echo(payload)[0], payload)
+        self.assertEqual(self.ct.wait_state("echo.service", "active"), "active", self.status())
+        # The service was started by UDP alone; it must not pull echo.socket in.
+        self.assertEqual(self.ct.unit_property("echo.socket", "ActiveState"), "inactive")
+        self.assertTrue(echotest.connection_refused(("127.0.0.1", 7)))
+
+    def test_06c_deleted_config_file_means_defaults(self):
+        self.ct.check("systemctl stop echo.service echo-udp.socket")
+        self.ct.check("rm -f /etc/echod/echod.conf")
+        self.start_socket("echo.socket")
+        self.assertEqual(tcp_echo(b"no config\n")[0], b"no config\n")
+        self.assertEqual(self.ct.wait_state("echo.service", "active"), "active", self.status())
+
     # 5. Hardening figure.
 
     def test_07_security_exposure(self):

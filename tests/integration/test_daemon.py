@@ -156,6 +156,40 @@ class Reload(unittest.TestCase):
             self.assertRegex(log, r"reload: .*echod.conf:1: idle-timeout: .*keeping the running configuration")
 
 
+class ReloadIdleTimeout(unittest.TestCase):
+    def reload_with(self, daemon, text):
+        with open(daemon.config_path, "w") as f:
+            f.write(text)
+        mark = daemon.notify.mark()
+        daemon.signal(signal.SIGHUP)
+        daemon.notify.wait_key("READY", "1", since=mark)
+
+    def test_reload_to_zero_keeps_busy_connections(self):
+        with Echod(["--echo", "127.0.0.1:0"], config="idle-timeout = 0.8\n") as daemon:
+            s = connect(daemon.address("tcp"))
+            self.reload_with(daemon, "idle-timeout = 0\n")
+            started = time.monotonic()
+            while time.monotonic() - started < 2.0:  # well past the old timeout
+                s.sendall(b"busy")
+                self.assertEqual(recv_exactly(s, 4), b"busy")
+                time.sleep(0.2)
+            s.close()
+            _, log = daemon.stop()
+            self.assertNotIn("idle timeout", log)
+
+    def test_reload_from_zero_arms_open_connections(self):
+        with Echod(["--echo", "127.0.0.1:0"], config="idle-timeout = 0\n") as daemon:
+            s = connect(daemon.address("tcp"))
+            s.sendall(b"x")
+            recv_exactly(s, 1)
+            self.reload_with(daemon, "idle-timeout = 0.5\n")
+            s.settimeout(10)
+            self.assertEqual(s.recv(1), b"", "an open idle connection was not closed after the reload")
+            s.close()
+            _, log = daemon.stop()
+            self.assertIn("(idle timeout)", log)
+
+
 class LogFile(unittest.TestCase):
     def test_log_file_gets_every_record_and_reopens_on_sighup(self):
         with Echod(["--echo", "127.0.0.1:0", "--log-file", "echod.log"]) as daemon:

@@ -92,10 +92,11 @@ class DaemonProcess:
         self.stderr_path = os.path.join(self.tmp, "stderr")
         self.proc = None
 
-    def start(self, argv, env=None, preexec_fn=None):
+    def start(self, argv, env=None, preexec_fn=None, close_fds=True):
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                         env=env, cwd=self.tmp, preexec_fn=preexec_fn)
+                                         env=env, cwd=self.tmp, preexec_fn=preexec_fn,
+                                         close_fds=close_fds)
 
     def stdout(self):
         with open(self.stdout_path, errors="replace") as f:

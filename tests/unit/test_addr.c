@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 
 #include "addr.h"
 
@@ -111,6 +112,48 @@ static void mapped_ipv4_prints_as_ipv4(void **state)
         assert_string_equal(text, "192.0.2.1:1234");
 }
 
+static void bracketed_ipv4_mapped_address_binds_as_ipv4(void **state)
+{
+        struct addr_spec spec;
+        char text[ADDR_TEXT_MAX];
+
+        (void)state;
+        assert_int_equal(addr_parse_listen("[::ffff:127.0.0.1]:80", 7007, &spec), 0);
+        assert_int_equal(spec.sa.ss_family, AF_INET);
+        assert_int_equal(spec.len, sizeof(struct sockaddr_in));
+        addr_format((struct sockaddr *)&spec.sa, text, sizeof(text));
+        assert_string_equal(text, "127.0.0.1:80");
+}
+
+static void unix_peer_names_are_bounded_and_printable(void **state)
+{
+        struct sockaddr_un sun;
+        char host[ADDR_HOST_MAX];
+        socklen_t base = (socklen_t)offsetof(struct sockaddr_un, sun_path);
+
+        (void)state;
+        /* Unnamed: only the family; the rest is junk that must not be read. */
+        memset(&sun, 'Z', sizeof(sun));
+        sun.sun_family = AF_UNIX;
+        addr_host_length((struct sockaddr *)&sun, base, host, sizeof(host));
+        assert_string_equal(host, "unix");
+
+        /* A path not NUL-terminated within the length. */
+        memcpy(sun.sun_path, "/run/x.sock", 11);
+        addr_host_length((struct sockaddr *)&sun, base + 11, host, sizeof(host));
+        assert_string_equal(host, "/run/x.sock");
+
+        /* Abstract, with a control byte. */
+        memcpy(sun.sun_path, "\0ab\nc", 5);
+        addr_host_length((struct sockaddr *)&sun, base + 5, host, sizeof(host));
+        assert_string_equal(host, "@ab?c");
+
+        /* Longer than the buffer: cut, still terminated. */
+        memset(sun.sun_path, 'p', sizeof(sun.sun_path));
+        addr_host_length((struct sockaddr *)&sun, sizeof(sun), host, 8);
+        assert_string_equal(host, "ppppppp");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -121,6 +164,8 @@ int main(void)
             cmocka_unit_test(parse_udp_prefix),
             cmocka_unit_test(parse_rejects_bad_text),
             cmocka_unit_test(mapped_ipv4_prints_as_ipv4),
+            cmocka_unit_test(bracketed_ipv4_mapped_address_binds_as_ipv4),
+            cmocka_unit_test(unix_peer_names_are_bounded_and_printable),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

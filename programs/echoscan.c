@@ -219,8 +219,21 @@ static int add_targets(struct target_list *list, char **hosts, int count, int fa
                 else if (r == -EAGAIN)
                         fprintf(stderr, "echoscan: %s: temporary resolver failure\n", hosts[i]);
                 else if (r == -E2BIG)
-                        fprintf(stderr, "echoscan: %s: block too large (at most /%d for IPv4)\n",
-                                hosts[i], 32 - 16);
+                        fprintf(stderr,
+                                "echoscan: %s: block too large (at most /16 for IPv4, /112 for "
+                                "IPv6)\n",
+                                hosts[i]);
+                else if (r == -EAFNOSUPPORT)
+                        fprintf(stderr, "echoscan: %s: not an %s block, as %s asks\n", hosts[i],
+                                family == AF_INET ? "IPv4" : "IPv6",
+                                family == AF_INET ? "-4" : "-6");
+                else if (r == -EDESTADDRREQ)
+                        fprintf(stderr,
+                                "echoscan: %s: a link-local address needs a zone, as in "
+                                "fe80::1%%eth0\n",
+                                hosts[i]);
+                else if (r == -ENODEV)
+                        fprintf(stderr, "echoscan: %s: no such interface\n", hosts[i]);
                 else if (r == -EINVAL)
                         fprintf(stderr, "echoscan: %s: not a host or a CIDR block\n", hosts[i]);
                 else

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@ int cidr_parse(const char *text, struct cidr *out)
 {
         char host[INET6_ADDRSTRLEN];
         const char *slash;
-        char *end = NULL;
+        char *zone, *end = NULL;
         unsigned long prefix;
         unsigned bits, keep;
         size_t len;
@@ -31,12 +32,29 @@ int cidr_parse(const char *text, struct cidr *out)
         memcpy(host, text, len);
         host[len] = '\0';
         memset(out, 0, sizeof(*out));
-        if (inet_pton(AF_INET, host, out->addr) == 1)
+        zone = strchr(host, '%');
+        if (zone)
+                *zone++ = '\0';
+        if (inet_pton(AF_INET, host, out->addr) == 1 && !zone)
                 out->family = AF_INET;
         else if (inet_pton(AF_INET6, host, out->addr) == 1)
                 out->family = AF_INET6;
         else
                 return -EINVAL;
+        if (zone) {
+                out->scope_id = if_nametoindex(zone);
+                if (out->scope_id == 0) {
+                        errno = 0;
+                        prefix = strtoul(zone, &end, 10);
+                        if (*zone < '0' || *zone > '9' || errno || *end || prefix == 0 ||
+                            prefix > UINT32_MAX)
+                                return -ENODEV;
+                        out->scope_id = (uint32_t)prefix;
+                }
+        } else if (out->family == AF_INET6 && out->addr[0] == 0xfe &&
+                   (out->addr[1] & 0xc0) == 0x80) {
+                return -EDESTADDRREQ;
+        }
         bits = family_bits(out->family);
         if (slash[1] < '0' || slash[1] > '9')
                 return -EINVAL;
@@ -95,6 +113,7 @@ int cidr_address(const struct cidr *block, uint32_t index, struct sockaddr_stora
 
                 in6->sin6_family = AF_INET6;
                 memcpy(&in6->sin6_addr, addr, 16);
+                in6->sin6_scope_id = block->scope_id;
                 *len = sizeof(*in6);
         }
         return 0;

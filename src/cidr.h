@@ -12,12 +12,15 @@ struct cidr {
         int family;
         unsigned char addr[16];
         unsigned prefix;
+        uint32_t scope_id; /* IPv6 zone ("%eth0"), 0 when none was given */
 };
 
 /*
- * Parse "ADDR/PREFIX" (numeric IPv4 or IPv6, no brackets). Host bits in ADDR
- * are cleared. Returns 0, -EINVAL (not a CIDR block) or -E2BIG (more host
- * bits than CIDR_MAX_HOST_BITS).
+ * Parse "ADDR[%ZONE]/PREFIX" (numeric IPv4 or IPv6, no brackets; a zone, an
+ * interface name or index, only for IPv6). Host bits in ADDR are cleared.
+ * Returns 0, -EINVAL (not a CIDR block), -E2BIG (more host bits than
+ * CIDR_MAX_HOST_BITS), -ENODEV (no such interface) or -EDESTADDRREQ (an IPv6
+ * link-local block without a zone: it could not be reached).
  */
 int cidr_parse(const char *text, struct cidr *out);
 

@@ -37,7 +37,7 @@ static int add_block(struct target_list *list, const char *text, int family)
         if (r < 0)
                 return r;
         if (family != AF_UNSPEC && family != block.family)
-                return -EINVAL;
+                return -EAFNOSUPPORT;
         count = cidr_count(&block);
         for (uint32_t i = 0; i < count; i++) {
                 struct target *t = append(list, text);
@@ -92,6 +92,15 @@ int target_add(struct target_list *list, const char *text, int family)
         }
         if (r != 0)
                 return gai_to_errno(r);
+        if (res->ai_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)res->ai_addr;
+
+                /* Without a zone the kernel cannot tell which link is meant. */
+                if (IN6_IS_ADDR_LINKLOCAL(&in6->sin6_addr) && in6->sin6_scope_id == 0) {
+                        freeaddrinfo(res);
+                        return -EDESTADDRREQ;
+                }
+        }
         t = append(list, text);
         if (!t) {
                 freeaddrinfo(res);

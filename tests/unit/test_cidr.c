@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -141,15 +142,34 @@ static void target_list_expands_blocks_and_numeric_hosts(void **state)
         assert_string_equal(list.items[3].name, "10.9.8.4/30");
         assert_string_equal(list.items[4].name, "127.0.0.1");
         assert_int_equal(list.items[5].sa.ss_family, AF_INET6);
-        assert_int_equal(target_add(&list, "10.0.0.0/24", AF_INET6), -EINVAL);
+        assert_int_equal(target_add(&list, "10.0.0.0/24", AF_INET6), -EAFNOSUPPORT);
         assert_int_equal(target_add(&list, "127.0.0.1", AF_INET6), -ENOENT);
         target_list_free(&list);
         assert_int_equal(list.count, 0);
 }
 
+static void link_local_block_needs_a_zone(void **state)
+{
+        struct cidr block;
+        struct sockaddr_storage ss;
+        socklen_t len;
+
+        (void)state;
+        assert_int_equal(cidr_parse("fe80::/120", &block), -EDESTADDRREQ);
+        assert_int_equal(cidr_parse("fe80::%no-such-if0/126", &block), -ENODEV);
+        assert_int_equal(cidr_parse("127.0.0.0%lo/30", &block), -EINVAL);
+        assert_int_equal(cidr_parse("fe80::%lo/126", &block), 0);
+        assert_int_equal(block.scope_id, if_nametoindex("lo"));
+        assert_int_equal(cidr_address(&block, 3, &ss, &len), 0);
+        assert_int_equal(((struct sockaddr_in6 *)&ss)->sin6_scope_id, if_nametoindex("lo"));
+        assert_int_equal(cidr_parse("fe80::%7/127", &block), 0);
+        assert_int_equal(block.scope_id, 7);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(link_local_block_needs_a_zone),
             cmocka_unit_test(ipv4_block_expands_to_every_address),
             cmocka_unit_test(host_bits_are_cleared),
             cmocka_unit_test(addresses_carry_across_bytes),

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,7 @@ int main(int argc, char **argv)
         char error[256], target[ADDR_TEXT_MAX];
         const char *reason;
         unsigned next = 0, started = 0;
+        bool failed = false;
         int r, status = EXIT_FAILED;
 
         if (bench_args_parse(argc, argv, &opts, error, sizeof(error)) < 0) {
@@ -151,15 +153,23 @@ int main(int argc, char **argv)
                 }
         }
         bench_stats_init(&total);
-        for (unsigned i = 0; i < started; i++) {
+        /*
+         * Join every thread before looking at any result: the others still use
+         * the pattern and the addresses, which are freed on the way out.
+         */
+        for (unsigned i = 0; i < started; i++)
                 pthread_join(jobs[i].thread, NULL);
+        pthread_barrier_destroy(&start_barrier);
+        for (unsigned i = 0; i < started; i++) {
                 if (jobs[i].result < 0) {
                         fprintf(stderr, "echobench: worker %u: %s\n", i, strerror(-jobs[i].result));
-                        goto out;
+                        failed = true;
+                        continue;
                 }
                 bench_stats_merge(&total, &jobs[i].stats);
         }
-        pthread_barrier_destroy(&start_barrier);
+        if (failed)
+                goto out;
 
         if (opts.json)
                 bench_report_json(stdout, &opts, target, &total);

@@ -18,9 +18,15 @@
 
 struct bench_worker;
 
-/* A UDP message slot: one datagram in flight. */
+/*
+ * A UDP message slot: one datagram in flight. Slot i sends the sequence
+ * numbers i, i + pipeline, i + 2 * pipeline, ..., so an answer finds its slot
+ * by seq % pipeline however many datagrams were lost or reordered before it.
+ */
 struct bench_slot {
         uint64_t seq;
+        /* The number the slot sends next; every number below it was sent. */
+        uint64_t next_seq;
         uint64_t sent_at;
         bool in_flight;
         /* Waiting for the socket to take it (send() said EAGAIN). */
@@ -46,9 +52,8 @@ struct bench_conn {
         bool current_bad;
         /* Send time of each message in flight, indexed by message number % pipeline. */
         uint64_t *sent_at;
-        /* UDP: one slot per message in flight, and the next sequence number. */
+        /* UDP: one slot per message in flight. */
         struct bench_slot *slots;
-        uint64_t next_seq;
 };
 
 struct bench_worker {
@@ -295,8 +300,24 @@ static void udp_send_slot(struct bench_conn *conn, struct bench_slot *slot, uint
 
 static void udp_start(struct bench_conn *conn, struct bench_slot *slot, uint64_t now)
 {
-        slot->seq = conn->next_seq++;
+        slot->seq = slot->next_seq;
+        slot->next_seq += conn->worker->opts->pipeline;
         udp_send_slot(conn, slot, now);
+}
+
+/*
+ * The slot waiting for the answer with this sequence number, or NULL for a
+ * late answer (its datagram was already counted lost). *forged is set for a
+ * number never sent: the header itself was changed on the way.
+ */
+static struct bench_slot *udp_slot_for(struct bench_conn *conn, uint64_t seq, bool *forged)
+{
+        struct bench_slot *slot = &conn->slots[seq % conn->worker->opts->pipeline];
+
+        *forged = seq >= slot->next_seq;
+        if (*forged || !slot->in_flight || slot->unsent || slot->seq != seq)
+                return NULL;
+        return slot;
 }
 
 static void udp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -308,6 +329,7 @@ static void udp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         unsigned char *data = worker->buffer;
         struct bench_slot *slot;
         uint64_t seq, now;
+        bool forged;
         ssize_t n;
 
         (void)loop;
@@ -319,23 +341,23 @@ static void udp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
                 return;
         }
         now = now_ns();
-        if ((size_t)n != size) {
+        if ((size_t)n < sizeof(seq)) {
                 worker->stats->mismatches++;
                 return;
         }
         memcpy(&seq, data, sizeof(seq));
-        if (seq >= conn->next_seq) {
-                /* A sequence number never sent: the header itself was changed. */
+        slot = udp_slot_for(conn, seq, &forged);
+        if (forged || (!slot && (size_t)n != size)) {
                 worker->stats->mismatches++;
                 return;
         }
-        slot = &conn->slots[seq % opts->pipeline];
-        if (!slot->in_flight || slot->seq != seq)
+        if (!slot)
                 return; /* A late answer to a datagram already counted as lost. */
+        /* Answered, right or wrong: the datagram is no longer in flight, so never lost. */
         slot->in_flight = false;
         if (worker->measuring) {
-                if (memcmp(data + sizeof(seq), pattern_at(conn, seq * size), size - sizeof(seq)) !=
-                    0) {
+                if ((size_t)n != size || memcmp(data + sizeof(seq), pattern_at(conn, seq * size),
+                                                size - sizeof(seq)) != 0) {
                         worker->stats->mismatches++;
                 } else {
                         worker->stats->requests++;
@@ -534,6 +556,8 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
                         r = -ENOMEM;
                         goto out;
                 }
+                for (unsigned s = 0; s < opts->pipeline; s++)
+                        conn->slots[s].next_seq = s;
         }
         for (unsigned i = 0; i < config->connections; i++) {
                 r = conn_open(&worker, &worker.conns[i], config->first_connection + i);

@@ -3,6 +3,7 @@ server), against a deliberately corrupting one (it must report mismatches and
 fail), and against nothing at all."""
 
 import json
+import resource
 import signal
 import subprocess
 import unittest
@@ -136,6 +137,46 @@ class AgainstBadServers(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertGreater(report["lost"], 0)
         self.assertEqual(report["requests"], 0)
+
+    def test_one_lost_udp_datagram_is_counted_once_with_a_pipeline(self):
+        # Before, the slots and the sequence numbers fell out of step after the
+        # first loss, and every later answer was thrown away as late.
+        with TestServer("drop_one", udp=True) as server:
+            host, port = server.address()
+            result, report = bench_json("--udp", "-c", 1, "-p", 4, "-s", 100, "--timeout",
+                                        "200ms", "-d", "2", host, port)
+        self.assertEqual(report["lost"], 1, result.stderr)
+        self.assertEqual(report["mismatches"], 0)
+        self.assertGreater(report["requests"], 500)
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_a_short_udp_answer_is_a_mismatch_and_not_also_lost(self):
+        with TestServer("truncate_one", udp=True) as server:
+            host, port = server.address()
+            result, report = bench_json("--udp", "-c", 1, "-p", 4, "-s", 100, "--timeout",
+                                        "200ms", "-d", "1", host, port)
+        self.assertEqual(report["mismatches"], 1, result.stderr)
+        self.assertEqual(report["lost"], 0)
+        self.assertGreater(report["requests"], 200)
+        self.assertEqual(result.returncode, 1)
+
+    def test_a_failed_worker_is_reported_after_every_thread_ended(self):
+        # Too few descriptors for every connection: one worker fails to set up
+        # while the others run. Nothing may be freed under them (ASan build).
+        def few_descriptors():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
+
+        # Which worker fails is up to the scheduler; before the fix some runs
+        # hung and some read freed memory, so try a few.
+        with TestServer("echo") as server:
+            host, port = server.address()
+            for _ in range(4):
+                result = subprocess.run([ECHOBENCH, "-d", "1", "-c", "150", "-t", "3", "-p", "8",
+                                         "-s", "64", host, str(port)], capture_output=True,
+                                        timeout=30, preexec_fn=few_descriptors)
+                self.assertNotIn(b"AddressSanitizer", result.stderr)
+                self.assertEqual(result.returncode, 1, result.stderr)
+                self.assertIn(b"Too many open files", result.stderr)
 
     def test_bad_arguments_exit_2(self):
         result = bench("-c", "many", "127.0.0.1", 7)

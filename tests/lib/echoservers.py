@@ -89,7 +89,14 @@ BEHAVIOURS = {
     "reset": _reset_after_first_read,
     "swallow": _swallow,
     "stall": _stall,
+    # UDP only: echo every datagram except the DROP_NTH-th one.
+    "drop_one": _echo,
+    # UDP only: answer the DROP_NTH-th datagram one byte short.
+    "truncate_one": _echo,
 }
+
+# The datagram a "drop_one" UDP server does not answer ("truncate_one": cuts short).
+DROP_NTH = 100
 
 
 class TestServer:
@@ -101,6 +108,8 @@ class TestServer:
         # Set once any connection has sent something: the client is running.
         self.got_data = threading.Event()
         stop, got_data = self.stop, self.got_data
+        datagrams = {"count": 0}
+        count_lock = threading.Lock()
 
         class StreamHandler(socketserver.BaseRequestHandler):
             def handle(self):
@@ -129,6 +138,14 @@ class TestServer:
         class DatagramHandler(socketserver.BaseRequestHandler):
             def handle(self):
                 data, sock = self.request
+                if behaviour in ("drop_one", "truncate_one"):
+                    with count_lock:
+                        datagrams["count"] += 1
+                        nth = datagrams["count"] == DROP_NTH
+                    if nth and behaviour == "drop_one":
+                        return
+                    if nth:
+                        data = data[:-1]
                 if behaviour == "corrupt" and data:
                     # The last byte: echobench keeps a sequence number in the first ones.
                     data = data[:-1] + bytes([data[-1] ^ 0xFF])

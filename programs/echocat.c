@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,6 +105,31 @@ static int ask_and_resolve(const struct cat_options *opts, bool interactive, cha
         }
 }
 
+/*
+ * Started with standard input, output or error closed, the event loop or the
+ * socket would take fd 0, 1 or 2 and input would be read from it or echoes
+ * written into it. Open /dev/null in their place: a closed input is empty,
+ * a closed output discards the echo. Returns 0 or -errno.
+ */
+static int fill_closed_standard_fds(void)
+{
+        for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+                int opened;
+
+                if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+                        continue;
+                /* The lowest free descriptor is this one: the ones below are open. */
+                opened = open("/dev/null", O_RDWR);
+                if (opened < 0)
+                        return -errno;
+                if (opened != fd) {
+                        close(opened);
+                        return -EBADF;
+                }
+        }
+        return 0;
+}
+
 static void report_failure(int r, const char *host, const char *port,
                            const struct session_totals *totals)
 {
@@ -114,6 +140,11 @@ static void report_failure(int r, const char *host, const char *port,
         } else if (!totals->connected) {
                 fprintf(stderr, "echocat: cannot connect to %s port %s: %s\n", host, port,
                         strerror(-r));
+        } else if (r == -ECONNABORTED && totals->received > totals->sent) {
+                fprintf(stderr,
+                        "echocat: connection closed by peer; it sent %llu bytes more than it "
+                        "was sent\n",
+                        (unsigned long long)(totals->received - totals->sent));
         } else if (r == -ECONNABORTED) {
                 fprintf(stderr,
                         "echocat: connection closed by peer after %llu of %llu bytes came back\n",
@@ -140,6 +171,8 @@ int main(int argc, char **argv)
         bool interactive;
         int r;
 
+        if (fill_closed_standard_fds() < 0)
+                return EXIT_FAILED;
         if (cat_args_parse(argc, argv, &opts, error, sizeof(error)) < 0) {
                 fprintf(stderr, "echocat: %s\nTry 'echocat --help'.\n", error);
                 return EXIT_USAGE;
@@ -188,6 +221,8 @@ int main(int argc, char **argv)
                         (unsigned long long)totals.sent, (unsigned long long)totals.received);
         if (r < 0)
                 report_failure(r, host, port, &totals);
+        else if (totals.closed_by_peer)
+                fprintf(stderr, "echocat: connection closed by the server\n");
         freeaddrinfo(addresses);
         ev_loop_destroy(loop);
         return r < 0 ? EXIT_FAILED : EXIT_OK;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "prompt.h"
 #include "units.h"
 
 const char cat_args_usage[] =
@@ -94,6 +95,8 @@ int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error,
                 snprintf(error, error_size, "the host is empty");
                 return -EINVAL;
         }
+        if (opts->host && !prompt_check_host_not_number(opts->host, error, error_size))
+                return -EINVAL;
         if (opts->port && (addr_parse_port(opts->port, &port) < 0 || port == 0)) {
                 snprintf(error, error_size, "port must be a number from 1 to 65535, not '%s'",
                          opts->port);

@@ -8,6 +8,22 @@
 
 #include "addr.h"
 
+bool prompt_check_host_not_number(const char *text, char *reason, size_t reason_size)
+{
+        /*
+         * A lone number is almost always a port typed in the wrong place;
+         * getaddrinfo() would take "38639" as the IPv4 address 0.0.150.239.
+         */
+        if (text[0] != '\0' && strspn(text, "0123456789") == strlen(text)) {
+                snprintf(reason, reason_size,
+                         "'%s' is a number, not a host (is it the port?); give a name or an "
+                         "address such as 127.0.0.1",
+                         text);
+                return false;
+        }
+        return true;
+}
+
 bool prompt_check_host(const char *text, char *reason, size_t reason_size)
 {
         size_t len = strlen(text);
@@ -40,7 +56,7 @@ bool prompt_check_host(const char *text, char *reason, size_t reason_size)
                 snprintf(reason, reason_size, "a host name starts with a letter or a digit");
                 return false;
         }
-        return true;
+        return prompt_check_host_not_number(text, reason, reason_size);
 }
 
 bool prompt_check_port(const char *text, char *reason, size_t reason_size)

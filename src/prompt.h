@@ -13,6 +13,9 @@ typedef bool (*prompt_check_fn)(const char *answer, char *reason, size_t reason_
 /* True when text could be a host name or an IPv4 or IPv6 address. */
 bool prompt_check_host(const char *text, char *reason, size_t reason_size);
 
+/* False (with a reason) when text is all digits: a port given where a host belongs. */
+bool prompt_check_host_not_number(const char *text, char *reason, size_t reason_size);
+
 /* True when text is a port number 1..65535. */
 bool prompt_check_port(const char *text, char *reason, size_t reason_size);
 

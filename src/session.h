@@ -37,6 +37,8 @@ struct session_totals {
         /* The error came from reading in_fd or writing out_fd, not from the connection. */
         bool input_failed;
         bool output_failed;
+        /* Line session: the server closed with no echo due (a normal end, result 0). */
+        bool closed_by_peer;
         uint64_t sent;
         uint64_t received;
 };
@@ -52,8 +54,9 @@ int session_pipe_run(struct ev_loop *loop, const struct addrinfo *addresses,
 
 /*
  * Interactive: send each line read from in_fd, print its echo, then read the
- * next, until "exit" or end of input (both return 0). Errors as for
- * session_pipe_run().
+ * next, until "exit" or end of input (a partial last line is sent and its
+ * echo awaited first) or the server closing while no echo is due (all return
+ * 0; the last sets totals->closed_by_peer). Errors as for session_pipe_run().
  */
 int session_line_run(struct ev_loop *loop, const struct addrinfo *addresses,
                      const struct session_config *config, struct session_totals *totals);

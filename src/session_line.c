@@ -15,6 +15,9 @@ struct line_session {
         size_t line_len;
         /* Bytes of the last line still to come back. */
         size_t awaiting;
+        /* End of input was read: send what is left, then finish. */
+        bool input_done;
+        bool closed_by_peer;
         bool finished;
         bool input_failed;
         bool output_failed;
@@ -52,7 +55,12 @@ static void next_line(struct line_session *s)
         size_t len;
         ssize_t n;
 
-        if (!newline && s->line_len < sizeof(s->line)) {
+        if (!newline && s->input_done && s->line_len == 0) {
+                finish(s, 0);
+                return;
+        }
+        /* At end of input a partial last line goes too, and its echo is awaited. */
+        if (!newline && s->line_len < sizeof(s->line) && !s->input_done) {
                 ev_io_start(s->loop, &s->stdin_watcher);
                 return;
         }
@@ -91,8 +99,13 @@ static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
                 return;
         }
         if (n == 0) {
-                /* End of input (Ctrl-D) ends the session like "exit". */
-                finish(s, 0);
+                /*
+                 * End of input (Ctrl-D) ends the session like "exit", once a
+                 * partial line typed before it was sent and came back.
+                 */
+                s->input_done = true;
+                ev_io_stop(loop, w);
+                next_line(s);
                 return;
         }
         s->line_len += (size_t)n;
@@ -136,6 +149,15 @@ static void on_closed(struct client *client, int error)
 {
         struct line_session *s = client->session;
 
+        /*
+         * The server may close a connection that is idle (echod's idle
+         * timeout): with no echo due that is a normal end, not a failure.
+         */
+        if (error == 0 && s->awaiting == 0) {
+                s->closed_by_peer = true;
+                finish(s, 0);
+                return;
+        }
         finish(s, error ? error : -ECONNABORTED);
 }
 
@@ -175,6 +197,7 @@ int session_line_run(struct ev_loop *loop, const struct addrinfo *addresses,
         totals->connected = s.client.local.ss_family != 0;
         totals->input_failed = s.input_failed;
         totals->output_failed = s.output_failed;
+        totals->closed_by_peer = s.closed_by_peer;
         totals->sent = s.client.bytes_sent;
         totals->received = s.client.bytes_received;
         client_free(&s.client);

@@ -5,6 +5,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/*
+ * Piped UDP has no flow control of its own: stop reading input while this
+ * much (bytes or datagrams) is unanswered, or the sockets' queues overflow
+ * and most datagrams are lost.
+ */
+#define PIPE_UDP_BYTES_IN_FLIGHT     (64u * 1024u)
+#define PIPE_UDP_DATAGRAMS_IN_FLIGHT 32u
+
 struct pipe_session {
         struct client client;
         struct ev_loop *loop;
@@ -18,6 +26,9 @@ struct pipe_session {
         bool input_failed;
         bool output_failed;
         int result;
+        /* UDP: datagrams sent and answered, for the pacing above. */
+        uint64_t datagrams_sent;
+        uint64_t datagrams_received;
 };
 
 int session_write_all(int fd, const char *data, size_t len)
@@ -66,15 +77,44 @@ static bool all_echoed(const struct pipe_session *s)
                s->client.bytes_received >= s->client.bytes_sent;
 }
 
-/* Run the echo timer only while bytes are due back; any progress restarts it. */
-static void update_echo_timer(struct pipe_session *s)
+/* Bytes sent or queued that have not come back yet. */
+static uint64_t unanswered_bytes(const struct pipe_session *s)
+{
+        uint64_t due = s->client.bytes_sent + s->client.send_len;
+
+        return due > s->client.bytes_received ? due - s->client.bytes_received : 0;
+}
+
+/*
+ * The echo timer runs while bytes are due back. Sending starts it when it is
+ * not running; only bytes coming back restart it, so input that keeps
+ * flowing does not hold off the timeout of an echo that never comes.
+ */
+static void echo_timer_after_send(struct pipe_session *s)
+{
+        if (s->config->timeout > 0 && unanswered_bytes(s) > 0 && !ev_is_active(&s->echo_timer))
+                ev_timer_again(s->loop, &s->echo_timer);
+}
+
+static void echo_timer_after_receive(struct pipe_session *s)
 {
         if (s->config->timeout <= 0)
                 return;
-        if (s->client.bytes_received < s->client.bytes_sent + s->client.send_len)
+        if (unanswered_bytes(s) > 0)
                 ev_timer_again(s->loop, &s->echo_timer);
         else
                 ev_timer_stop(s->loop, &s->echo_timer);
+}
+
+/* Whether to read more input now: the client has room and, for UDP, few answers are due. */
+static bool input_may_flow(const struct pipe_session *s)
+{
+        if (s->input_done || client_send_room(&s->client) == 0)
+                return false;
+        if (!s->config->udp)
+                return true;
+        return unanswered_bytes(s) < PIPE_UDP_BYTES_IN_FLIGHT &&
+               s->datagrams_sent - s->datagrams_received < PIPE_UDP_DATAGRAMS_IN_FLIGHT;
 }
 
 static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -84,8 +124,8 @@ static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
         ssize_t n;
 
         (void)revents;
-        if (room == 0) {
-                /* Backpressure: read no more input until the server takes what is queued. */
+        if (!input_may_flow(s)) {
+                /* Backpressure: read no more input until the server takes or answers more. */
                 ev_io_stop(loop, w);
                 return;
         }
@@ -109,8 +149,9 @@ static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
         /* room was checked, so the client takes it all. */
         client_send(&s->client, s->input, (size_t)n);
-        update_echo_timer(s);
-        if (client_send_room(&s->client) == 0)
+        s->datagrams_sent++;
+        echo_timer_after_send(s);
+        if (!input_may_flow(s))
                 ev_io_stop(loop, w);
 }
 
@@ -133,16 +174,19 @@ static void on_received(struct client *client, const char *data, size_t len)
                 finish(s, r);
                 return;
         }
-        update_echo_timer(s);
+        s->datagrams_received++;
+        echo_timer_after_receive(s);
         if (all_echoed(s))
                 finish(s, 0);
+        else if (input_may_flow(s))
+                ev_io_start(s->loop, &s->stdin_watcher);
 }
 
 static void on_writable(struct client *client)
 {
         struct pipe_session *s = client->session;
 
-        if (!s->input_done)
+        if (input_may_flow(s))
                 ev_io_start(s->loop, &s->stdin_watcher);
         if (all_echoed(s))
                 finish(s, 0);

@@ -163,6 +163,44 @@ class TerminalTests(unittest.TestCase):
         term.type("\x04")  # Ctrl-D on an empty line: end of input.
         self.assertEqual(term.wait(), 0)
 
+    def test_partial_last_line_is_sent_at_end_of_input(self):
+        term = self.start(self.host, str(self.port))
+        term.type("abc")
+        time.sleep(0.3)
+        # Ctrl-D after text hands the text over; a second one is end of input.
+        term.type("\x04")
+        time.sleep(0.3)
+        term.type("\x04")
+        term.expect("abc")  # what the terminal showed while typing
+        term.expect("abc")  # the echo
+        self.assertEqual(term.wait(), 0)
+
+    def test_server_closing_with_nothing_due_is_a_normal_end(self):
+        with TestServer("echo_once") as server:
+            host, port = server.address()
+            term = self.start(host, str(port))
+            term.type("abc\n")
+            term.expect("abc")
+            term.expect("abc")
+            before = term.expect("connection closed by the server")
+            self.assertNotIn("bytes came back", before)
+            self.assertEqual(term.wait(), 0)
+
+    def test_a_lone_number_is_not_taken_as_a_host(self):
+        term = self.start()
+        term.expect("Host [localhost]: ")
+        term.type("%d\n" % self.port)
+        term.expect("is a number, not a host (is it the port?)")
+        term.expect("Host [localhost]: ")
+        term.type("127.0.0.1\n")
+        term.expect("Port [7007]: ")
+        term.type("%d\n" % self.port)
+        term.type("found\n")
+        term.expect("found")
+        term.expect("found")
+        term.type("exit\n")
+        self.assertEqual(term.wait(), 0)
+
     def test_peer_closing_is_reported(self):
         with TestServer("close") as server:
             host, port = server.address()
@@ -301,6 +339,37 @@ class PipeTests(unittest.TestCase):
         self.assertEqual(proc.returncode, 1)
         self.assertIn(b"timed out waiting for the echo (0 of 14 bytes came back)", err)
 
+    def test_timeout_holds_while_input_keeps_flowing(self):
+        # The server takes everything and answers nothing; input never pauses.
+        with TestServer("swallow") as server, open("/dev/zero", "rb") as zero:
+            host, port = server.address()
+            start = time.monotonic()
+            result = subprocess.run([ECHOCAT, "-w", "1", host, str(server.address()[1])],
+                                    stdin=zero, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn(b"timed out waiting for the echo", result.stderr)
+        self.assertLess(time.monotonic() - start, 15)
+
+    def test_closed_standard_input_is_empty_input(self):
+        result = subprocess.run([ECHOCAT, self.host, str(self.port)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, timeout=30,
+                                preexec_fn=lambda: os.close(0))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, b"")
+
+    def test_closed_standard_output_discards_the_echo(self):
+        result = subprocess.run([ECHOCAT, self.host, str(self.port)], input=b"x" * 1000,
+                                stderr=subprocess.PIPE, timeout=30,
+                                preexec_fn=lambda: os.close(1))
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stderr, b"")
+
+    def test_a_lone_number_as_host_is_a_usage_error(self):
+        result = run_piped(["38639", str(self.port)], b"x")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn(b"'38639' is a number, not a host", result.stderr)
+
     def test_closed_output_is_reported(self):
         read_end, write_end = os.pipe()
         os.close(read_end)
@@ -335,6 +404,18 @@ class UdpAndIpv6Tests(unittest.TestCase):
             data = b"".join(b"datagram %d\n" % i for i in range(2000))
             result = run_piped(["--udp", host, str(port)], data)
         self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, data)
+
+    def test_udp_megabytes_are_paced_and_come_back(self):
+        # Unpaced, most of this overflowed the socket queues and was lost.
+        with EchoServer() as server:
+            if not server.echod:
+                self.skipTest("needs the real echod (started with --udp-rate 0)")
+            host, port = server.udp
+            data = bytes(range(256)) * (3 * 4096)
+            result = run_piped(["--udp", host, str(port)], data, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr[-500:])
+        self.assertEqual(len(result.stdout), len(data))
         self.assertEqual(result.stdout, data)
 
     def test_udp_without_a_server_is_refused(self):

@@ -70,6 +70,13 @@ def _reset_after_first_read(sock):
     sock.close()
 
 
+def _echo_once_and_close(sock):
+    """Echo the first chunk, then close: like a server's idle timeout after an answer."""
+    data = sock.recv(65536)
+    if data:
+        sock.sendall(data)
+
+
 def _swallow(sock):
     """Read everything, answer nothing."""
     while sock.recv(65536):
@@ -88,6 +95,7 @@ BEHAVIOURS = {
     "close": _close_after_first_read,
     "reset": _reset_after_first_read,
     "swallow": _swallow,
+    "echo_once": _echo_once_and_close,
     "stall": _stall,
     # UDP only: echo every datagram except the DROP_NTH-th one.
     "drop_one": _echo,

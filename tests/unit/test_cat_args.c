@@ -56,6 +56,7 @@ static void bad_input_is_refused_with_a_reason(void **state)
         char *timeout[] = {"echocat", "-w", "later", "h", NULL};
         char *unknown[] = {"echocat", "-x", NULL};
         char *empty_host[] = {"echocat", "", NULL};
+        char *port_as_host[] = {"echocat", "38639", NULL};
         struct cat_options opts;
         char error[256];
 
@@ -77,6 +78,9 @@ static void bad_input_is_refused_with_a_reason(void **state)
         assert_non_null(strstr(error, "-x"));
         assert_int_equal(cat_args_parse(ARGC(empty_host), empty_host, &opts, error, sizeof(error)),
                          -EINVAL);
+        assert_int_equal(
+            cat_args_parse(ARGC(port_as_host), port_as_host, &opts, error, sizeof(error)), -EINVAL);
+        assert_non_null(strstr(error, "'38639' is a number, not a host"));
 }
 
 int main(void)

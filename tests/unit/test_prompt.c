@@ -44,6 +44,11 @@ static void hosts_and_ports_are_checked(void **state)
         assert_false(prompt_check_host("a/b", reason, sizeof(reason)));
         assert_non_null(strstr(reason, "'/'"));
         assert_false(prompt_check_host("-rf", reason, sizeof(reason)));
+        /* A lone number is a port in the wrong place, not the address 0.0.150.239. */
+        assert_false(prompt_check_host("38639", reason, sizeof(reason)));
+        assert_non_null(strstr(reason, "is a number, not a host"));
+        assert_true(prompt_check_host("1.2.3.4", reason, sizeof(reason)));
+        assert_true(prompt_check_host("3com", reason, sizeof(reason)));
         assert_true(prompt_check_port("7007", reason, sizeof(reason)));
         assert_false(prompt_check_port("0", reason, sizeof(reason)));
         assert_false(prompt_check_port("65536", reason, sizeof(reason)));

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "units.h"
 
 const char bench_args_usage[] =
@@ -69,6 +70,7 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
             {NULL, 0, NULL, 0},
         };
         uint64_t size;
+        uint16_t port;
         int c, r;
 
         memset(opts, 0, sizeof(*opts));
@@ -158,6 +160,9 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
                             argc - optind, argc - optind == 1 ? "" : "s");
         opts->host = argv[optind];
         opts->port = argv[optind + 1];
+        if (addr_parse_port(opts->port, &port) < 0 || port == 0)
+                return fail(error, error_size, "port must be a number from 1 to 65535, not '%s'",
+                            opts->port);
         if (opts->udp &&
             (opts->message_size < BENCH_MIN_UDP_SIZE || opts->message_size > BENCH_MAX_UDP_SIZE))
                 return fail(error, error_size, "UDP message size must be from %u to %u bytes",

@@ -81,6 +81,9 @@ static void bad_values_are_refused_with_a_reason(void **state)
         char *no_value[] = {"echobench", "h", "7", "-c", NULL};
         char *udp_tiny[] = {"echobench", "--udp", "-s", "4", "h", "7", NULL};
         char *udp_huge[] = {"echobench", "-u", "-s", "65508", "h", "7", NULL};
+        char *named_port[] = {"echobench", "h", "abc", NULL};
+        char *port_zero[] = {"echobench", "h", "0", NULL};
+        char *port_big[] = {"echobench", "h", "65536", NULL};
         struct bench_options opts;
         char error[256];
 
@@ -100,6 +103,11 @@ static void bad_values_are_refused_with_a_reason(void **state)
         assert_int_equal(parse(udp_tiny, ARGC(udp_tiny), &opts, error), -EINVAL);
         assert_non_null(strstr(error, "UDP"));
         assert_int_equal(parse(udp_huge, ARGC(udp_huge), &opts, error), -EINVAL);
+        assert_int_equal(parse(named_port, ARGC(named_port), &opts, error), -EINVAL);
+        assert_non_null(strstr(error, "port must be a number from 1 to 65535, not 'abc'"));
+        assert_int_equal(parse(port_zero, ARGC(port_zero), &opts, error), -EINVAL);
+        assert_non_null(strstr(error, "'0'"));
+        assert_int_equal(parse(port_big, ARGC(port_big), &opts, error), -EINVAL);
 }
 
 static void help_and_version_need_no_host(void **state)

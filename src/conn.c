@@ -332,12 +332,14 @@ void conn_pool_set_idle_timeout(struct conn_pool *pool, double idle_timeout)
 
         pool->idle_timeout = idle_timeout;
         for (conn = pool->head; conn; conn = conn->next) {
+                ev_tstamp left = conn->last_activity + idle_timeout - ev_now(pool->loop);
+
                 if (idle_timeout <= 0) {
                         ev_timer_stop(pool->loop, &conn->idle_timer);
                         continue;
                 }
-                /* Fires at once if already idle longer; on_idle_timer works out the rest. */
-                conn->idle_timer.repeat = idle_timeout;
+                /* Time already idle counts: a connection idle longer goes at once. */
+                conn->idle_timer.repeat = left > 0 ? left : 1e-3;
                 ev_timer_again(pool->loop, &conn->idle_timer);
         }
 }

@@ -75,6 +75,8 @@ static void note_fd_exhaustion(struct server *server, int error)
 
         server->fd_exhausted = true;
         update_accepting(server);
+        /* libev forbids ev_timer_set on an active timer. */
+        ev_timer_stop(server->loop, &server->accept_retry_timer);
         ev_timer_set(&server->accept_retry_timer, ACCEPT_RETRY_SECONDS, 0);
         ev_timer_start(server->loop, &server->accept_retry_timer);
         /* One line a minute is enough to say it goes on. */

@@ -23,7 +23,7 @@ class Notify(unittest.TestCase):
             with connect(daemon.address("tcp")) as s:
                 s.sendall(b"abc")
                 self.assertEqual(recv_exactly(s, 3), b"abc")
-                daemon.notify.wait_for(lambda f: "echo: 1 connections" in f.get("STATUS", ""))
+                daemon.notify.wait_for(lambda f: "echo: 1 connection (" in f.get("STATUS", ""))
             daemon.notify.wait_for(lambda f: re.search(r"echo: 0 connections \(1 total, 3 bytes", f.get("STATUS", "")))
             daemon.stop()
 

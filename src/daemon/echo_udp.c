@@ -1,4 +1,4 @@
-#include "udp.h"
+#include "echo_udp.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -96,7 +96,7 @@ static void prepare_reply_control(struct msghdr *message)
         message->msg_controllen = 0;
 }
 
-void udp_echo_flush_drops(struct udp_echo *udp, bool force)
+void echo_udp_flush_drops(struct echo_udp *udp, bool force)
 {
         ev_tstamp now;
 
@@ -113,7 +113,7 @@ void udp_echo_flush_drops(struct udp_echo *udp, bool force)
         udp->last_drop_log = now;
 }
 
-static void note_drop(struct udp_echo *udp, const struct sockaddr *src, const char *reason)
+static void note_drop(struct echo_udp *udp, const struct sockaddr *src, const char *reason)
 {
         udp->dropped_unlogged++;
         /* Formatting the address per datagram would cost a flood more than it costs us. */
@@ -127,10 +127,10 @@ static void note_drop(struct udp_echo *udp, const struct sockaddr *src, const ch
                 addr_format(src, peer, sizeof(peer));
                 log_debug("udp: dropped a datagram from %s: %s", peer, reason);
         }
-        udp_echo_flush_drops(udp, false);
+        echo_udp_flush_drops(udp, false);
 }
 
-static void handle_datagram(struct udp_echo *udp, struct msghdr *message, size_t length)
+static void handle_datagram(struct echo_udp *udp, struct msghdr *message, size_t length)
 {
         struct sockaddr_storage dst;
         const struct sockaddr *src = message->msg_name;
@@ -180,7 +180,7 @@ static void handle_datagram(struct udp_echo *udp, struct msghdr *message, size_t
 static void on_readable(struct ev_loop *loop, ev_io *watcher, int revents)
 {
         static char data[UDP_DATAGRAM_MAX];
-        struct udp_echo *udp = watcher->data;
+        struct echo_udp *udp = watcher->data;
 
         (void)loop;
         (void)revents;
@@ -212,8 +212,8 @@ static void on_readable(struct ev_loop *loop, ev_io *watcher, int revents)
         }
 }
 
-int udp_echo_start(struct udp_echo *udp, struct ev_loop *loop, int fd, const struct udpguard *guard,
-                   struct ratelimit *limit, struct udp_stats *stats)
+int echo_udp_start(struct echo_udp *udp, struct ev_loop *loop, int fd, const struct udpguard *guard,
+                   struct ratelimit *limit, struct echo_udp_stats *stats)
 {
         struct sockaddr_storage local;
         socklen_t length = sizeof(local);
@@ -237,10 +237,20 @@ int udp_echo_start(struct udp_echo *udp, struct ev_loop *loop, int fd, const str
         return 0;
 }
 
-void udp_echo_stop(struct udp_echo *udp)
+void echo_udp_stop(struct echo_udp *udp)
 {
         if (!udp->loop)
                 return;
         ev_io_stop(udp->loop, &udp->read_watcher);
-        udp_echo_flush_drops(udp, true);
+        echo_udp_flush_drops(udp, true);
+}
+
+void echo_udp_pause(struct echo_udp *udp, bool paused)
+{
+        if (!udp->loop)
+                return;
+        if (paused)
+                ev_io_stop(udp->loop, &udp->read_watcher);
+        else
+                ev_io_start(udp->loop, &udp->read_watcher);
 }

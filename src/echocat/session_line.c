@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "line.h"
+
 struct line_session {
         struct client client;
         struct ev_loop *loop;
@@ -11,8 +13,7 @@ struct line_session {
         ev_io stdin_watcher;
         ev_timer echo_timer;
         /* Typed bytes not sent yet: at most one line, plus what was typed ahead. */
-        char line[SESSION_LINE_MAX];
-        size_t line_len;
+        struct line_splitter splitter;
         /* Bytes of the last line still to come back. */
         size_t awaiting;
         /* End of input was read: send what is left, then finish. */
@@ -36,49 +37,32 @@ static void finish(struct line_session *s, int result)
         ev_break(s->loop, EVBREAK_ALL);
 }
 
-static bool is_exit(const char *line, size_t len)
-{
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' ||
-                           line[len - 1] == '\t'))
-                len--;
-        while (len > 0 && (*line == ' ' || *line == '\t')) {
-                line++;
-                len--;
-        }
-        return len == 4 && memcmp(line, "exit", 4) == 0;
-}
-
 /* Send the next complete line, if one was typed; else wait for more input. */
 static void next_line(struct line_session *s)
 {
-        char *newline = memchr(s->line, '\n', s->line_len);
-        size_t len;
+        /* At end of input a partial last line goes too, and its echo is awaited. */
+        size_t len = line_splitter_next(&s->splitter, s->input_done);
         ssize_t n;
 
-        if (!newline && s->input_done && s->line_len == 0) {
-                finish(s, 0);
+        if (len == 0) {
+                if (s->input_done)
+                        finish(s, 0);
+                else
+                        ev_io_start(s->loop, &s->stdin_watcher);
                 return;
         }
-        /* At end of input a partial last line goes too, and its echo is awaited. */
-        if (!newline && s->line_len < sizeof(s->line) && !s->input_done) {
-                ev_io_start(s->loop, &s->stdin_watcher);
-                return;
-        }
-        /* A line that fills the buffer goes as it is; the rest follows as the next one. */
-        len = newline ? (size_t)(newline - s->line) + 1 : s->line_len;
         ev_io_stop(s->loop, &s->stdin_watcher);
-        if (is_exit(s->line, len)) {
+        if (line_is_exit(s->splitter.data, len)) {
                 finish(s, 0);
                 return;
         }
-        n = client_send(&s->client, s->line, len);
+        n = client_send(&s->client, s->splitter.data, len);
         if (n < 0) {
                 finish(s, (int)n);
                 return;
         }
         s->awaiting = (size_t)n;
-        memmove(s->line, s->line + n, s->line_len - (size_t)n);
-        s->line_len -= (size_t)n;
+        line_splitter_consume(&s->splitter, (size_t)n);
         if (s->config->timeout > 0)
                 ev_timer_again(s->loop, &s->echo_timer);
 }
@@ -86,11 +70,13 @@ static void next_line(struct line_session *s)
 static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct line_session *s = w->data;
+        size_t room;
+        char *space = line_splitter_space(&s->splitter, &room);
         ssize_t n;
 
         (void)loop;
         (void)revents;
-        n = read(s->config->in_fd, s->line + s->line_len, sizeof(s->line) - s->line_len);
+        n = read(s->config->in_fd, space, room);
         if (n < 0) {
                 if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
                         s->input_failed = true;
@@ -108,7 +94,7 @@ static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
                 next_line(s);
                 return;
         }
-        s->line_len += (size_t)n;
+        line_splitter_commit(&s->splitter, (size_t)n);
         next_line(s);
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "listen.h"
 #include "log.h"
 #include "notify.h"
 #include "version.h"
@@ -19,27 +20,51 @@
 #define ACCEPT_BATCH 64
 /* How long accepting pauses when file descriptors run out. */
 #define ACCEPT_RETRY_SECONDS 0.5
-/* Source slots of the UDP rate limiter. */
-#define RATELIMIT_SOURCES 8192
 
 static void update_accepting(struct server *server);
 
+/* Connections open in every service. */
+static unsigned open_connections(struct server *server)
+{
+        unsigned open = 0;
+
+        for (size_t i = 0; i < server->service_count; i++) {
+                struct service_counts counts;
+
+                server->services[i].ops->counts(server->services[i].state, &counts);
+                open += counts.open;
+        }
+        return open;
+}
+
 static void compose_status(struct server *server, char *status, size_t size)
 {
-        const char *paused = "";
+        size_t length = 0;
+        bool full = false;
 
+        status[0] = '\0';
+        for (size_t i = 0; i < server->service_count && length < size; i++) {
+                struct server_service *service = &server->services[i];
+
+                if (i > 0)
+                        length += (size_t)snprintf(status + length, size - length, "; ");
+                if (length < size)
+                        service->ops->status(service->state, status + length, size - length);
+                length += strlen(status + length);
+                if (service->paused && length < size)
+                        length += (size_t)snprintf(status + length, size - length, " (paused)");
+                if (!service->ops->has_room(service->state))
+                        full = true;
+        }
+        if (length >= size)
+                return;
         if (server->stopping)
-                paused = "; stopping";
+                snprintf(status + length, size - length, "; stopping");
         else if (server->fd_exhausted)
-                paused = "; not accepting: out of file descriptors";
-        else if (server->pool.count >= server->config.max_connections)
-                paused = "; not accepting: max-connections reached";
-        snprintf(status, size,
-                 "echo: %u connections (%" PRIu64 " total, %" PRIu64 " bytes echoed); udp: %" PRIu64
-                 " echoed, %" PRIu64 " dropped%s",
-                 server->pool.count, server->pool.total, server->pool.bytes_out,
-                 server->udp_stats.answered,
-                 server->udp_stats.dropped_guard + server->udp_stats.dropped_rate, paused);
+                snprintf(status + length, size - length,
+                         "; not accepting: out of file descriptors");
+        else if (full)
+                snprintf(status + length, size - length, "; not accepting: max-connections reached");
 }
 
 /* STATUS= is sent from a timer, not per connection, to keep it off the hot path. */
@@ -50,9 +75,9 @@ static void on_status_timer(struct ev_loop *loop, ev_timer *timer, int revents)
 
         (void)loop;
         (void)revents;
-        for (size_t i = 0; i < server->socket_count; i++) {
-                if (server->sockets[i].kind == LISTEN_ECHO_UDP)
-                        udp_echo_flush_drops(&server->udp[i], false);
+        for (size_t i = 0; i < server->service_count; i++) {
+                if (server->services[i].ops->tick)
+                        server->services[i].ops->tick(server->services[i].state);
         }
         compose_status(server, status, sizeof(status));
         if (strcmp(status, server->status) != 0) {
@@ -81,8 +106,8 @@ static void note_fd_exhaustion(struct server *server, int error)
         ev_timer_start(server->loop, &server->accept_retry_timer);
         /* One line a minute is enough to say it goes on. */
         if (now - server->last_fd_log >= 60) {
-                log_warning("echo: cannot accept: %s; pausing accepts (%u connections open)",
-                            strerror(error), server->pool.count);
+                log_warning("cannot accept: %s; pausing accepts (%u connections open)",
+                            strerror(error), open_connections(server));
                 server->last_fd_log = now;
         }
 }
@@ -120,29 +145,31 @@ static bool accept_error_is_transient(int error)
 
 static void on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
 {
-        struct server *server = watcher->data;
-        size_t index = (size_t)(watcher - server->accept_watchers);
-        bool nonblocking = server->accept_nonblocking[index];
+        struct listener *listener = watcher->data;
+        struct server *server = listener->server;
+        struct server_service *service = listener->service;
 
-        (void)loop;
         (void)revents;
         for (int i = 0; i < ACCEPT_BATCH; i++) {
                 struct sockaddr_storage peer = {0};
                 socklen_t length = sizeof(peer);
-                int fd;
+                int fd, r;
 
-                if (server->pool.count >= server->config.max_connections) {
+                if (!service->ops->has_room(service->state)) {
                         update_accepting(server);
                         return;
                 }
                 /* A blocking listener (as some launchers pass them) must not stall the loop. */
-                if (!nonblocking && !connection_waiting(watcher->fd))
+                if (!listener->nonblocking && !connection_waiting(watcher->fd))
                         return;
                 fd = accept4(watcher->fd, (struct sockaddr *)&peer, &length,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd >= 0) {
-                        if (conn_start(&server->pool, fd, (struct sockaddr *)&peer, length) < 0)
-                                log_error("echo: cannot serve a connection: out of memory");
+                        r = service->ops->connection(service->state, fd,
+                                                     (struct sockaddr *)&peer, length);
+                        if (r < 0)
+                                log_error("%s: cannot serve a connection: %s", service->ops->name,
+                                          strerror(-r));
                         continue;
                 }
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -154,9 +181,9 @@ static void on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
                         return;
                 }
                 /* EINVAL (shut down), ENOTSOCK, EBADF: it will not get better; stop watching it. */
-                log_error("echo: cannot accept on fd %d: %s; no longer serving it", watcher->fd,
-                          strerror(errno));
-                server->accept_dead[index] = true;
+                log_error("%s: cannot accept on fd %d: %s; no longer serving it",
+                          service->ops->name, watcher->fd, strerror(errno));
+                listener->dead = true;
                 ev_io_stop(loop, watcher);
                 return;
         }
@@ -174,32 +201,38 @@ static void on_accept_retry(struct ev_loop *loop, ev_timer *timer, int revents)
 
 static void update_accepting(struct server *server)
 {
-        bool want = !server->stopping && !server->fd_exhausted &&
-                    server->pool.count < server->config.max_connections;
+        for (size_t i = 0; i < server->listener_count; i++) {
+                struct listener *listener = &server->listeners[i];
+                struct server_service *service = listener->service;
+                bool want;
 
-        if (want == server->accepting)
-                return;
-        for (size_t i = 0; i < server->socket_count; i++) {
-                if (server->sockets[i].kind != LISTEN_ECHO_TCP || server->accept_dead[i])
+                if (!service || listener->socket.type != LISTEN_STREAM || listener->dead)
                         continue;
+                want = !server->stopping && !server->fd_exhausted && !service->paused &&
+                       service->ops->has_room(service->state);
+                /* libev makes starting an active watcher, or stopping an idle one, a no-op. */
                 if (want)
-                        ev_io_start(server->loop, &server->accept_watchers[i]);
+                        ev_io_start(server->loop, &listener->accept_watcher);
                 else
-                        ev_io_stop(server->loop, &server->accept_watchers[i]);
+                        ev_io_stop(server->loop, &listener->accept_watcher);
         }
-        server->accepting = want;
 }
 
-static void on_conn_closed(struct conn_pool *pool)
+static void on_connection_closed(void *arg)
 {
-        struct server *server = pool->owner;
+        struct server *server = arg;
 
-        if (pool->count == 0 && (server->inetd || server->stopping)) {
+        if ((server->inetd || server->stopping) && open_connections(server) == 0) {
                 ev_break(server->loop, EVBREAK_ALL);
                 return;
         }
-        if (!server->accepting)
-                update_accepting(server);
+        update_accepting(server);
+}
+
+static void close_all(struct server *server, const char *reason)
+{
+        for (size_t i = 0; i < server->service_count; i++)
+                server->services[i].ops->close_all(server->services[i].state, reason);
 }
 
 static void on_shutdown_timer(struct ev_loop *loop, ev_timer *timer, int revents)
@@ -207,34 +240,32 @@ static void on_shutdown_timer(struct ev_loop *loop, ev_timer *timer, int revents
         struct server *server = timer->data;
 
         (void)revents;
-        log_warning("echo: shutdown timeout: closing %u connection(s) still open",
-                    server->pool.count);
-        conn_pool_close_all(&server->pool, "shutdown timeout");
+        log_warning("shutdown timeout: closing %u connection(s) still open",
+                    open_connections(server));
+        close_all(server, "shutdown timeout");
         ev_break(loop, EVBREAK_ALL);
 }
 
 static void begin_shutdown(struct server *server, int signal_number)
 {
         char status[96];
+        unsigned open = open_connections(server);
 
         if (server->stopping) {
                 /* A second signal: stop waiting for peers. */
-                conn_pool_close_all(&server->pool, "shutdown");
+                close_all(server, "shutdown");
                 ev_break(server->loop, EVBREAK_ALL);
                 return;
         }
         server->stopping = true;
-        snprintf(status, sizeof(status), "Stopping: draining %u connection(s)", server->pool.count);
+        snprintf(status, sizeof(status), "Stopping: draining %u connection(s)", open);
         notify_stopping(status);
         log_notice("received %s: stopping; draining %u connection(s), at most %g s",
-                   strsignal(signal_number), server->pool.count, server->config.shutdown_timeout);
+                   strsignal(signal_number), open, server->config.shutdown_timeout);
         update_accepting(server);
-        for (size_t i = 0; i < server->socket_count; i++) {
-                if (server->sockets[i].kind == LISTEN_ECHO_UDP)
-                        udp_echo_stop(&server->udp[i]);
-        }
-        conn_pool_drain(&server->pool);
-        if (server->pool.count == 0) {
+        for (size_t i = 0; i < server->service_count; i++)
+                server->services[i].ops->drain(server->services[i].state);
+        if (open_connections(server) == 0) {
                 ev_break(server->loop, EVBREAK_ALL);
                 return;
         }
@@ -257,13 +288,12 @@ static void apply_reloadable(struct server *server, struct config *fresh)
         log_set_level(fresh->log_level);
         config->log_level = fresh->log_level;
         config->max_connections = fresh->max_connections;
-        if (config->idle_timeout != fresh->idle_timeout)
-                conn_pool_set_idle_timeout(&server->pool, fresh->idle_timeout);
         config->idle_timeout = fresh->idle_timeout;
         config->shutdown_timeout = fresh->shutdown_timeout;
         config->udp_rate = fresh->udp_rate;
         config->udp_burst = fresh->udp_burst;
-        ratelimit_configure(&server->limit, fresh->udp_rate, fresh->udp_burst);
+        for (size_t i = 0; i < server->service_count; i++)
+                server->services[i].ops->reload(server->services[i].state, config);
 }
 
 static void reload(struct server *server)
@@ -315,26 +345,59 @@ static void on_reload_signal(struct ev_loop *loop, ev_signal *watcher, int reven
                 reload(server);
 }
 
-static void log_listening(const struct listen_socket *socket_info, bool print)
+static void log_listening(const struct listener *listener, bool print)
 {
-        char address[ADDR_TEXT_MAX], address_field[ADDR_TEXT_MAX + 16], protocol_field[32];
-        const char *fields[] = {"SERVICE=echo", address_field, protocol_field, NULL};
-        const char *protocol = listen_kind_name(socket_info->kind);
+        const struct listen_socket *socket_info = &listener->socket;
+        const char *service = listener->service->ops->name;
+        char address[ADDR_TEXT_MAX], address_field[ADDR_TEXT_MAX + 16], protocol_field[32],
+            service_field[48];
+        const char *fields[] = {service_field, address_field, protocol_field, NULL};
+        const char *protocol = listen_protocol_name(socket_info);
 
         if (socket_info->address_length > 0)
                 addr_format((const struct sockaddr *)&socket_info->address, address,
                             sizeof(address));
         else
                 snprintf(address, sizeof(address), "fd %d", socket_info->fd);
+        snprintf(service_field, sizeof(service_field), "SERVICE=%s", service);
         snprintf(address_field, sizeof(address_field), "LISTEN_ADDR=%s", address);
         snprintf(protocol_field, sizeof(protocol_field), "PROTOCOL=%s", protocol);
-        log_record(LOG_INFO, LOG_ID_LISTENING, fields, "echo: listening on %s (%s%s)", address,
-                   protocol, socket_info->inherited ? ", from systemd" : "");
+        log_record(LOG_INFO, LOG_ID_LISTENING, fields, "%s: listening on %s (%s%s)", service,
+                   address, protocol, socket_info->inherited ? ", from systemd" : "");
         /* Standalone, say on stdout where we are: the port may not be the one asked for. */
         if (print) {
-                printf("listening echo/%s %s\n", protocol, address);
+                printf("listening %s/%s %s\n", service, protocol, address);
                 fflush(stdout);
         }
+}
+
+/* The running service for ops, started on first use; NULL if it cannot start (logged). */
+static struct server_service *service_for(struct server *server, const struct service_ops *ops)
+{
+        struct service_env env = {
+            .loop = server->loop,
+            .config = &server->config,
+            .connection_closed = on_connection_closed,
+            .server = server,
+        };
+        struct server_service *service;
+        int r;
+
+        for (size_t i = 0; i < server->service_count; i++) {
+                if (server->services[i].ops == ops)
+                        return &server->services[i];
+        }
+        if (server->service_count == SERVER_SERVICES_MAX)
+                return NULL;
+        service = &server->services[server->service_count];
+        r = ops->init(&service->state, &env);
+        if (r < 0) {
+                log_error("%s: cannot start: %s", ops->name, strerror(-r));
+                return NULL;
+        }
+        service->ops = ops;
+        server->service_count++;
+        return service;
 }
 
 static int bind_standalone(struct server *server)
@@ -343,12 +406,12 @@ static int bind_standalone(struct server *server)
 
         for (size_t i = 0; i < config->echo_count; i++) {
                 const struct addr_spec *spec = &config->echo[i];
-                struct listen_socket *socket_info = &server->sockets[server->socket_count];
+                struct listen_socket *socket_info = &server->listeners[server->listener_count].socket;
                 char wanted[ADDR_TEXT_MAX];
                 int r;
 
                 addr_format((const struct sockaddr *)&spec->sa, wanted, sizeof(wanted));
-                r = listen_bind(spec, config->strict_port, socket_info);
+                r = listen_bind(spec, config->strict_port, "echo", socket_info);
                 if (r < 0) {
                         log_error("echo: cannot listen on %s (%s): %s%s", wanted,
                                   spec->proto == ADDR_UDP ? "udp" : "tcp", strerror(-r),
@@ -356,7 +419,7 @@ static int bind_standalone(struct server *server)
                                                                            : "");
                         return r;
                 }
-                server->socket_count++;
+                server->listener_count++;
                 if (addr_port((struct sockaddr *)&socket_info->address) !=
                         addr_port((const struct sockaddr *)&spec->sa) &&
                     addr_port((const struct sockaddr *)&spec->sa) != 0)
@@ -367,79 +430,87 @@ static int bind_standalone(struct server *server)
         return 0;
 }
 
+/* Serve an Accept=yes connection: this process serves it, then exits. */
+static int serve_connected(struct server *server, struct listener *listener)
+{
+        struct listen_socket *socket_info = &listener->socket;
+        const struct service_ops *ops = listener->service->ops;
+        struct sockaddr_storage peer = {0};
+        socklen_t length = sizeof(peer);
+        int fd = socket_info->fd;
+
+        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+            getpeername(fd, (struct sockaddr *)&peer, &length) < 0) {
+                log_error("%s: cannot serve connection fd %d: %s", ops->name, fd, strerror(errno));
+                return -errno;
+        }
+        /* The connection is the service's now; it closes it when done. */
+        socket_info->inherited = false;
+        socket_info->fd = -1;
+        server->inetd = true;
+        return ops->connection(listener->service->state, fd, (struct sockaddr *)&peer, length);
+}
+
+/* Hand one socket to its service. 0 if it is served, else -errno (logged). */
+static int start_listener(struct server *server, struct listener *listener)
+{
+        struct listen_socket *socket_info = &listener->socket;
+        const struct service_ops *ops = service_find(socket_info->name);
+        int flags, r = -EPROTONOSUPPORT;
+
+        listener->server = server;
+        if (!ops || socket_info->type == LISTEN_UNSUPPORTED ||
+            (socket_info->type == LISTEN_DATAGRAM && !ops->datagram) ||
+            (socket_info->type != LISTEN_DATAGRAM && !ops->connection)) {
+                log_warning("ignoring socket fd %d named '%s': not a name or type echod serves",
+                            socket_info->fd, socket_info->name);
+                return -EPROTONOSUPPORT;
+        }
+        listener->service = service_for(server, ops);
+        if (!listener->service)
+                return -ENOMEM;
+        switch (socket_info->type) {
+        case LISTEN_CONNECTED:
+                return serve_connected(server, listener);
+        case LISTEN_STREAM:
+                /* A blocking listener (as some launchers pass them) is accepted from
+                 * once per wake-up; echod leaves an inherited socket's flags alone. */
+                flags = fcntl(socket_info->fd, F_GETFL);
+                listener->nonblocking = flags >= 0 && (flags & O_NONBLOCK);
+                ev_io_init(&listener->accept_watcher, on_accept, socket_info->fd, EV_READ);
+                listener->accept_watcher.data = listener;
+                r = 0;
+                break;
+        case LISTEN_DATAGRAM:
+                r = ops->datagram(listener->service->state, socket_info->fd);
+                if (r < 0)
+                        log_error("%s: cannot serve datagram socket fd %d: %s", ops->name,
+                                  socket_info->fd, strerror(-r));
+                break;
+        case LISTEN_UNSUPPORTED:
+                break;
+        }
+        if (r == 0)
+                log_listening(listener, !server->socket_activated);
+        else
+                listener->service = NULL;
+        return r;
+}
+
 static int start_sockets(struct server *server)
 {
         size_t served = 0;
 
-        for (size_t i = 0; i < server->socket_count; i++) {
-                struct listen_socket *socket_info = &server->sockets[i];
-                int r;
-
-                switch (socket_info->kind) {
-                case LISTEN_IGNORED:
-                        log_warning(
-                            "ignoring socket fd %d named '%s': not a name or type echod serves",
-                            socket_info->fd, socket_info->name);
-                        continue;
-                case LISTEN_ECHO_TCP: {
-                        int flags = fcntl(socket_info->fd, F_GETFL);
-
-                        /* A blocking listener (as some launchers pass them) is accepted from
-                         * once per wake-up; echod leaves an inherited socket's flags alone. */
-                        server->accept_nonblocking[i] = flags >= 0 && (flags & O_NONBLOCK);
-                        ev_io_init(&server->accept_watchers[i], on_accept, socket_info->fd,
-                                   EV_READ);
-                        server->accept_watchers[i].data = server;
-                        break;
-                }
-                case LISTEN_ECHO_UDP:
-                        /*
-                         * Under the shipped unit (PrivateNetwork=, no AF_NETLINK) this fails or
-                         * sees only lo; the other guards still apply. See docs/hardening.md.
-                         */
-                        if (server->guard.broadcast_count == 0 &&
-                            (r = udpguard_load_interfaces(&server->guard)) < 0)
-                                log_debug("udp: cannot list interfaces (%s); subnet broadcast "
-                                          "sources are not recognised",
-                                          strerror(-r));
-                        r = udp_echo_start(&server->udp[i], server->loop, socket_info->fd,
-                                           &server->guard, &server->limit, &server->udp_stats);
-                        if (r < 0) {
-                                log_error("echo: cannot serve UDP socket fd %d: %s",
-                                          socket_info->fd, strerror(-r));
-                                continue;
-                        }
-                        break;
-                case LISTEN_CONNECTION: {
-                        /* Accept=yes: this process serves one connection. */
-                        struct sockaddr_storage peer = {0};
-                        socklen_t length = sizeof(peer);
-                        int fd = socket_info->fd;
-
-                        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
-                            getpeername(fd, (struct sockaddr *)&peer, &length) < 0) {
-                                log_error("echo: cannot serve connection fd %d: %s", fd,
-                                          strerror(errno));
-                                continue;
-                        }
-                        /* The connection is the pool's now; it closes it when done. */
-                        socket_info->inherited = false;
-                        socket_info->fd = -1;
-                        server->inetd = true;
-                        if (conn_start(&server->pool, fd, (struct sockaddr *)&peer, length) < 0)
-                                continue;
+        for (size_t i = 0; i < server->listener_count; i++) {
+                if (start_listener(server, &server->listeners[i]) == 0)
                         served++;
-                        continue;
-                }
-                }
-                log_listening(socket_info, !server->socket_activated);
-                served++;
         }
         return served > 0 ? 0 : -ENOENT;
 }
 
 int server_init(struct server *server, struct config *config, int argc, char **argv)
 {
+        struct listen_socket sockets[LISTEN_MAX];
         int r;
 
         memset(server, 0, sizeof(*server));
@@ -455,30 +526,20 @@ int server_init(struct server *server, struct config *config, int argc, char **a
         signal(SIGPIPE, SIG_IGN);
         notify_init();
 
-        r = conn_pool_init(&server->pool, server->loop, server->config.buffer_size,
-                           server->config.idle_timeout);
-        if (r < 0)
-                goto out_of_memory;
-        server->pool.owner = server;
-        server->pool.on_close = on_conn_closed;
-        r = ratelimit_init(&server->limit, RATELIMIT_SOURCES, server->config.udp_rate,
-                           server->config.udp_burst);
-        if (r < 0)
-                goto out_of_memory;
-        udpguard_init(&server->guard);
-
         log_record(LOG_INFO, LOG_ID_START,
                    (const char *const[]){"ECHOD_VERSION=" ECHOD_VERSION, NULL}, "echod %s starting",
                    ECHOD_VERSION);
-        r = listen_from_systemd(server->sockets, LISTEN_MAX, &server->socket_count);
+        r = listen_from_systemd(sockets, LISTEN_MAX, &server->listener_count);
         if (r < 0) {
                 log_error("cannot take sockets from systemd: %s", strerror(-r));
                 return r;
         }
-        if ((size_t)r > server->socket_count)
+        for (size_t i = 0; i < server->listener_count; i++)
+                server->listeners[i].socket = sockets[i];
+        if ((size_t)r > server->listener_count)
                 log_warning("systemd passed %d sockets; serving the first %zu, ignoring the rest",
-                            r, server->socket_count);
-        server->socket_activated = server->socket_count > 0;
+                            r, server->listener_count);
+        server->socket_activated = server->listener_count > 0;
         if (!server->socket_activated) {
                 r = bind_standalone(server);
                 if (r < 0)
@@ -488,21 +549,18 @@ int server_init(struct server *server, struct config *config, int argc, char **a
         if (r < 0) {
                 log_error("no socket to serve: %s",
                           server->socket_activated
-                              ? "systemd passed none named 'echo' or 'connection'"
+                              ? "systemd passed none with a name echod serves"
                               : "no listening address configured");
                 return r;
         }
         return 0;
-
-out_of_memory:
-        log_error("cannot start: out of memory");
-        return r;
 }
 
 int server_run(struct server *server)
 {
         struct ev_loop *loop = server->loop;
         uint64_t watchdog_usec = notify_watchdog_usec();
+        struct service_counts total = {0};
 
         ev_signal_init(&server->sigterm_watcher, on_stop_signal, SIGTERM);
         ev_signal_init(&server->sigint_watcher, on_stop_signal, SIGINT);
@@ -535,27 +593,34 @@ int server_run(struct server *server)
 
         ev_run(loop, 0);
 
-        if (server->pool.count > 0)
-                conn_pool_close_all(&server->pool, "shutdown");
+        close_all(server, "shutdown");
+        for (size_t i = 0; i < server->service_count; i++) {
+                struct service_counts counts;
+
+                server->services[i].ops->counts(server->services[i].state, &counts);
+                total.total += counts.total;
+                total.datagrams += counts.datagrams;
+        }
         log_record(LOG_INFO, LOG_ID_STOP, NULL,
-                   "echod stopped: %" PRIu64 " connections served, %" PRIu64
-                   " UDP datagrams echoed",
-                   server->pool.total, server->udp_stats.answered);
+                   "echod stopped: %" PRIu64 " connection%s served, %" PRIu64
+                   " UDP datagram%s echoed",
+                   total.total, total.total == 1 ? "" : "s", total.datagrams,
+                   total.datagrams == 1 ? "" : "s");
         return 0;
 }
 
 void server_fini(struct server *server)
 {
-        for (size_t i = 0; i < server->socket_count; i++) {
-                if (server->sockets[i].kind == LISTEN_ECHO_UDP)
-                        udp_echo_stop(&server->udp[i]);
+        for (size_t i = 0; i < server->service_count; i++)
+                server->services[i].ops->fini(server->services[i].state);
+        server->service_count = 0;
+        for (size_t i = 0; i < server->listener_count; i++) {
+                struct listen_socket *socket_info = &server->listeners[i].socket;
+
                 /* Sockets we bound ourselves are ours to close; inherited ones are not. */
-                if (!server->sockets[i].inherited && server->sockets[i].fd >= 0)
-                        close(server->sockets[i].fd);
+                if (!socket_info->inherited && socket_info->fd >= 0)
+                        close(socket_info->fd);
         }
-        server->pool.on_close = NULL;
-        conn_pool_fini(&server->pool);
-        ratelimit_fini(&server->limit);
         config_fini(&server->config);
         notify_fini();
         if (server->loop)

@@ -1,4 +1,4 @@
-#include "conn.h"
+#include "echo_tcp.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -13,9 +13,9 @@
 #include "addr.h"
 #include "log.h"
 
-struct conn {
-        struct conn_pool *pool;
-        struct conn *prev, *next;
+struct echo_tcp_conn {
+        struct echo_tcp_pool *pool;
+        struct echo_tcp_conn *prev, *next;
         int fd;
         ev_io read_watcher;
         ev_io write_watcher;
@@ -31,7 +31,7 @@ struct conn {
         char port[8];
 };
 
-int conn_pool_init(struct conn_pool *pool, struct ev_loop *loop, size_t buffer_size,
+int echo_tcp_pool_init(struct echo_tcp_pool *pool, struct ev_loop *loop, size_t buffer_size,
                    double idle_timeout)
 {
         memset(pool, 0, sizeof(*pool));
@@ -44,14 +44,14 @@ int conn_pool_init(struct conn_pool *pool, struct ev_loop *loop, size_t buffer_s
         return 0;
 }
 
-void conn_pool_fini(struct conn_pool *pool)
+void echo_tcp_pool_fini(struct echo_tcp_pool *pool)
 {
-        conn_pool_close_all(pool, "shutdown");
+        echo_tcp_pool_close_all(pool, "shutdown");
         free(pool->scratch);
         pool->scratch = NULL;
 }
 
-static void log_connect(const struct conn *conn)
+static void log_connect(const struct echo_tcp_conn *conn)
 {
         char host_field[ADDR_HOST_MAX + 16], port_field[32];
         const char *fields[] = {"SERVICE=echo", host_field, port_field, NULL};
@@ -62,9 +62,9 @@ static void log_connect(const struct conn *conn)
                    conn->port);
 }
 
-static void log_disconnect(const struct conn *conn, const char *reason)
+static void log_disconnect(const struct echo_tcp_conn *conn, const char *reason)
 {
-        struct conn_pool *pool = conn->pool;
+        struct echo_tcp_pool *pool = conn->pool;
         ev_tstamp seconds = ev_now(pool->loop) - conn->started;
         /* ev_now() follows the wall clock; a step back must not wrap the count. */
         uint64_t usec = seconds > 0 ? (uint64_t)(seconds * 1e6) : 0;
@@ -86,9 +86,9 @@ static void log_disconnect(const struct conn *conn, const char *reason)
                    (double)usec / 1e6);
 }
 
-static void conn_close(struct conn *conn, const char *reason)
+static void echo_tcp_close(struct echo_tcp_conn *conn, const char *reason)
 {
-        struct conn_pool *pool = conn->pool;
+        struct echo_tcp_pool *pool = conn->pool;
 
         log_disconnect(conn, reason);
         ev_io_stop(pool->loop, &conn->read_watcher);
@@ -108,16 +108,16 @@ static void conn_close(struct conn *conn, const char *reason)
                 pool->on_close(pool);
 }
 
-static void close_with_error(struct conn *conn, const char *what, int error)
+static void close_with_error(struct echo_tcp_conn *conn, const char *what, int error)
 {
         char reason[80];
 
         snprintf(reason, sizeof(reason), "%s: %s", what, strerror(error));
-        conn_close(conn, reason);
+        echo_tcp_close(conn, reason);
 }
 
 /* Count bytes written back (and say so at debug level). */
-static void count_out(struct conn *conn, size_t n)
+static void count_out(struct echo_tcp_conn *conn, size_t n)
 {
         conn->bytes_out += n;
         conn->pool->bytes_out += n;
@@ -126,10 +126,10 @@ static void count_out(struct conn *conn, size_t n)
 }
 
 /* Send FIN after the last echoed byte; close once the peer is done too. */
-static void finish_output(struct conn *conn)
+static void finish_output(struct echo_tcp_conn *conn)
 {
         if (conn->peer_closed) {
-                conn_close(conn, conn->pool->draining ? "shutdown" : "peer closed");
+                echo_tcp_close(conn, conn->pool->draining ? "shutdown" : "peer closed");
                 return;
         }
         if (conn->pool->draining && !conn->write_shut) {
@@ -141,7 +141,7 @@ static void finish_output(struct conn *conn)
 }
 
 /* Write what is pending. Returns 0, or -1 if the connection was closed. */
-static int flush_pending(struct conn *conn)
+static int flush_pending(struct echo_tcp_conn *conn)
 {
         size_t length;
         const char *head = buffer_head(&conn->pending, &length);
@@ -166,7 +166,7 @@ static int flush_pending(struct conn *conn)
 
 static void on_writable(struct ev_loop *loop, ev_io *watcher, int revents)
 {
-        struct conn *conn = watcher->data;
+        struct echo_tcp_conn *conn = watcher->data;
 
         (void)revents;
         conn->last_activity = ev_now(loop);
@@ -184,7 +184,7 @@ static void on_writable(struct ev_loop *loop, ev_io *watcher, int revents)
 }
 
 /* Echo n bytes that were read into the scratch buffer. */
-static void echo_scratch(struct conn *conn, const char *data, size_t n)
+static void echo_scratch(struct echo_tcp_conn *conn, const char *data, size_t n)
 {
         ssize_t written;
 
@@ -211,8 +211,8 @@ static void echo_scratch(struct conn *conn, const char *data, size_t n)
 
 static void on_readable(struct ev_loop *loop, ev_io *watcher, int revents)
 {
-        struct conn *conn = watcher->data;
-        struct conn_pool *pool = conn->pool;
+        struct echo_tcp_conn *conn = watcher->data;
+        struct echo_tcp_pool *pool = conn->pool;
         bool direct = buffer_empty(&conn->pending);
         char *target;
         size_t space;
@@ -268,7 +268,7 @@ static void on_readable(struct ev_loop *loop, ev_io *watcher, int revents)
 /* libev's recommended idle timer: re-armed lazily from last_activity. */
 static void on_idle_timer(struct ev_loop *loop, ev_timer *timer, int revents)
 {
-        struct conn *conn = timer->data;
+        struct echo_tcp_conn *conn = timer->data;
         ev_tstamp after = conn->last_activity + conn->pool->idle_timeout - ev_now(loop);
 
         (void)revents;
@@ -281,12 +281,12 @@ static void on_idle_timer(struct ev_loop *loop, ev_timer *timer, int revents)
                 ev_timer_again(loop, timer);
                 return;
         }
-        conn_close(conn, "idle timeout");
+        echo_tcp_close(conn, "idle timeout");
 }
 
-int conn_start(struct conn_pool *pool, int fd, const struct sockaddr *peer, socklen_t peer_length)
+int echo_tcp_start(struct echo_tcp_pool *pool, int fd, const struct sockaddr *peer, socklen_t peer_length)
 {
-        struct conn *conn = calloc(1, sizeof(*conn));
+        struct echo_tcp_conn *conn = calloc(1, sizeof(*conn));
         int one = 1;
 
         if (!conn) {
@@ -326,9 +326,9 @@ int conn_start(struct conn_pool *pool, int fd, const struct sockaddr *peer, sock
         return 0;
 }
 
-void conn_pool_set_idle_timeout(struct conn_pool *pool, double idle_timeout)
+void echo_tcp_pool_set_idle_timeout(struct echo_tcp_pool *pool, double idle_timeout)
 {
-        struct conn *conn;
+        struct echo_tcp_conn *conn;
 
         pool->idle_timeout = idle_timeout;
         for (conn = pool->head; conn; conn = conn->next) {
@@ -344,9 +344,9 @@ void conn_pool_set_idle_timeout(struct conn_pool *pool, double idle_timeout)
         }
 }
 
-void conn_pool_drain(struct conn_pool *pool)
+void echo_tcp_pool_drain(struct echo_tcp_pool *pool)
 {
-        struct conn *conn, *next;
+        struct echo_tcp_conn *conn, *next;
 
         pool->draining = true;
         for (conn = pool->head; conn; conn = next) {
@@ -357,8 +357,8 @@ void conn_pool_drain(struct conn_pool *pool)
         }
 }
 
-void conn_pool_close_all(struct conn_pool *pool, const char *reason)
+void echo_tcp_pool_close_all(struct echo_tcp_pool *pool, const char *reason)
 {
         while (pool->head)
-                conn_close(pool->head, reason);
+                echo_tcp_close(pool->head, reason);
 }

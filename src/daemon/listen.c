@@ -14,17 +14,15 @@
 static void classify(struct listen_socket *socket_info, const char *name)
 {
         int fd = socket_info->fd;
-        bool echo = strcmp(name, "echo") == 0 || strcmp(name, "unknown") == 0;
 
         snprintf(socket_info->name, sizeof(socket_info->name), "%s", name);
-        socket_info->kind = LISTEN_IGNORED;
-        if (echo && sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0)
-                socket_info->kind = LISTEN_ECHO_TCP;
-        else if (echo && sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
-                socket_info->kind = LISTEN_ECHO_UDP;
-        else if ((strcmp(name, "connection") == 0 || echo) &&
-                 sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 0) > 0)
-                socket_info->kind = LISTEN_CONNECTION;
+        socket_info->type = LISTEN_UNSUPPORTED;
+        if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0)
+                socket_info->type = LISTEN_STREAM;
+        else if (sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
+                socket_info->type = LISTEN_DATAGRAM;
+        else if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 0) > 0)
+                socket_info->type = LISTEN_CONNECTED;
         socket_info->address_length = sizeof(socket_info->address);
         if (getsockname(fd, (struct sockaddr *)&socket_info->address,
                         &socket_info->address_length) < 0)
@@ -81,7 +79,8 @@ fail:;
         return err;
 }
 
-int listen_bind(const struct addr_spec *spec, bool strict, struct listen_socket *out)
+int listen_bind(const struct addr_spec *spec, bool strict, const char *name,
+                struct listen_socket *out)
 {
         struct sockaddr_storage address = spec->sa;
         socklen_t length = spec->len;
@@ -110,25 +109,25 @@ int listen_bind(const struct addr_spec *spec, bool strict, struct listen_socket 
                 return fd;
         memset(out, 0, sizeof(*out));
         out->fd = fd;
-        out->kind = spec->proto == ADDR_UDP ? LISTEN_ECHO_UDP : LISTEN_ECHO_TCP;
-        snprintf(out->name, sizeof(out->name), "echo");
+        out->type = spec->proto == ADDR_UDP ? LISTEN_DATAGRAM : LISTEN_STREAM;
+        snprintf(out->name, sizeof(out->name), "%s", name);
         out->address_length = sizeof(out->address);
         if (getsockname(fd, (struct sockaddr *)&out->address, &out->address_length) < 0)
                 out->address_length = 0;
         return 0;
 }
 
-const char *listen_kind_name(enum listen_kind kind)
+const char *listen_protocol_name(const struct listen_socket *socket_info)
 {
-        switch (kind) {
-        case LISTEN_ECHO_TCP:
-                return "tcp";
-        case LISTEN_ECHO_UDP:
-                return "udp";
-        case LISTEN_CONNECTION:
+        switch (socket_info->type) {
+        case LISTEN_STREAM:
+                return socket_info->address.ss_family == AF_UNIX ? "unix" : "tcp";
+        case LISTEN_DATAGRAM:
+                return socket_info->address.ss_family == AF_UNIX ? "unix-dgram" : "udp";
+        case LISTEN_CONNECTED:
                 return "connection";
-        case LISTEN_IGNORED:
+        case LISTEN_UNSUPPORTED:
                 break;
         }
-        return "ignored";
+        return "unsupported";
 }

@@ -5,33 +5,48 @@
 #include <stdbool.h>
 
 #include "config.h"
-#include "conn.h"
 #include "listen.h"
-#include "ratelimit.h"
-#include "udp.h"
-#include "udpguard.h"
+#include "service.h"
 
 /*
  * The daemon: one libev loop over every socket, the systemd protocol
  * (READY, STATUS, RELOADING, STOPPING, WATCHDOG) and the signals that drive
- * it (SIGTERM/SIGINT stop gracefully, SIGHUP reloads).
+ * it (SIGTERM/SIGINT stop gracefully, SIGHUP reloads). The services behind
+ * the sockets are reached only through their operations tables (service.h).
  */
+
+/* How many services one echod can run. */
+#define SERVER_SERVICES_MAX 8
+
+struct server;
+
+/* A service the server runs: its table, its state, and whether accepting is paused. */
+struct server_service {
+        const struct service_ops *ops;
+        void *state;
+        bool paused;
+};
+
+/* A socket the server serves, and who serves it. */
+struct listener {
+        struct listen_socket socket;
+        struct server *server;
+        struct server_service *service; /* NULL: ignored */
+        ev_io accept_watcher;           /* stream listeners only */
+        bool nonblocking;               /* the listener is non-blocking */
+        bool dead;                      /* accept() failed for good: not watched */
+};
+
 struct server {
         struct ev_loop *loop;
         struct config config;
         int argc;
         char **argv;
 
-        struct listen_socket sockets[LISTEN_MAX];
-        size_t socket_count;
-        ev_io accept_watchers[LISTEN_MAX];
-        bool accept_nonblocking[LISTEN_MAX]; /* the listener is non-blocking */
-        bool accept_dead[LISTEN_MAX];        /* accept() failed for good: not watched */
-        struct udp_echo udp[LISTEN_MAX];
-        struct conn_pool pool;
-        struct udpguard guard;
-        struct ratelimit limit;
-        struct udp_stats udp_stats;
+        struct listener listeners[LISTEN_MAX];
+        size_t listener_count;
+        struct server_service services[SERVER_SERVICES_MAX];
+        size_t service_count;
 
         ev_signal sigterm_watcher;
         ev_signal sigint_watcher;
@@ -45,9 +60,8 @@ struct server {
         bool inetd; /* Accept=yes: serve one connection, then exit */
         bool stopping;
         bool fd_exhausted; /* EMFILE/ENFILE: accepting waits for a timer */
-        bool accepting;    /* the accept watchers run */
         ev_tstamp last_fd_log;
-        char status[256];
+        char status[512];
 };
 
 /*

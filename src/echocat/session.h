@@ -15,8 +15,6 @@
  * way, so echocat's main only chooses which one to run.
  */
 
-/* The longest line the line session sends as one message. */
-#define SESSION_LINE_MAX 4096
 /* The most a piped UDP session puts in one datagram: kept under common MTU reassembly limits. */
 #define SESSION_DATAGRAM_MAX 8192
 

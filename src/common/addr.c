@@ -9,16 +9,13 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "units.h"
+
 int addr_parse_port(const char *text, uint16_t *port)
 {
-        char *end = NULL;
         unsigned long value;
 
-        if (!text || *text < '0' || *text > '9')
-                return -EINVAL;
-        errno = 0;
-        value = strtoul(text, &end, 10);
-        if (errno || *end != '\0' || value > 65535)
+        if (units_parse_uint(text, 0, 65535, &value) < 0)
                 return -EINVAL;
         *port = (uint16_t)value;
         return 0;

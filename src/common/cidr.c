@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "units.h"
+
 static unsigned family_bits(int family)
 {
         return family == AF_INET ? 32 : 128;
@@ -56,11 +58,7 @@ int cidr_parse(const char *text, struct cidr *out)
                 return -EDESTADDRREQ;
         }
         bits = family_bits(out->family);
-        if (slash[1] < '0' || slash[1] > '9')
-                return -EINVAL;
-        errno = 0;
-        prefix = strtoul(slash + 1, &end, 10);
-        if (errno || *end != '\0' || prefix > bits)
+        if (units_parse_uint(slash + 1, 0, bits, &prefix) < 0)
                 return -EINVAL;
         if (bits - prefix > CIDR_MAX_HOST_BITS)
                 return -E2BIG;

@@ -24,14 +24,31 @@ int units_parse_uint(const char *text, unsigned long min, unsigned long max, uns
         return 0;
 }
 
+int units_parse_double(const char *text, double min, double max, double *value)
+{
+        char *end = NULL;
+        double v;
+
+        if (!text || !*text || *text == ' ' || *text == '\t' || *text == '\n')
+                return -EINVAL;
+        errno = 0;
+        v = strtod(text, &end);
+        if (end == text || *end != '\0' || !isfinite(v))
+                return -EINVAL;
+        if (errno == ERANGE || v < min || v > max)
+                return -ERANGE;
+        *value = v;
+        return 0;
+}
+
 int units_parse_size(const char *text, uint64_t *bytes)
 {
         static const struct {
                 const char *suffix;
                 unsigned shift;
         } suffixes[] = {
-            {"", 0},    {"b", 0},    {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20},
-            {"mb", 20}, {"mib", 20}, {"g", 30}, {"gb", 30}, {"gib", 30},
+            /* Binary only: "kB" means 1000 to some and 1024 to others, so it is refused. */
+            {"", 0}, {"k", 10}, {"kib", 10}, {"m", 20}, {"mib", 20}, {"g", 30}, {"gib", 30},
         };
         char *end = NULL;
         unsigned long long v;

@@ -6,7 +6,8 @@
 
 /*
  * Parse a byte count: digits with an optional binary suffix, k/K/KiB (1024),
- * m/M/MiB, g/G/GiB. Returns 0, -EINVAL for bad text or -ERANGE on overflow.
+ * m/M/MiB, g/G/GiB ("kB" and "MB" are refused: they are ambiguous).
+ * Returns 0, -EINVAL for bad text or -ERANGE on overflow.
  */
 int units_parse_size(const char *text, uint64_t *bytes);
 
@@ -15,6 +16,9 @@ int units_parse_size(const char *text, uint64_t *bytes);
  * default), m or h. Returns 0 with the nanoseconds in *ns, or -EINVAL.
  */
 int units_parse_duration(const char *text, uint64_t *ns);
+
+/* Parse a decimal number (no leading blanks, finite) in [min, max]. Returns 0, -EINVAL or -ERANGE. */
+int units_parse_double(const char *text, double min, double max, double *value);
 
 /* Parse a whole decimal number in [min, max]. Returns 0, -EINVAL or -ERANGE. */
 int units_parse_uint(const char *text, unsigned long min, unsigned long max, unsigned long *value);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "units.h"
 #include "version.h"
 
 /* A config file larger than this is a mistake, not a configuration. */
@@ -73,42 +74,20 @@ static int parse_bool(const char *value, bool *out)
         return -EINVAL;
 }
 
+/* A number in [min, max]: the one parser (units.c), with one error for every reason. */
 static int parse_number(const char *value, double min, double max, double *out)
 {
-        char *end = NULL;
-        double number;
-
-        if (!*value || isspace((unsigned char)*value))
-                return -EINVAL;
-        errno = 0;
-        number = strtod(value, &end);
-        if (errno || *end != '\0' || !isfinite(number) || number < min || number > max)
-                return -EINVAL;
-        *out = number;
-        return 0;
+        return units_parse_double(value, min, max, out) < 0 ? -EINVAL : 0;
 }
 
-/* A byte count with an optional K, M (binary) suffix. */
+/* A byte count with an optional binary suffix (K, KiB, M, ...) in [min, max]. */
 static int parse_size(const char *value, size_t min, size_t max, size_t *out)
 {
-        char *end = NULL;
-        unsigned long long number, scale = 1;
+        uint64_t bytes;
 
-        if (*value < '0' || *value > '9')
+        if (units_parse_size(value, &bytes) < 0 || bytes < min || bytes > max)
                 return -EINVAL;
-        errno = 0;
-        number = strtoull(value, &end, 10);
-        if (errno)
-                return -EINVAL;
-        if (strcasecmp(end, "k") == 0 || strcasecmp(end, "kib") == 0)
-                scale = 1024;
-        else if (strcasecmp(end, "m") == 0 || strcasecmp(end, "mib") == 0)
-                scale = 1024 * 1024;
-        else if (*end != '\0')
-                return -EINVAL;
-        if (number > max / scale || number * scale < min)
-                return -EINVAL;
-        *out = (size_t)(number * scale);
+        *out = (size_t)bytes;
         return 0;
 }
 

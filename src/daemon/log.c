@@ -16,12 +16,16 @@
 #define LOG_LINE_MAX 2048
 
 static struct {
+        const char *identifier;
+        char identifier_field[64];
+        log_sink_fn sink;
+        void *sink_arg;
         int level;
         bool journal;
         bool stderr_tty;
         FILE *file;
         char *file_path;
-} log_state = {.level = LOG_INFO};
+} log_state = {.identifier = "echod", .level = LOG_INFO};
 
 static const char *const level_names[] = {"emerg",   "alert",  "crit", "err",
                                           "warning", "notice", "info", "debug"};
@@ -40,8 +44,11 @@ static bool stderr_is_journal(void)
         return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-void log_init(void)
+void log_init(const char *identifier)
 {
+        log_state.identifier = identifier;
+        snprintf(log_state.identifier_field, sizeof(log_state.identifier_field),
+                 "SYSLOG_IDENTIFIER=%s", identifier);
         log_state.journal = stderr_is_journal();
         log_state.stderr_tty = isatty(STDERR_FILENO) == 1;
 }
@@ -132,8 +139,14 @@ void log_fini(void)
         log_set_file(NULL);
 }
 
-static void write_journal(int priority, const char *message_id, const char *const *fields,
-                          const char *message)
+void log_set_sink(log_sink_fn sink, void *arg)
+{
+        log_state.sink = sink;
+        log_state.sink_arg = arg;
+}
+
+static void write_journal(const char *file, const char *line, const char *func, int priority,
+                          const char *message_id, const char *const *fields, const char *message)
 {
         struct iovec iov[LOG_FIELDS_MAX + 4];
         char priority_field[16], *message_field, id_field[48];
@@ -147,38 +160,39 @@ static void write_journal(int priority, const char *message_id, const char *cons
         iov[n++] = (struct iovec){message_field, strlen(message_field)};
         snprintf(priority_field, sizeof(priority_field), "PRIORITY=%d", priority);
         iov[n++] = (struct iovec){priority_field, strlen(priority_field)};
-        iov[n++] = (struct iovec){(void *)"SYSLOG_IDENTIFIER=echod",
-                                  sizeof("SYSLOG_IDENTIFIER=echod") - 1};
+        if (log_state.identifier_field[0])
+                iov[n++] = (struct iovec){log_state.identifier_field,
+                                          strlen(log_state.identifier_field)};
         if (message_id) {
                 snprintf(id_field, sizeof(id_field), "MESSAGE_ID=%s", message_id);
                 iov[n++] = (struct iovec){id_field, strlen(id_field)};
         }
         for (size_t i = 0; fields && fields[i] && i < LOG_FIELDS_MAX; i++)
                 iov[n++] = (struct iovec){(void *)fields[i], strlen(fields[i])};
-        sd_journal_sendv(iov, (int)n);
+        sd_journal_sendv_with_location(file, line, func, iov, (int)n);
         free(message_field);
 }
 
-static void write_file(int priority, const char *const *fields, const char *message)
+static void write_file(const struct timespec *now, int priority, const char *const *fields,
+                       const char *message)
 {
-        struct timespec now;
         struct tm tm;
         char stamp[32];
 
-        clock_gettime(CLOCK_REALTIME, &now);
-        gmtime_r(&now.tv_sec, &tm);
+        gmtime_r(&now->tv_sec, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(log_state.file, "%s.%03ldZ echod[%d] <%s> %s", stamp, now.tv_nsec / 1000000,
-                (int)getpid(), level_names[priority], message);
+        fprintf(log_state.file, "%s.%03ldZ %s[%d] <%s> %s", stamp, now->tv_nsec / 1000000,
+                log_state.identifier, (int)getpid(), level_names[priority], message);
         for (size_t i = 0; fields && fields[i] && i < LOG_FIELDS_MAX; i++)
                 fprintf(log_state.file, " %s", fields[i]);
         fputc('\n', log_state.file);
 }
 
-void log_record(int priority, const char *message_id, const char *const *fields, const char *format,
-                ...)
+void log_record_at(const char *file, const char *line, const char *func, int priority,
+                   const char *message_id, const char *const *fields, const char *format, ...)
 {
         char message[LOG_LINE_MAX];
+        struct timespec now;
         va_list ap;
         int saved_errno = errno;
 
@@ -188,13 +202,25 @@ void log_record(int priority, const char *message_id, const char *const *fields,
         vsnprintf(message, sizeof(message), format, ap);
         va_end(ap);
 
+        clock_gettime(CLOCK_REALTIME, &now);
         if (log_state.journal)
-                write_journal(priority, message_id, fields, message);
+                write_journal(file, line, func, priority, message_id, fields, message);
         else if (log_state.stderr_tty)
-                fprintf(stderr, "echod: %s\n", message);
+                fprintf(stderr, "%s: %s\n", log_state.identifier, message);
         else
                 fprintf(stderr, "<%d>%s\n", priority, message);
         if (log_state.file)
-                write_file(priority, fields, message);
+                write_file(&now, priority, fields, message);
+        if (log_state.sink) {
+                struct log_entry entry = {
+                    .time = now,
+                    .priority = priority,
+                    .message_id = message_id,
+                    .fields = fields,
+                    .message = message,
+                };
+
+                log_state.sink(log_state.sink_arg, &entry);
+        }
         errno = saved_errno;
 }

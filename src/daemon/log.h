@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <syslog.h>
+#include <time.h>
 
 /*
  * Structured logging. Under systemd (JOURNAL_STREAM names our stderr) every
@@ -22,8 +23,26 @@
 /* Most fields one record may carry besides MESSAGE, PRIORITY and MESSAGE_ID. */
 #define LOG_FIELDS_MAX 16
 
-/* Decide where records go (journal or stderr). Call once at start. */
-void log_init(void);
+/* A record as a sink sees it (log_set_sink); valid only during the call. */
+struct log_entry {
+        struct timespec time; /* CLOCK_REALTIME */
+        int priority;
+        const char *message_id;   /* or NULL */
+        const char *const *fields; /* NULL or NULL-terminated "KEY=value" strings */
+        const char *message;
+};
+
+/* Receives every record that passes the level (the daemon's in-memory ring hangs here). */
+typedef void (*log_sink_fn)(void *arg, const struct log_entry *entry);
+
+/*
+ * Decide where records go (journal or stderr) and name the program that
+ * logs (SYSLOG_IDENTIFIER=, and the prefix on a terminal). Call once at start.
+ */
+void log_init(const char *identifier);
+
+/* Also hand every record to sink (NULL: none). */
+void log_set_sink(log_sink_fn sink, void *arg);
 
 /* Records above this priority (LOG_DEBUG is the most verbose) are dropped. */
 void log_set_level(int level);
@@ -45,10 +64,20 @@ void log_fini(void);
 
 /*
  * Write one record. fields is NULL or a NULL-terminated list of "KEY=value"
- * strings; message_id may be NULL.
+ * strings; message_id may be NULL. The journal gets the caller's source
+ * location (CODE_FILE= relative to the source tree, CODE_LINE=, CODE_FUNC=).
  */
-void log_record(int priority, const char *message_id, const char *const *fields, const char *format,
-                ...) __attribute__((format(printf, 4, 5)));
+#define log_record(priority, message_id, fields, ...)                                              \
+        log_record_at("CODE_FILE=" __FILE__, "CODE_LINE=" LOG_STRINGIFY(__LINE__), __func__,       \
+                      priority, message_id, fields, __VA_ARGS__)
+
+#define LOG_STRINGIFY_(x) #x
+#define LOG_STRINGIFY(x)  LOG_STRINGIFY_(x)
+
+/* log_record() with the location given: "CODE_FILE=...", "CODE_LINE=...", the function. */
+void log_record_at(const char *file, const char *line, const char *func, int priority,
+                   const char *message_id, const char *const *fields, const char *format, ...)
+    __attribute__((format(printf, 7, 8)));
 
 #define log_error(...)   log_record(LOG_ERR, NULL, NULL, __VA_ARGS__)
 #define log_warning(...) log_record(LOG_WARNING, NULL, NULL, __VA_ARGS__)

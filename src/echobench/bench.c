@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net.h"
+
 /* One read takes at most this much; it bounds the worker's receive buffer. */
 #define BENCH_READ_MAX (256u * 1024u)
 
@@ -427,15 +429,12 @@ static void connect_done(struct bench_conn *conn)
 static void connect_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct bench_conn *conn = w->data;
-        int error = 0;
-        socklen_t len = sizeof(error);
+        int r = net_connect_result(conn->fd);
 
         (void)loop;
         (void)revents;
-        if (getsockopt(conn->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
-                error = errno;
-        if (error) {
-                conn_fail(conn, "connect: %s", strerror(error));
+        if (r < 0) {
+                conn_fail(conn, "connect: %s", strerror(-r));
                 return;
         }
         connect_done(conn);
@@ -461,33 +460,28 @@ static void stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static int conn_open(struct bench_worker *worker, struct bench_conn *conn, unsigned number)
 {
         const struct bench_worker_config *config = worker->config;
-        int one = 1;
-        int fd;
+        int fd, r;
 
         conn->worker = worker;
         conn->fd = -1;
         /* Each connection reads the pattern from its own place. */
         conn->base = ((uint64_t)number * 4099u) % BENCH_PATTERN_PERIOD;
-        fd = socket(config->addr->sa_family,
-                    (worker->opts->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    0);
+        r = net_connect_start(config->addr, config->addr_len,
+                              worker->opts->udp ? SOCK_DGRAM : SOCK_STREAM, &fd);
         if (fd < 0)
-                return -errno;
+                return r;
         conn->fd = fd;
         worker->open++;
         worker->pending_connects++;
         ev_io_init(&conn->write_watcher, connect_cb, fd, EV_WRITE);
         conn->read_watcher.data = conn;
         conn->write_watcher.data = conn;
-        if (!worker->opts->udp)
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        if (connect(fd, config->addr, config->addr_len) == 0) {
+        if (r == 0)
                 connect_done(conn);
-        } else if (errno == EINPROGRESS) {
+        else if (r == -EINPROGRESS)
                 ev_io_start(worker->loop, &conn->write_watcher);
-        } else {
-                conn_fail(conn, "connect: %s", strerror(errno));
-        }
+        else
+                conn_fail(conn, "connect: %s", strerror(-r));
         return 0;
 }
 

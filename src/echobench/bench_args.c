@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "cli.h"
 #include "units.h"
 
 const char bench_args_usage[] =
@@ -25,7 +26,8 @@ const char bench_args_usage[] =
     "                        (default 5s)\n"
     "      --json            print the results as one JSON object\n"
     "  -h, --help            show this help\n"
-    "  -V, --version         show the version\n";
+    "  -V, --version         show the version\n"
+    "\n" CLI_EXIT_STATUS_HELP;
 
 static int fail(char *error, size_t error_size, const char *format, ...)
     __attribute__((format(printf, 3, 4)));

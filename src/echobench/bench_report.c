@@ -1,4 +1,5 @@
 #include "bench_report.h"
+#include "json.h"
 
 #include "units.h"
 
@@ -43,22 +44,6 @@ void bench_report_text(FILE *out, const struct bench_options *opts, const char *
                 fprintf(out, "lost         %llu datagrams\n", (unsigned long long)stats->lost);
 }
 
-/* Write s as a JSON string: quotes, backslashes and control characters escaped. */
-static void json_string(FILE *out, const char *s)
-{
-        fputc('"', out);
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-
-                if (c == '"' || c == '\\')
-                        fprintf(out, "\\%c", c);
-                else if (c < 0x20)
-                        fprintf(out, "\\u%04x", c);
-                else
-                        fputc(c, out);
-        }
-        fputc('"', out);
-}
 
 void bench_report_json(FILE *out, const struct bench_options *opts, const char *target,
                        const struct bench_stats *stats)
@@ -66,7 +51,7 @@ void bench_report_json(FILE *out, const struct bench_options *opts, const char *
         double secs = seconds(stats);
 
         fprintf(out, "{\"target\":");
-        json_string(out, target);
+        json_write_string(out, target);
         fprintf(out,
                 ",\"protocol\":\"%s\",\"connections\":%u,\"message_size\":%zu,\"pipeline\":%u,"
                 "\"threads\":%u,\"duration_s\":%.3f,\"connected\":%llu,\"requests\":%llu,"
@@ -86,7 +71,7 @@ void bench_report_json(FILE *out, const struct bench_options *opts, const char *
                 histogram_mean(&stats->latency), (unsigned long long)stats->mismatches,
                 (unsigned long long)stats->errors, (unsigned long long)stats->lost);
         if (stats->first_error[0])
-                json_string(out, stats->first_error);
+                json_write_string(out, stats->first_error);
         else
                 fputs("null", out);
         fputs("}\n", out);

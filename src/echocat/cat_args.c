@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "cli.h"
 #include "prompt.h"
 #include "units.h"
 
@@ -23,7 +24,8 @@ const char cat_args_usage[] =
     "  -h, --help           show this help\n"
     "  -V, --version        show the version\n"
     "\n"
-    "Defaults: host " CAT_DEFAULT_HOST ", port " CAT_DEFAULT_PORT ".\n";
+    "Defaults: host " CAT_DEFAULT_HOST ", port " CAT_DEFAULT_PORT ".\n"
+    "\n" CLI_EXIT_STATUS_HELP;
 
 int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error, size_t error_size)
 {

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net.h"
+
 static void observe(struct client *client, enum client_event_kind kind, size_t bytes, int error)
 {
         struct client_event event = {
@@ -154,15 +156,12 @@ static void attempt_failed(struct client *client, int error)
 static void connect_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct client *client = w->data;
-        int error = 0;
-        socklen_t len = sizeof(error);
+        int r = net_connect_result(client->fd);
 
         (void)loop;
         (void)revents;
-        if (getsockopt(client->fd, SOL_SOCKET, SO_ERROR, &error, &len) < 0)
-                error = errno;
-        if (error)
-                attempt_failed(client, -error);
+        if (r < 0)
+                attempt_failed(client, r);
         else
                 connected(client);
 }
@@ -178,27 +177,26 @@ static void try_next(struct client *client)
 {
         while (client->next_address) {
                 const struct addrinfo *ai = client->next_address;
-                int fd;
+                int fd, r;
 
                 client->next_address = ai->ai_next;
                 memset(&client->peer, 0, sizeof(client->peer));
                 memcpy(&client->peer, ai->ai_addr, ai->ai_addrlen);
                 observe(client, CLIENT_EVENT_CONNECTING, 0, 0);
-                fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                            ai->ai_protocol);
+                r = net_connect_start(ai->ai_addr, ai->ai_addrlen, ai->ai_socktype, &fd);
                 if (fd < 0) {
-                        client->last_error = -errno;
+                        client->last_error = r;
                         observe(client, CLIENT_EVENT_CONNECT_FAILED, 0, client->last_error);
                         continue;
                 }
                 client->fd = fd;
                 client->last_error = 0;
-                if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+                if (r == 0) {
                         connected(client);
                         return;
                 }
-                if (errno != EINPROGRESS) {
-                        int error = -errno;
+                if (r != -EINPROGRESS) {
+                        int error = r;
 
                         teardown(client);
                         client->last_error = error;

@@ -1,4 +1,5 @@
 #include "report.h"
+#include "json.h"
 
 #include "scan.h"
 
@@ -63,20 +64,6 @@ static bool shown(const struct report_host *host, size_t i, bool all)
         return all || (host->states[i] & SCAN_STATE_MASK) == SCAN_OPEN;
 }
 
-/* Write text as a JSON string: host names come from the command line. */
-static void json_string(FILE *out, const char *text)
-{
-        fputc('"', out);
-        for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
-                if (*c == '"' || *c == '\\')
-                        fprintf(out, "\\%c", *c);
-                else if (*c < 0x20)
-                        fprintf(out, "\\u%04x", *c);
-                else
-                        fputc(*c, out);
-        }
-        fputc('"', out);
-}
 
 static void write_plain(FILE *out, const struct report_host *hosts, size_t nhosts, bool all,
                         const struct services *db)
@@ -132,9 +119,9 @@ static void write_json(FILE *out, const struct report_host *hosts, size_t nhosts
 
                 report_count(host, &counts);
                 fputs(h ? ",\n  {\"host\": " : "\n  {\"host\": ", out);
-                json_string(out, host->name);
+                json_write_string(out, host->name);
                 fputs(", \"address\": ", out);
-                json_string(out, host->address);
+                json_write_string(out, host->address);
                 fprintf(out,
                         ", \"status\": \"%s\", \"open\": %llu, \"closed\": %llu, "
                         "\"filtered\": %llu, \"ports\": [",
@@ -148,7 +135,7 @@ static void write_json(FILE *out, const struct report_host *hosts, size_t nhosts
                                 "\"%s\", \"service\": ",
                                 first ? "" : ",", host->ports[i],
                                 report_state_name(host->states[i]));
-                        json_string(out, services_name(db, host->ports[i]));
+                        json_write_string(out, services_name(db, host->ports[i]));
                         fputc('}', out);
                         first = false;
                 }

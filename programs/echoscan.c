@@ -395,8 +395,8 @@ int main(int argc, char **argv)
         status = any_down ? EXIT_FAILED : EXIT_OK;
 out:
         scan_free(scan);
-        services_free(&db);
-        target_list_free(&targets);
+        services_fini(&db);
+        target_list_fini(&targets);
         free(addresses);
         free(hosts);
         free(ports);

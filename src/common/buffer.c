@@ -12,7 +12,7 @@ void buffer_init(struct buffer *buffer, size_t capacity)
         buffer->end = 0;
 }
 
-void buffer_free(struct buffer *buffer)
+void buffer_fini(struct buffer *buffer)
 {
         free(buffer->data);
         buffer->data = NULL;

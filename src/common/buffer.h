@@ -19,7 +19,7 @@ struct buffer {
 void buffer_init(struct buffer *buffer, size_t capacity);
 
 /* Release the storage. */
-void buffer_free(struct buffer *buffer);
+void buffer_fini(struct buffer *buffer);
 
 /* Bytes waiting to be consumed. */
 size_t buffer_length(const struct buffer *buffer);

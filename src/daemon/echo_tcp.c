@@ -95,7 +95,7 @@ static void echo_tcp_close(struct echo_tcp_conn *conn, const char *reason)
         ev_io_stop(pool->loop, &conn->write_watcher);
         ev_timer_stop(pool->loop, &conn->idle_timer);
         close(conn->fd);
-        buffer_free(&conn->pending);
+        buffer_fini(&conn->pending);
         if (conn->prev)
                 conn->prev->next = conn->next;
         else

@@ -234,7 +234,7 @@ static void tcp_check(struct bench_conn *conn, const unsigned char *data, size_t
         }
 }
 
-static void tcp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void on_tcp_read(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct bench_conn *conn = w->data;
         struct bench_worker *worker = conn->worker;
@@ -268,7 +268,7 @@ static void tcp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
 }
 
-static void tcp_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void on_tcp_write(struct ev_loop *loop, ev_io *w, int revents)
 {
         (void)loop;
         (void)revents;
@@ -322,7 +322,7 @@ static struct bench_slot *udp_slot_for(struct bench_conn *conn, uint64_t seq, bo
         return slot;
 }
 
-static void udp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void on_udp_read(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct bench_conn *conn = w->data;
         struct bench_worker *worker = conn->worker;
@@ -370,7 +370,7 @@ static void udp_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
 }
 
-static void udp_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void on_udp_write(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct bench_conn *conn = w->data;
         uint64_t now = now_ns();
@@ -384,7 +384,7 @@ static void udp_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* Datagrams unanswered for longer than the timeout are lost: count them, send anew. */
-static void loss_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_loss_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct bench_worker *worker = w->data;
         const struct bench_options *opts = worker->opts;
@@ -415,18 +415,18 @@ static void connect_done(struct bench_conn *conn)
         worker->pending_connects--;
         ev_io_stop(worker->loop, &conn->write_watcher);
         if (worker->opts->udp) {
-                ev_io_init(&conn->read_watcher, udp_read_cb, conn->fd, EV_READ);
-                ev_io_init(&conn->write_watcher, udp_write_cb, conn->fd, EV_WRITE);
+                ev_io_init(&conn->read_watcher, on_udp_read, conn->fd, EV_READ);
+                ev_io_init(&conn->write_watcher, on_udp_write, conn->fd, EV_WRITE);
         } else {
-                ev_io_init(&conn->read_watcher, tcp_read_cb, conn->fd, EV_READ);
-                ev_io_init(&conn->write_watcher, tcp_write_cb, conn->fd, EV_WRITE);
+                ev_io_init(&conn->read_watcher, on_tcp_read, conn->fd, EV_READ);
+                ev_io_init(&conn->write_watcher, on_tcp_write, conn->fd, EV_WRITE);
         }
         ev_io_start(worker->loop, &conn->read_watcher);
         if (worker->pending_connects == 0)
                 ev_break(worker->loop, EVBREAK_ALL);
 }
 
-static void connect_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void on_connect(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct bench_conn *conn = w->data;
         int r = net_connect_result(conn->fd);
@@ -440,7 +440,7 @@ static void connect_cb(struct ev_loop *loop, ev_io *w, int revents)
         connect_done(conn);
 }
 
-static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
         (void)w;
         (void)revents;
@@ -448,7 +448,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* Look at the stop flag now and then: cheaper and simpler than waking loops across threads. */
-static void stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct bench_worker *worker = w->data;
 
@@ -473,7 +473,7 @@ static int conn_open(struct bench_worker *worker, struct bench_conn *conn, unsig
         conn->fd = fd;
         worker->open++;
         worker->pending_connects++;
-        ev_io_init(&conn->write_watcher, connect_cb, fd, EV_WRITE);
+        ev_io_init(&conn->write_watcher, on_connect, fd, EV_WRITE);
         conn->read_watcher.data = conn;
         conn->write_watcher.data = conn;
         if (r == 0)
@@ -485,7 +485,7 @@ static int conn_open(struct bench_worker *worker, struct bench_conn *conn, unsig
         return 0;
 }
 
-static void worker_free(struct bench_worker *worker)
+static void worker_fini(struct bench_worker *worker)
 {
         if (worker->conns) {
                 for (unsigned i = 0; i < worker->config->connections; i++) {
@@ -560,13 +560,13 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
         }
 
         if (config->stop) {
-                ev_timer_init(&worker.stop_timer, stop_timer_cb, 0.1, 0.1);
+                ev_timer_init(&worker.stop_timer, on_stop_timer, 0.1, 0.1);
                 worker.stop_timer.data = &worker;
                 ev_timer_start(worker.loop, &worker.stop_timer);
         }
 
         /* Phase one: connect everything, within the timeout. */
-        ev_timer_init(&worker.timer, timer_cb, (double)opts->timeout_ns / 1e9, 0.0);
+        ev_timer_init(&worker.timer, on_timer, (double)opts->timeout_ns / 1e9, 0.0);
         if (worker.pending_connects > 0) {
                 ev_timer_start(worker.loop, &worker.timer);
                 ev_run(worker.loop, 0);
@@ -586,12 +586,12 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
         worker_start_traffic(&worker, start);
         if (worker.open > 0 && !(config->stop && atomic_load(config->stop))) {
                 ev_now_update(worker.loop);
-                ev_timer_init(&worker.timer, timer_cb, (double)opts->duration_ns / 1e9, 0.0);
+                ev_timer_init(&worker.timer, on_timer, (double)opts->duration_ns / 1e9, 0.0);
                 ev_timer_start(worker.loop, &worker.timer);
                 if (opts->udp) {
                         double period = (double)opts->timeout_ns / 4e9;
 
-                        ev_timer_init(&worker.loss_timer, loss_timer_cb, period, period);
+                        ev_timer_init(&worker.loss_timer, on_loss_timer, period, period);
                         worker.loss_timer.data = &worker;
                         ev_timer_start(worker.loop, &worker.loss_timer);
                 }
@@ -605,6 +605,6 @@ out:
         /* The other workers wait for this one at the start line, even when it failed. */
         if (!signalled && config->connected)
                 config->connected(config->connected_arg);
-        worker_free(&worker);
+        worker_fini(&worker);
         return r;
 }

@@ -49,7 +49,7 @@ static void update_read_watcher(struct client *client)
                 ev_io_start(client->loop, &client->read_watcher);
 }
 
-static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct client *client = w->data;
         ssize_t n;
@@ -108,7 +108,7 @@ static int flush(struct client *client)
         return 0;
 }
 
-static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct client *client = w->data;
         int r;
@@ -136,8 +136,8 @@ static void connected(struct client *client)
         ev_io_stop(client->loop, &client->write_watcher);
         getsockname(client->fd, (struct sockaddr *)&client->local, &len);
         client->connected = true;
-        ev_io_init(&client->read_watcher, read_cb, client->fd, EV_READ);
-        ev_io_init(&client->write_watcher, write_cb, client->fd, EV_WRITE);
+        ev_io_init(&client->read_watcher, on_read, client->fd, EV_READ);
+        ev_io_init(&client->write_watcher, on_write, client->fd, EV_WRITE);
         update_read_watcher(client);
         observe(client, CLIENT_EVENT_CONNECTED, 0, 0);
         client->ops->connected(client);
@@ -153,7 +153,7 @@ static void attempt_failed(struct client *client, int error)
         try_next(client);
 }
 
-static void connect_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void on_connect(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct client *client = w->data;
         int r = net_connect_result(client->fd);
@@ -166,7 +166,7 @@ static void connect_cb(struct ev_loop *loop, ev_io *w, int revents)
                 connected(client);
 }
 
-static void connect_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
         (void)loop;
         (void)revents;
@@ -203,7 +203,7 @@ static void try_next(struct client *client)
                         observe(client, CLIENT_EVENT_CONNECT_FAILED, 0, error);
                         continue;
                 }
-                ev_io_init(&client->write_watcher, connect_cb, fd, EV_WRITE);
+                ev_io_init(&client->write_watcher, on_connect, fd, EV_WRITE);
                 ev_io_start(client->loop, &client->write_watcher);
                 if (client->timeout > 0) {
                         ev_timer_set(&client->connect_timer, client->timeout, 0.0);
@@ -227,12 +227,12 @@ int client_start(struct client *client, struct ev_loop *loop, const struct addri
         client->send_buffer = malloc(udp ? CLIENT_DATAGRAM_MAX : CLIENT_SEND_MAX);
         client->read_buffer = malloc(CLIENT_READ_MAX);
         if (!client->send_buffer || !client->read_buffer) {
-                client_free(client);
+                client_fini(client);
                 return -ENOMEM;
         }
         client->read_watcher.data = client;
         client->write_watcher.data = client;
-        ev_init(&client->connect_timer, connect_timeout_cb);
+        ev_init(&client->connect_timer, on_connect_timeout);
         client->connect_timer.data = client;
         try_next(client);
         return 0;
@@ -318,7 +318,7 @@ void client_close(struct client *client)
         teardown(client);
 }
 
-void client_free(struct client *client)
+void client_fini(struct client *client)
 {
         free(client->send_buffer);
         free(client->read_buffer);

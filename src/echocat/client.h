@@ -128,6 +128,6 @@ void client_pause_reading(struct client *client, bool paused);
 void client_close(struct client *client);
 
 /* Release the buffers; the client must be closed. */
-void client_free(struct client *client);
+void client_fini(struct client *client);
 
 #endif

@@ -67,7 +67,7 @@ static void next_line(struct line_session *s)
                 ev_timer_again(s->loop, &s->echo_timer);
 }
 
-static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void on_stdin(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct line_session *s = w->data;
         size_t room;
@@ -154,7 +154,7 @@ static const struct client_ops line_ops = {
     .closed = on_closed,
 };
 
-static void echo_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_echo_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
         (void)loop;
         (void)revents;
@@ -167,9 +167,9 @@ int session_line_run(struct ev_loop *loop, const struct addrinfo *addresses,
         struct line_session s = {.loop = loop, .config = config};
         int r;
 
-        ev_io_init(&s.stdin_watcher, stdin_cb, config->in_fd, EV_READ);
+        ev_io_init(&s.stdin_watcher, on_stdin, config->in_fd, EV_READ);
         s.stdin_watcher.data = &s;
-        ev_init(&s.echo_timer, echo_timeout_cb);
+        ev_init(&s.echo_timer, on_echo_timeout);
         s.echo_timer.repeat = config->timeout;
         s.echo_timer.data = &s;
         s.client.observe = config->observe;
@@ -186,6 +186,6 @@ int session_line_run(struct ev_loop *loop, const struct addrinfo *addresses,
         totals->closed_by_peer = s.closed_by_peer;
         totals->sent = s.client.bytes_sent;
         totals->received = s.client.bytes_received;
-        client_free(&s.client);
+        client_fini(&s.client);
         return r;
 }

@@ -117,7 +117,7 @@ static bool input_may_flow(const struct pipe_session *s)
                s->datagrams_sent - s->datagrams_received < PIPE_UDP_DATAGRAMS_IN_FLIGHT;
 }
 
-static void stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void on_stdin(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct pipe_session *s = w->data;
         size_t room = client_send_room(&s->client);
@@ -208,7 +208,7 @@ static const struct client_ops pipe_ops = {
     .closed = on_closed,
 };
 
-static void echo_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_echo_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
         (void)loop;
         (void)revents;
@@ -225,9 +225,9 @@ int session_pipe_run(struct ev_loop *loop, const struct addrinfo *addresses,
         s.input = malloc(s.input_max);
         if (!s.input)
                 return -ENOMEM;
-        ev_io_init(&s.stdin_watcher, stdin_cb, config->in_fd, EV_READ);
+        ev_io_init(&s.stdin_watcher, on_stdin, config->in_fd, EV_READ);
         s.stdin_watcher.data = &s;
-        ev_init(&s.echo_timer, echo_timeout_cb);
+        ev_init(&s.echo_timer, on_echo_timeout);
         s.echo_timer.repeat = config->timeout;
         s.echo_timer.data = &s;
         s.client.observe = config->observe;
@@ -243,7 +243,7 @@ int session_pipe_run(struct ev_loop *loop, const struct addrinfo *addresses,
         totals->output_failed = s.output_failed;
         totals->sent = s.client.bytes_sent;
         totals->received = s.client.bytes_received;
-        client_free(&s.client);
+        client_fini(&s.client);
         free(s.input);
         return r;
 }

@@ -56,7 +56,7 @@ const char *services_name(const struct services *db, uint16_t port)
         return db->names[port];
 }
 
-void services_free(struct services *db)
+void services_fini(struct services *db)
 {
         free(db->names);
         db->names = NULL;

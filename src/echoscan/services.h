@@ -24,6 +24,6 @@ int services_load(struct services *db, const char *path);
 const char *services_name(const struct services *db, uint16_t port);
 
 /* Free the table. */
-void services_free(struct services *db);
+void services_fini(struct services *db);
 
 #endif

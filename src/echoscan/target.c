@@ -112,7 +112,7 @@ int target_add(struct target_list *list, const char *text, int family)
         return 0;
 }
 
-void target_list_free(struct target_list *list)
+void target_list_fini(struct target_list *list)
 {
         free(list->items);
         list->items = NULL;

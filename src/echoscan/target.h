@@ -30,6 +30,6 @@ struct target_list {
 int target_add(struct target_list *list, const char *text, int family);
 
 /* Free the list's memory; the list is empty afterwards. */
-void target_list_free(struct target_list *list);
+void target_list_fini(struct target_list *list);
 
 #endif

@@ -24,8 +24,8 @@ static void hand_out(struct chat_line_reader *reader, struct chat_line *line)
         line->length = reader->length;
 }
 
-enum chat_line_result chat_line_next(struct chat_line_reader *reader, const char *data,
-                                     size_t size, size_t *used, struct chat_line *line)
+enum chat_line_result chat_line_next(struct chat_line_reader *reader, const char *data, size_t size,
+                                     size_t *used, struct chat_line *line)
 {
         size_t i = 0;
 

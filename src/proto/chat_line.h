@@ -84,8 +84,8 @@ void chat_line_reader_init(struct chat_line_reader *reader);
  * CHAT_LINE_NEED_MORE once all size bytes are taken. Call again with the
  * bytes after *used until it returns CHAT_LINE_NEED_MORE.
  */
-enum chat_line_result chat_line_next(struct chat_line_reader *reader, const char *data,
-                                     size_t size, size_t *used, struct chat_line *line);
+enum chat_line_result chat_line_next(struct chat_line_reader *reader, const char *data, size_t size,
+                                     size_t *used, struct chat_line *line);
 
 /*
  * At end of input, hand out a last line that had no line end. Returns

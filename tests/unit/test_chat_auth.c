@@ -81,15 +81,13 @@ static void needs_rehash_when_stored_cost_is_weaker(void **state)
         assert_int_equal(auth_password_hash(&params, "password", 8, hash), 0);
         assert_int_equal(auth_password_needs_rehash(&stronger, hash), 1);
         /* A hash made below the minimum (as an old release might have) is rehashed too. */
-        assert_int_equal(crypto_pwhash_str_alg(weak, "password", 8, 1, 8192,
-                                               crypto_pwhash_ALG_ARGON2ID13),
-                         0);
+        assert_int_equal(
+            crypto_pwhash_str_alg(weak, "password", 8, 1, 8192, crypto_pwhash_ALG_ARGON2ID13), 0);
         assert_int_equal(auth_password_verify(weak, "password", 8), 0);
         assert_int_equal(auth_password_needs_rehash(&params, weak), 1);
         /* And so is an argon2i hash. */
-        assert_int_equal(crypto_pwhash_str_alg(weak, "password", 8, 3, 8192,
-                                               crypto_pwhash_ALG_ARGON2I13),
-                         0);
+        assert_int_equal(
+            crypto_pwhash_str_alg(weak, "password", 8, 3, 8192, crypto_pwhash_ALG_ARGON2I13), 0);
         assert_int_equal(auth_password_needs_rehash(&params, weak), 1);
         assert_int_equal(auth_password_needs_rehash(&params, "not a hash"), -EINVAL);
 }

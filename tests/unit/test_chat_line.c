@@ -255,13 +255,13 @@ static void valid_utf8_passes(void **state)
         (void)state;
         assert_int_equal(chat_line_check("", 0), CHAT_TEXT_OK);
         assert_int_equal(chat_line_check("plain ascii ~", 13), CHAT_TEXT_OK);
-        assert_int_equal(chat_line_check("caf\xc3\xa9", 5), CHAT_TEXT_OK);              /* U+00E9 */
-        assert_int_equal(chat_line_check("\xc2\xa0", 2), CHAT_TEXT_OK);                 /* U+00A0 */
-        assert_int_equal(chat_line_check("\xe2\x82\xac", 3), CHAT_TEXT_OK);             /* U+20AC */
-        assert_int_equal(chat_line_check("\xed\x9f\xbf", 3), CHAT_TEXT_OK);             /* U+D7FF */
-        assert_int_equal(chat_line_check("\xee\x80\x80", 3), CHAT_TEXT_OK);             /* U+E000 */
-        assert_int_equal(chat_line_check("\xf0\x9f\x98\x80", 4), CHAT_TEXT_OK);         /* U+1F600 */
-        assert_int_equal(chat_line_check("\xf4\x8f\xbf\xbf", 4), CHAT_TEXT_OK);         /* U+10FFFF */
+        assert_int_equal(chat_line_check("caf\xc3\xa9", 5), CHAT_TEXT_OK);      /* U+00E9 */
+        assert_int_equal(chat_line_check("\xc2\xa0", 2), CHAT_TEXT_OK);         /* U+00A0 */
+        assert_int_equal(chat_line_check("\xe2\x82\xac", 3), CHAT_TEXT_OK);     /* U+20AC */
+        assert_int_equal(chat_line_check("\xed\x9f\xbf", 3), CHAT_TEXT_OK);     /* U+D7FF */
+        assert_int_equal(chat_line_check("\xee\x80\x80", 3), CHAT_TEXT_OK);     /* U+E000 */
+        assert_int_equal(chat_line_check("\xf0\x9f\x98\x80", 4), CHAT_TEXT_OK); /* U+1F600 */
+        assert_int_equal(chat_line_check("\xf4\x8f\xbf\xbf", 4), CHAT_TEXT_OK); /* U+10FFFF */
 }
 
 static void invalid_utf8_is_rejected(void **state)
@@ -318,7 +318,10 @@ static void names_follow_the_rule(void **state)
         assert_int_equal(chat_name_check("abcdefghijklmnopqrstuvwxyz0123456", 33), -EINVAL);
         assert_int_equal(chat_name_check("", 0), -EINVAL);
         assert_int_equal(chat_name_check("bob smith", 9), -EINVAL);
-        assert_int_equal(chat_name_check("b\xc3\xb6" "b", 4), -EINVAL);
+        assert_int_equal(chat_name_check("b\xc3\xb6"
+                                         "b",
+                                         4),
+                         -EINVAL);
         assert_int_equal(chat_name_check("a/b", 3), -EINVAL);
         assert_int_equal(chat_name_check("a\0b", 3), -EINVAL);
 }
@@ -416,12 +419,12 @@ static void longest_message_line_fits_the_stated_maximum(void **state)
         n = chat_line_format_message(out, sizeof(out), "ABCDEFGH", 0, name, text, sizeof(text));
         assert_int_equal(n, CHAT_SERVER_LINE_MAX - 1);
         assert_int_equal(out[n - 1], '\n');
-        assert_int_equal(chat_line_format_message(out, sizeof(out) - 1, "ABCDEFGH", 0, name, text,
-                                                  sizeof(text)),
-                         -ENOSPC);
-        assert_int_equal(chat_line_format_message(out, sizeof(out), "MSG", 0, name, text,
-                                                  sizeof(text) + 1),
-                         -EINVAL);
+        assert_int_equal(
+            chat_line_format_message(out, sizeof(out) - 1, "ABCDEFGH", 0, name, text, sizeof(text)),
+            -ENOSPC);
+        assert_int_equal(
+            chat_line_format_message(out, sizeof(out), "MSG", 0, name, text, sizeof(text) + 1),
+            -EINVAL);
         assert_int_equal(chat_line_format_message(out, sizeof(out), "ABCDEFGHI", 0, "a", "", 0),
                          -EINVAL);
 }

@@ -17,8 +17,8 @@
 
 #include "store_sqlite.h"
 
-#define HASH_A "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
-#define HASH_B "$argon2id$v=19$m=19456,t=3,p=1$c2FsdHNhbHRzYWx0$b3RoZXJoYXNob3RoZXJoYQ"
+#define HASH_A  "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
+#define HASH_B  "$argon2id$v=19$m=19456,t=3,p=1$c2FsdHNhbHRzYWx0$b3RoZXJoYXNob3RoZXJoYQ"
 #define TOKEN_1 "1111111111111111111111111111111111111111111111111111111111111111"
 #define TOKEN_2 "2222222222222222222222222222222222222222222222222222222222222222"
 #define TOKEN_3 "3333333333333333333333333333333333333333333333333333333333333333"
@@ -102,8 +102,7 @@ static void open_creates_a_private_wal_database_with_schema_version(void **state
         sqlite3 *db;
         sqlite3_stmt *stmt;
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL),
-                         SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
         assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
         sqlite3_finalize(stmt);
@@ -316,8 +315,7 @@ static void session_is_found_until_its_absolute_expiry(void **state)
         open_store(f, 0);
         assert_int_equal(store_session_create(&f->store, TOKEN_1, "ann", 0, HOUR_MS), -ENOENT);
         assert_int_equal(store_user_create(&f->store, "Ann", HASH_A, 1), 0);
-        assert_int_equal(store_session_create(&f->store, TOKEN_1, "ann", 1000, 1000 + HOUR_MS),
-                         0);
+        assert_int_equal(store_session_create(&f->store, TOKEN_1, "ann", 1000, 1000 + HOUR_MS), 0);
         assert_int_equal(store_session_create(&f->store, TOKEN_1, "ann", 1000, 1000 + HOUR_MS),
                          -EEXIST);
         assert_int_equal(store_session_lookup(&f->store, TOKEN_1, 2000, 0, &session), 0);

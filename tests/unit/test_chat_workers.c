@@ -73,8 +73,8 @@ static void done(void *arg, bool cancelled)
         job->cancelled = cancelled;
         job->done_on_loop_thread = pthread_equal(pthread_self(), loop_thread);
         if (job->chain_pool)
-                assert_int_equal(
-                    workers_submit(job->chain_pool, work, done, job->chain_next, NULL), 0);
+                assert_int_equal(workers_submit(job->chain_pool, work, done, job->chain_next, NULL),
+                                 0);
 }
 
 static int setup(void **state)
@@ -303,14 +303,11 @@ int main(void)
             cmocka_unit_test_setup(idle_pool_does_not_keep_the_loop_running, setup),
             cmocka_unit_test_setup(full_pool_refuses_with_ebusy_until_a_job_is_done, setup),
             cmocka_unit_test_setup(cancelled_queued_job_skips_its_work_but_done_runs, setup),
-            cmocka_unit_test_setup(cancelled_running_job_finishes_its_work_and_done_is_told,
-                                   setup),
-            cmocka_unit_test_setup(cancel_after_done_is_enoent_even_when_the_slot_is_reused,
-                                   setup),
+            cmocka_unit_test_setup(cancelled_running_job_finishes_its_work_and_done_is_told, setup),
+            cmocka_unit_test_setup(cancel_after_done_is_enoent_even_when_the_slot_is_reused, setup),
             cmocka_unit_test_setup(done_function_may_submit_the_next_job, setup),
             cmocka_unit_test_setup(fini_with_jobs_out_calls_every_done_as_cancelled, setup),
-            cmocka_unit_test_setup(submit_refuses_missing_functions_and_counts_over_maximum,
-                                   setup),
+            cmocka_unit_test_setup(submit_refuses_missing_functions_and_counts_over_maximum, setup),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

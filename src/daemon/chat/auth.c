@@ -105,8 +105,7 @@ static int parse_hex(const char *text, size_t length, unsigned char *bytes, size
         for (size_t i = 0; i < length; i++)
                 if (!((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f')))
                         return -EINVAL;
-        if (sodium_hex2bin(bytes, size, text, length, NULL, &written, NULL) != 0 ||
-            written != size)
+        if (sodium_hex2bin(bytes, size, text, length, NULL, &written, NULL) != 0 || written != size)
                 return -EINVAL;
         return 0;
 }
@@ -122,8 +121,7 @@ void auth_token_hash(const struct auth_token *token, struct auth_token_hash *has
                            NULL, 0);
 }
 
-void auth_token_hash_format(const struct auth_token_hash *hash,
-                            char out[AUTH_TOKEN_HASH_TEXT_SIZE])
+void auth_token_hash_format(const struct auth_token_hash *hash, char out[AUTH_TOKEN_HASH_TEXT_SIZE])
 {
         sodium_bin2hex(out, AUTH_TOKEN_HASH_TEXT_SIZE, hash->bytes, sizeof(hash->bytes));
 }

@@ -27,8 +27,7 @@ static int local_publish(void *opaque, const struct bus_message *message)
         if (!message->name || chat_name_check(message->name, strlen(message->name)) < 0 ||
             message->text_length > CHAT_LINE_MAX || (message->text_length && !message->text))
                 return -EINVAL;
-        if (message->kind != BUS_MESSAGE && message->kind != BUS_JOIN &&
-            message->kind != BUS_LEAVE)
+        if (message->kind != BUS_MESSAGE && message->kind != BUS_JOIN && message->kind != BUS_LEAVE)
                 return -EINVAL;
         if (state->delivering)
                 return -EDEADLK;
@@ -50,10 +49,10 @@ static int local_subscribe(void *opaque, bus_deliver_fn deliver, void *context)
 }
 
 static const struct bus_ops local_ops = {
-        .kind = "local",
-        .free = local_free,
-        .publish = local_publish,
-        .subscribe = local_subscribe,
+    .kind = "local",
+    .free = local_free,
+    .publish = local_publish,
+    .subscribe = local_subscribe,
 };
 
 int bus_local_open(struct bus *bus)

@@ -172,9 +172,8 @@ static inline int store_session_create(struct store *store, const char *token_ha
  * (idle_ms 0: no idle expiry). An expired session is reported, not removed.
  * Returns 0, or -ENOENT if there is none (never was, or revoked).
  */
-static inline int store_session_lookup(struct store *store, const char *token_hash,
-                                       uint64_t now_ms, uint64_t idle_ms,
-                                       struct store_session *session)
+static inline int store_session_lookup(struct store *store, const char *token_hash, uint64_t now_ms,
+                                       uint64_t idle_ms, struct store_session *session)
 {
         return store->ops->session_lookup(store->state, token_hash, now_ms, idle_ms, session);
 }

@@ -41,36 +41,36 @@ enum statement {
 };
 
 static const char *const statement_sql[STATEMENT_COUNT] = {
-        [BEGIN] = "BEGIN IMMEDIATE",
-        [COMMIT] = "COMMIT",
-        [ROLLBACK] = "ROLLBACK",
-        [USER_GET] = "SELECT name, hash, created FROM users WHERE name = ?1",
-        [USER_CREATE] = "INSERT INTO users (name, hash, created) VALUES (?1, ?2, ?3)",
-        [USER_SET_HASH] = "UPDATE users SET hash = ?2 WHERE name = ?1",
-        [USER_REMOVE] = "DELETE FROM users WHERE name = ?1",
-        [USER_LIST] = "SELECT name, created FROM users ORDER BY name",
-        [IDENTITY_GET] = "SELECT users.name FROM identities JOIN users"
-                         " ON users.name = identities.name WHERE address = ?1",
-        [IDENTITY_SET] = "INSERT INTO identities (address, name) VALUES (?1, ?2)"
-                         " ON CONFLICT (address) DO UPDATE SET name = excluded.name",
-        [IDENTITY_FORGET_ALL] = "DELETE FROM identities",
-        [SESSION_CREATE] = "INSERT INTO sessions (token_hash, name, created, expires, last_used)"
-                           " SELECT ?1, name, ?3, ?4, ?3 FROM users WHERE name = ?2",
-        [SESSION_LOOKUP] = "SELECT token_hash, sessions.name, sessions.created, expires,"
-                           " last_used FROM sessions JOIN users ON users.name = sessions.name"
-                           " WHERE token_hash = ?1",
-        [SESSION_TOUCH] = "UPDATE sessions SET last_used = max(last_used, ?2)"
-                          " WHERE token_hash = ?1",
-        [SESSION_REVOKE] = "DELETE FROM sessions WHERE token_hash = ?1",
-        [SESSION_REVOKE_USER] = "DELETE FROM sessions WHERE name = ?1",
-        [SESSION_PURGE_EXPIRED] = "DELETE FROM sessions WHERE expires <= ?1"
-                                  " OR (?2 > 0 AND last_used <= ?1 - ?2)",
-        [HISTORY_APPEND] = "INSERT INTO history (time, name, text) VALUES (?1, ?2, ?3)",
-        /* Ids only grow, so the newest max are those above last - max; gaps keep fewer. */
-        [HISTORY_TRIM] = "DELETE FROM history WHERE id <= ?1",
-        [HISTORY_LAST] = "SELECT id, time, name, text FROM"
-                         " (SELECT id, time, name, text FROM history ORDER BY id DESC LIMIT ?1)"
-                         " ORDER BY id",
+    [BEGIN] = "BEGIN IMMEDIATE",
+    [COMMIT] = "COMMIT",
+    [ROLLBACK] = "ROLLBACK",
+    [USER_GET] = "SELECT name, hash, created FROM users WHERE name = ?1",
+    [USER_CREATE] = "INSERT INTO users (name, hash, created) VALUES (?1, ?2, ?3)",
+    [USER_SET_HASH] = "UPDATE users SET hash = ?2 WHERE name = ?1",
+    [USER_REMOVE] = "DELETE FROM users WHERE name = ?1",
+    [USER_LIST] = "SELECT name, created FROM users ORDER BY name",
+    [IDENTITY_GET] = "SELECT users.name FROM identities JOIN users"
+                     " ON users.name = identities.name WHERE address = ?1",
+    [IDENTITY_SET] = "INSERT INTO identities (address, name) VALUES (?1, ?2)"
+                     " ON CONFLICT (address) DO UPDATE SET name = excluded.name",
+    [IDENTITY_FORGET_ALL] = "DELETE FROM identities",
+    [SESSION_CREATE] = "INSERT INTO sessions (token_hash, name, created, expires, last_used)"
+                       " SELECT ?1, name, ?3, ?4, ?3 FROM users WHERE name = ?2",
+    [SESSION_LOOKUP] = "SELECT token_hash, sessions.name, sessions.created, expires,"
+                       " last_used FROM sessions JOIN users ON users.name = sessions.name"
+                       " WHERE token_hash = ?1",
+    [SESSION_TOUCH] = "UPDATE sessions SET last_used = max(last_used, ?2)"
+                      " WHERE token_hash = ?1",
+    [SESSION_REVOKE] = "DELETE FROM sessions WHERE token_hash = ?1",
+    [SESSION_REVOKE_USER] = "DELETE FROM sessions WHERE name = ?1",
+    [SESSION_PURGE_EXPIRED] = "DELETE FROM sessions WHERE expires <= ?1"
+                              " OR (?2 > 0 AND last_used <= ?1 - ?2)",
+    [HISTORY_APPEND] = "INSERT INTO history (time, name, text) VALUES (?1, ?2, ?3)",
+    /* Ids only grow, so the newest max are those above last - max; gaps keep fewer. */
+    [HISTORY_TRIM] = "DELETE FROM history WHERE id <= ?1",
+    [HISTORY_LAST] = "SELECT id, time, name, text FROM"
+                     " (SELECT id, time, name, text FROM history ORDER BY id DESC LIMIT ?1)"
+                     " ORDER BY id",
 };
 
 /*
@@ -79,27 +79,27 @@ static const char *const statement_sql[STATEMENT_COUNT] = {
  * keeps the name as text, so a removed user's messages stay readable.
  */
 static const char schema_sql[] =
-        "CREATE TABLE users ("
-        " name TEXT PRIMARY KEY COLLATE NOCASE,"
-        " hash TEXT NOT NULL,"
-        " created INTEGER NOT NULL);"
-        "CREATE TABLE identities ("
-        " address TEXT PRIMARY KEY,"
-        " name TEXT NOT NULL COLLATE NOCASE REFERENCES users (name) ON DELETE CASCADE);"
-        "CREATE INDEX identities_name ON identities (name);"
-        "CREATE TABLE sessions ("
-        " token_hash TEXT PRIMARY KEY,"
-        " name TEXT NOT NULL COLLATE NOCASE REFERENCES users (name) ON DELETE CASCADE,"
-        " created INTEGER NOT NULL,"
-        " expires INTEGER NOT NULL,"
-        " last_used INTEGER NOT NULL);"
-        "CREATE INDEX sessions_name ON sessions (name);"
-        "CREATE TABLE history ("
-        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-        " time INTEGER NOT NULL,"
-        " name TEXT NOT NULL,"
-        " text TEXT NOT NULL);"
-        "PRAGMA user_version = 1;";
+    "CREATE TABLE users ("
+    " name TEXT PRIMARY KEY COLLATE NOCASE,"
+    " hash TEXT NOT NULL,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE identities ("
+    " address TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL COLLATE NOCASE REFERENCES users (name) ON DELETE CASCADE);"
+    "CREATE INDEX identities_name ON identities (name);"
+    "CREATE TABLE sessions ("
+    " token_hash TEXT PRIMARY KEY,"
+    " name TEXT NOT NULL COLLATE NOCASE REFERENCES users (name) ON DELETE CASCADE,"
+    " created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL,"
+    " last_used INTEGER NOT NULL);"
+    "CREATE INDEX sessions_name ON sessions (name);"
+    "CREATE TABLE history ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " time INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " text TEXT NOT NULL);"
+    "PRAGMA user_version = 1;";
 
 struct sqlite_state {
         sqlite3 *db;
@@ -435,8 +435,8 @@ static int sqlite_session_lookup(void *opaque, const char *token_hash, uint64_t 
          * constant-time comparison, as the design asks.
          */
         if (sqlite3_column_bytes(stmt, 0) != AUTH_TOKEN_HASH_TEXT_LENGTH ||
-            sodium_memcmp(sqlite3_column_text(stmt, 0), token_hash,
-                          AUTH_TOKEN_HASH_TEXT_LENGTH) != 0) {
+            sodium_memcmp(sqlite3_column_text(stmt, 0), token_hash, AUTH_TOKEN_HASH_TEXT_LENGTH) !=
+                0) {
                 r = -ENOENT;
                 goto out;
         }
@@ -448,9 +448,9 @@ static int sqlite_session_lookup(void *opaque, const char *token_hash, uint64_t 
         session->created_ms = column_time(stmt, 2);
         session->expires_ms = column_time(stmt, 3);
         session->last_used_ms = column_time(stmt, 4);
-        session->expired = now_ms >= session->expires_ms ||
-                           (idle_ms > 0 && now_ms > session->last_used_ms &&
-                            now_ms - session->last_used_ms >= idle_ms);
+        session->expired =
+            now_ms >= session->expires_ms || (idle_ms > 0 && now_ms > session->last_used_ms &&
+                                              now_ms - session->last_used_ms >= idle_ms);
 out:
         finish(stmt);
         return r;
@@ -508,8 +508,8 @@ static int sqlite_session_purge_expired(void *opaque, uint64_t now_ms, uint64_t 
         return run(state, stmt);
 }
 
-static int sqlite_history_append(void *opaque, uint64_t time_ms, const char *name,
-                                 const char *text, size_t text_length, uint64_t *id)
+static int sqlite_history_append(void *opaque, uint64_t time_ms, const char *name, const char *text,
+                                 size_t text_length, uint64_t *id)
 {
         struct sqlite_state *state = opaque;
         sqlite3_stmt *stmt = statement(state, HISTORY_APPEND);
@@ -580,25 +580,25 @@ static int sqlite_history_last(void *opaque, size_t count, store_message_fn each
 }
 
 static const struct store_ops sqlite_ops = {
-        .kind = "sqlite",
-        .free = sqlite_free,
-        .last_error = sqlite_last_error,
-        .user_get = sqlite_user_get,
-        .user_create = sqlite_user_create,
-        .user_set_hash = sqlite_user_set_hash,
-        .user_remove = sqlite_user_remove,
-        .user_list = sqlite_user_list,
-        .identity_get = sqlite_identity_get,
-        .identity_set = sqlite_identity_set,
-        .identity_forget_all = sqlite_identity_forget_all,
-        .session_create = sqlite_session_create,
-        .session_lookup = sqlite_session_lookup,
-        .session_touch = sqlite_session_touch,
-        .session_revoke = sqlite_session_revoke,
-        .session_revoke_user = sqlite_session_revoke_user,
-        .session_purge_expired = sqlite_session_purge_expired,
-        .history_append = sqlite_history_append,
-        .history_last = sqlite_history_last,
+    .kind = "sqlite",
+    .free = sqlite_free,
+    .last_error = sqlite_last_error,
+    .user_get = sqlite_user_get,
+    .user_create = sqlite_user_create,
+    .user_set_hash = sqlite_user_set_hash,
+    .user_remove = sqlite_user_remove,
+    .user_list = sqlite_user_list,
+    .identity_get = sqlite_identity_get,
+    .identity_set = sqlite_identity_set,
+    .identity_forget_all = sqlite_identity_forget_all,
+    .session_create = sqlite_session_create,
+    .session_lookup = sqlite_session_lookup,
+    .session_touch = sqlite_session_touch,
+    .session_revoke = sqlite_session_revoke,
+    .session_revoke_user = sqlite_session_revoke_user,
+    .session_purge_expired = sqlite_session_purge_expired,
+    .history_append = sqlite_history_append,
+    .history_last = sqlite_history_last,
 };
 
 /*
@@ -712,8 +712,7 @@ static int prepare_all(struct sqlite_state *state)
 {
         for (int i = 0; i < STATEMENT_COUNT; i++) {
                 int rc = sqlite3_prepare_v3(state->db, statement_sql[i], -1,
-                                            SQLITE_PREPARE_PERSISTENT, &state->statements[i],
-                                            NULL);
+                                            SQLITE_PREPARE_PERSISTENT, &state->statements[i], NULL);
 
                 if (rc != SQLITE_OK)
                         return sqlite_failed(state, rc);
@@ -736,8 +735,8 @@ int store_sqlite_open(struct store *store, const struct store_sqlite_options *op
         state = calloc(1, sizeof(*state));
         if (!state)
                 return -ENOMEM;
-        state->history_max = options->history_max ? options->history_max
-                                                  : STORE_SQLITE_HISTORY_DEFAULT;
+        state->history_max =
+            options->history_max ? options->history_max : STORE_SQLITE_HISTORY_DEFAULT;
         if (state->history_max > INT64_MAX / 2)
                 state->history_max = INT64_MAX / 2;
         /* One thread uses the store, so SQLite's own locking is not needed. */

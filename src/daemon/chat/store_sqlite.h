@@ -5,8 +5,8 @@
 
 #include "store.h"
 
-#define STORE_SQLITE_FILE                "chat.db"
-#define STORE_SQLITE_HISTORY_DEFAULT     1000
+#define STORE_SQLITE_FILE                 "chat.db"
+#define STORE_SQLITE_HISTORY_DEFAULT      1000
 #define STORE_SQLITE_BUSY_TIMEOUT_DEFAULT 2000 /* ms */
 
 /* The schema this code reads and writes, kept in PRAGMA user_version. */

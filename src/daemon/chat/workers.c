@@ -302,7 +302,8 @@ void workers_fini(struct workers *workers)
                 return;
         stop_threads(workers);
         /* No thread is left, so the lists are ours: queued jobs join the done list. */
-        for (struct workers_job *job; (job = list_pop(&workers->queue_head, &workers->queue_tail));) {
+        for (struct workers_job *job;
+             (job = list_pop(&workers->queue_head, &workers->queue_tail));) {
                 job->state = JOB_DONE;
                 list_append(&workers->done_head, &workers->done_tail, job);
         }

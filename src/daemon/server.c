@@ -292,6 +292,15 @@ static void apply_reloadable(struct server *server, struct config *fresh)
         config->shutdown_timeout = fresh->shutdown_timeout;
         config->udp_rate = fresh->udp_rate;
         config->udp_burst = fresh->udp_burst;
+        config->chat_history = fresh->chat_history;
+        config->chat_max_users = fresh->chat_max_users;
+        config->chat_max_pending = fresh->chat_max_pending;
+        config->chat_login_timeout = fresh->chat_login_timeout;
+        config->chat_token_idle = fresh->chat_token_idle;
+        config->chat_token_lifetime = fresh->chat_token_lifetime;
+        config->chat_rate = fresh->chat_rate;
+        config->chat_burst = fresh->chat_burst;
+        config->chat_output_max = fresh->chat_output_max;
         for (size_t i = 0; i < server->service_count; i++)
                 server->services[i].ops->reload(server->services[i].state, config);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "log.h"
 #include "units.h"
 #include "version.h"
@@ -46,19 +47,6 @@ void config_defaults(struct config *config)
         config->chat_output_max = 256 * 1024;
 }
 
-static int fail(char *error, size_t size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *error, size_t size, const char *format, ...)
-{
-        va_list ap;
-
-        va_start(ap, format);
-        vsnprintf(error, size, format, ap);
-        va_end(ap);
-        return -EINVAL;
-}
-
 /* A whole number in [min, max] for key. */
 static int set_unsigned(const char *key, const char *value, unsigned min, unsigned max,
                         unsigned *out, char *error, size_t error_size)
@@ -66,7 +54,7 @@ static int set_unsigned(const char *key, const char *value, unsigned min, unsign
         unsigned long number;
 
         if (units_parse_uint(value, min, max, &number) < 0)
-                return fail(error, error_size, "%s: want a whole number from %u to %u, not '%s'",
+                return cli_error(error, error_size, "%s: want a whole number from %u to %u, not '%s'",
                             key, min, max, value);
         *out = (unsigned)number;
         return 0;
@@ -77,7 +65,7 @@ static int set_seconds(const char *key, const char *value, double min, double ma
                        char *error, size_t error_size)
 {
         if (units_parse_double(value, min, max, out) < 0)
-                return fail(error, error_size, "%s: want seconds from %g to %g, not '%s'", key, min,
+                return cli_error(error, error_size, "%s: want seconds from %g to %g, not '%s'", key, min,
                             max, value);
         return 0;
 }
@@ -150,11 +138,11 @@ int config_set(struct config *config, const char *key, const char *value, char *
                         config->echo_inherited = false;
                 }
                 if (config->echo_count >= CONFIG_LISTEN_MAX)
-                        return fail(error, error_size, "%s: more than 16 addresses at '%s'", key,
+                        return cli_error(error, error_size, "%s: more than 16 addresses at '%s'", key,
                                     value);
                 if (addr_parse_listen(value, CONFIG_DEFAULT_ECHO_PORT,
                                       &config->echo[config->echo_count]) < 0)
-                        return fail(
+                        return cli_error(
                             error, error_size,
                             "%s: bad address '%s' (want [udp:][ADDR:]PORT, IPv6 in brackets)", key,
                             value);
@@ -171,11 +159,11 @@ int config_set(struct config *config, const char *key, const char *value, char *
                 }
                 spec = &config->chat[config->chat_count];
                 if (config->chat_count >= CONFIG_LISTEN_MAX)
-                        return fail(error, error_size, "%s: more than 16 addresses at '%s'", key,
+                        return cli_error(error, error_size, "%s: more than 16 addresses at '%s'", key,
                                     value);
                 if (addr_parse_listen(value, CONFIG_DEFAULT_CHAT_PORT, spec) < 0 ||
                     spec->proto == ADDR_UDP)
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: bad address '%s' (want [ADDR:]PORT, IPv6 in brackets)",
                                     key, value);
                 config->chat_count++;
@@ -183,7 +171,7 @@ int config_set(struct config *config, const char *key, const char *value, char *
         }
         if (strcmp(key, "chat-backend") == 0) {
                 if (strcmp(value, "sqlite") != 0)
-                        return fail(error, error_size, "%s: unknown backend '%s' (want sqlite)",
+                        return cli_error(error, error_size, "%s: unknown backend '%s' (want sqlite)",
                                     key, value);
                 return 0;
         }
@@ -209,13 +197,13 @@ int config_set(struct config *config, const char *key, const char *value, char *
                                    error, error_size);
         if (strcmp(key, "chat-rate") == 0) {
                 if (parse_number(value, 0.01, 1e6, &config->chat_rate) < 0)
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: want messages per second from 0.01, not '%s'", key, value);
                 return 0;
         }
         if (strcmp(key, "chat-burst") == 0) {
                 if (parse_number(value, 1, 1e6, &config->chat_burst) < 0)
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: want a number from 1 to 1000000, not '%s'", key, value);
                 return 0;
         }
@@ -225,19 +213,19 @@ int config_set(struct config *config, const char *key, const char *value, char *
                 return set_unsigned(key, value, 1, 4096, &config->chat_queue, error, error_size);
         if (strcmp(key, "chat-output-max") == 0) {
                 if (parse_size(value, 16 * 1024, 64 * 1024 * 1024, &config->chat_output_max) < 0)
-                        return fail(error, error_size, "%s: want bytes from 16K to 64M, not '%s'",
+                        return cli_error(error, error_size, "%s: want bytes from 16K to 64M, not '%s'",
                                     key, value);
                 return 0;
         }
         if (strcmp(key, "strict-port") == 0) {
                 if (parse_bool(value, &config->strict_port) < 0)
-                        return fail(error, error_size, "%s: not yes or no: '%s'", key, value);
+                        return cli_error(error, error_size, "%s: not yes or no: '%s'", key, value);
                 return 0;
         }
         if (strcmp(key, "log-level") == 0) {
                 level = log_level_parse(value);
                 if (level < 0)
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: unknown level '%s' (emerg alert crit err warning notice "
                                     "info debug)",
                                     key, value);
@@ -250,7 +238,7 @@ int config_set(struct config *config, const char *key, const char *value, char *
                 return set_string(&config->state_dir, value);
         if (strcmp(key, "max-connections") == 0) {
                 if (parse_number(value, 1, 1000000, &number) < 0 || number != floor(number))
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: want a whole number from 1 to 1000000, not '%s'", key,
                                     value);
                 config->max_connections = (unsigned)number;
@@ -258,32 +246,32 @@ int config_set(struct config *config, const char *key, const char *value, char *
         }
         if (strcmp(key, "idle-timeout") == 0) {
                 if (parse_number(value, 0, 7 * 86400, &config->idle_timeout) < 0)
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: want seconds from 0 to 604800, not '%s'", key, value);
                 return 0;
         }
         if (strcmp(key, "shutdown-timeout") == 0) {
                 if (parse_number(value, 0, 3600, &config->shutdown_timeout) < 0)
-                        return fail(error, error_size, "%s: want seconds from 0 to 3600, not '%s'",
+                        return cli_error(error, error_size, "%s: want seconds from 0 to 3600, not '%s'",
                                     key, value);
                 return 0;
         }
         if (strcmp(key, "buffer-size") == 0) {
                 if (parse_size(value, 4096, 16 * 1024 * 1024, &config->buffer_size) < 0)
-                        return fail(error, error_size, "%s: want bytes from 4096 to 16M, not '%s'",
+                        return cli_error(error, error_size, "%s: want bytes from 4096 to 16M, not '%s'",
                                     key, value);
                 return 0;
         }
         if (strcmp(key, "udp-rate") == 0) {
                 if (parse_number(value, 0, 1e6, &config->udp_rate) < 0)
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: want datagrams per second (0 = no limit), not '%s'", key,
                                     value);
                 return 0;
         }
         if (strcmp(key, "udp-burst") == 0) {
                 if (parse_number(value, 1, 1e6, &config->udp_burst) < 0)
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: want a number from 1 to 1000000, not '%s'", key, value);
                 return 0;
         }

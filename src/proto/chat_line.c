@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "utf8.h"
+
 /* 9999-12-31T23:59:59.999Z: the last time that fits four year digits. */
 #define CHAT_TIME_MS_LAST 253402300799999ull
 
@@ -89,47 +91,15 @@ enum chat_text_result chat_line_check(const char *text, size_t length)
         size_t i = 0;
 
         while (i < length) {
-                unsigned char lead = bytes[i];
                 uint32_t code;
-                uint32_t least;
-                size_t more;
+                int n = utf8_decode(bytes + i, length - i, &code);
 
-                if (lead < 0x80) {
-                        if (lead < 0x20 || lead == 0x7f)
-                                return CHAT_TEXT_CONTROL;
-                        i++;
-                        continue;
-                }
-                /* 0xc0 and 0xc1 could only start overlong forms; 0xf5 and up pass U+10FFFF. */
-                if (lead >= 0xc2 && lead <= 0xdf) {
-                        more = 1;
-                        code = lead & 0x1f;
-                        least = 0x80;
-                } else if (lead >= 0xe0 && lead <= 0xef) {
-                        more = 2;
-                        code = lead & 0x0f;
-                        least = 0x800;
-                } else if (lead >= 0xf0 && lead <= 0xf4) {
-                        more = 3;
-                        code = lead & 0x07;
-                        least = 0x10000;
-                } else {
+                if (n < 0)
                         return CHAT_TEXT_INVALID_UTF8;
-                }
-                if (length - i - 1 < more)
-                        return CHAT_TEXT_INVALID_UTF8;
-                for (size_t k = 1; k <= more; k++) {
-                        unsigned char next = bytes[i + k];
-
-                        if ((next & 0xc0) != 0x80)
-                                return CHAT_TEXT_INVALID_UTF8;
-                        code = (code << 6) | (next & 0x3f);
-                }
-                if (code < least || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
-                        return CHAT_TEXT_INVALID_UTF8;
-                if (code <= 0x9f)
-                        return CHAT_TEXT_CONTROL; /* C1: U+0080 to U+009F */
-                i += more + 1;
+                /* C0, DEL and C1 (U+0080 to U+009F). */
+                if (code < 0x20 || (code >= 0x7f && code <= 0x9f))
+                        return CHAT_TEXT_CONTROL;
+                i += (size_t)n;
         }
         return CHAT_TEXT_OK;
 }

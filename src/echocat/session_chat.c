@@ -390,6 +390,9 @@ static void submit(struct chat_session *s)
         user_line_sent(s, s->editor.text, length);
         s->editor.text[length] = '\n';
         client_send(&s->client, s->editor.text, length + 1);
+        /* A password does not stay behind in the editor's buffer. */
+        if (s->screen.secret)
+                explicit_bzero(s->editor.text, sizeof(s->editor.text));
         chat_editor_clear(&s->editor);
         if (chat_screen_submitted(&s->screen) < 0)
                 output_failed(s, -EIO);

@@ -27,7 +27,7 @@ const char cat_args_usage[] =
     "  -w, --timeout TIME   connect timeout, and the longest wait for an echo\n"
     "                       (default 10s; 0 waits for ever)\n"
     "  -v, --verbose        print every event on standard error\n"
-    "      --chat           be a chat client (echod's chat, default port " CAT_DEFAULT_CHAT_PORT ");\n"
+    "      --chat           be a chat client (echod's chat; default port 7070);\n"
     "                       keeps the session token under $XDG_CONFIG_HOME/echocat/\n"
     "      --no-token       with --chat: neither use nor keep a session token\n"
     "  -h, --help           show this help\n"
@@ -39,11 +39,14 @@ const char cat_args_usage[] =
 int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error, size_t error_size)
 {
         static const struct option longopts[] = {
-            {"udp", no_argument, NULL, 'u'},     {"timeout", required_argument, NULL, 'w'},
-            {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+            {"udp", no_argument, NULL, 'u'},
+            {"timeout", required_argument, NULL, 'w'},
+            {"verbose", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
             {"chat", no_argument, NULL, CAT_OPTION_CHAT},
             {"no-token", no_argument, NULL, CAT_OPTION_NO_TOKEN},
-            {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+            {"version", no_argument, NULL, 'V'},
+            {NULL, 0, NULL, 0},
         };
         uint16_t port;
         int c;

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#define KEY_CTRL(letter) ((letter) & 0x1f)
+#define KEY_CTRL(letter) ((letter)&0x1f)
 
 static bool is_continuation(unsigned char byte)
 {
@@ -12,7 +12,8 @@ static bool is_continuation(unsigned char byte)
 /* Drop the last character: its continuation bytes, then its first byte. */
 static void erase_character(struct chat_editor *editor)
 {
-        while (editor->length > 0 && is_continuation((unsigned char)editor->text[editor->length - 1]))
+        while (editor->length > 0 &&
+               is_continuation((unsigned char)editor->text[editor->length - 1]))
                 editor->length--;
         if (editor->length > 0)
                 editor->length--;

@@ -42,7 +42,8 @@ enum chat_editor_action chat_editor_key(struct chat_editor *editor, unsigned cha
 /* Empty the line (after it was submitted). */
 void chat_editor_clear(struct chat_editor *editor);
 
-/* Terminal columns of text, counting one per UTF-8 character (wide characters are not told apart). */
+/* Terminal columns of text, counting one per UTF-8 character (wide characters are not told apart).
+ */
 size_t chat_editor_columns(const char *text, size_t length);
 
 #endif

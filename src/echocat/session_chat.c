@@ -214,8 +214,8 @@ static void server_prompt(struct chat_session *s, enum chat_server_kind kind)
         if (s->options->interactive && !s->finished) {
                 bool password = kind == CHAT_SERVER_PASSWORD_PROMPT;
 
-                if (chat_screen_set_prompt(&s->screen, password ? "password: " : "name: ",
-                                           password, &s->editor) < 0)
+                if (chat_screen_set_prompt(&s->screen, password ? "password: " : "name: ", password,
+                                           &s->editor) < 0)
                         output_failed(s, -EIO);
         }
 }
@@ -555,8 +555,9 @@ int session_chat_run(struct ev_loop *loop, const struct addrinfo *addresses,
         }
         s.client.observe = config->observe;
         s.client.observe_arg = config->observe_arg;
-        r = s.finished ? 0 : client_start(&s.client, loop, addresses, false, config->timeout,
-                                           &chat_ops, &s);
+        r = s.finished
+                ? 0
+                : client_start(&s.client, loop, addresses, false, config->timeout, &chat_ops, &s);
         if (r == 0) {
                 if (!s.finished)
                         ev_run(loop, 0);

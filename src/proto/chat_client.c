@@ -12,12 +12,17 @@ static const struct {
         const char *word;
         enum chat_server_kind kind;
 } kinds[] = {
-    {"HELLO", CHAT_SERVER_HELLO}, {"NAME?", CHAT_SERVER_NAME_PROMPT},
+    {"HELLO", CHAT_SERVER_HELLO},
+    {"NAME?", CHAT_SERVER_NAME_PROMPT},
     {"PASSWORD?", CHAT_SERVER_PASSWORD_PROMPT},
-    {"TOKEN", CHAT_SERVER_TOKEN}, {"OK", CHAT_SERVER_OK},
-    {"HIST", CHAT_SERVER_HIST},   {"MSG", CHAT_SERVER_MSG},
-    {"JOIN", CHAT_SERVER_JOIN},   {"LEAVE", CHAT_SERVER_LEAVE},
-    {"WHO", CHAT_SERVER_WHO},     {"ERR", CHAT_SERVER_ERR},
+    {"TOKEN", CHAT_SERVER_TOKEN},
+    {"OK", CHAT_SERVER_OK},
+    {"HIST", CHAT_SERVER_HIST},
+    {"MSG", CHAT_SERVER_MSG},
+    {"JOIN", CHAT_SERVER_JOIN},
+    {"LEAVE", CHAT_SERVER_LEAVE},
+    {"WHO", CHAT_SERVER_WHO},
+    {"ERR", CHAT_SERVER_ERR},
     {"BYE", CHAT_SERVER_BYE},
 };
 
@@ -271,7 +276,9 @@ int chat_token_file_name(const char *host, const char *port, char *out, size_t s
         if (length + 1 > size || length > 255)
                 return -ENAMETOOLONG;
         for (size_t i = 0; i < host_length + 1 + port_length; i++) {
-                char c = i < host_length ? host[i] : i == host_length ? '-' : port[i - host_length - 1];
+                char c = i < host_length    ? host[i]
+                         : i == host_length ? '-'
+                                            : port[i - host_length - 1];
 
                 if (c >= 'A' && c <= 'Z')
                         c = (char)(c - 'A' + 'a');

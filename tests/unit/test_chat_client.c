@@ -121,7 +121,8 @@ static void lines_are_shown_readably(void **state)
 static void control_characters_never_reach_the_terminal(void **state)
 {
         (void)state;
-        display_of("MSG 2026-12-02T07:48:43.123Z bob \x1b[2Jgotcha\x7f", "[07:48] bob: ?[2Jgotcha?");
+        display_of("MSG 2026-12-02T07:48:43.123Z bob \x1b[2Jgotcha\x7f",
+                   "[07:48] bob: ?[2Jgotcha?");
         display_of("\x1b]0;title\x07", "?]0;title?");
 }
 

@@ -239,7 +239,7 @@ static uint64_t intended_time(const struct bench_worker *worker, uint64_t reques
  */
 static void open_loop_dispatch(struct bench_worker *worker, uint64_t now)
 {
-        unsigned n = worker->config->connections;
+        unsigned n = worker->config->connections, pipeline = worker->opts->pipeline;
 
         while (worker->measuring) {
                 uint64_t intended = intended_time(worker, worker->next_request);
@@ -256,16 +256,19 @@ static void open_loop_dispatch(struct bench_worker *worker, uint64_t now)
                 for (unsigned i = 0; i < n && !conn; i++) {
                         struct bench_conn *c = &worker->conns[(worker->next_conn + i) % n];
 
-                        if (c->connected && !c->closed &&
-                            c->started - c->completed < worker->opts->pipeline) {
+                        if (c->connected && !c->closed && c->started - c->completed < pipeline) {
                                 conn = c;
                                 worker->next_conn = (worker->next_conn + i + 1) % n;
                         }
                 }
                 if (!conn)
                         return; /* every pipeline is full: the next answer dispatches again */
-                tcp_start_one(conn, intended);
-                worker->next_request++;
+                /* When behind, fill this connection's pipeline with what is due: one send for all. */
+                do {
+                        tcp_start_one(conn, intended);
+                        worker->next_request++;
+                        intended = intended_time(worker, worker->next_request);
+                } while (intended <= now && conn->started - conn->completed < pipeline);
                 tcp_flush(conn);
         }
 }

@@ -27,6 +27,13 @@ struct cat_options {
         uint64_t timeout_ns;
         bool udp;
         bool verbose;
+        /* -z: only report whether the port accepts a connection; send nothing. */
+        bool zero_io;
+        /* -s ADDR and -p PORT: where to connect from (NULL and 0 when not given). */
+        const char *source_host;
+        uint16_t source_port;
+        /* -q SECONDS: after end of input, quit at the latest this much later; negative: never. */
+        double quit_after_eof;
 };
 
 /*

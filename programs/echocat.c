@@ -201,8 +201,21 @@ static void report_failure(int r, const char *host, const char *port,
         }
 }
 
+/* The signal that stopped the session (SIGINT, SIGTERM), or 0. */
+static int interrupted_by;
+
+static void on_interrupt(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        (void)revents;
+        /* Stop the session; the summary is printed and the exit status is 130. */
+        interrupted_by = w->signum;
+        signal(w->signum, SIG_DFL);
+        ev_break(loop, EVBREAK_ALL);
+}
+
 int main(int argc, char **argv)
 {
+        ev_signal sigint, sigterm;
         struct cat_options opts;
         struct session_config config;
         struct session_totals totals = {0};
@@ -262,6 +275,13 @@ int main(int argc, char **argv)
             .source_port = opts.source_port,
             .quit_after_eof = opts.quit_after_eof,
         };
+        ev_signal_init(&sigint, on_interrupt, SIGINT);
+        ev_signal_init(&sigterm, on_interrupt, SIGTERM);
+        ev_signal_start(loop, &sigint);
+        ev_signal_start(loop, &sigterm);
+        /* The session ends the loop itself; these must not keep it running. */
+        ev_unref(loop);
+        ev_unref(loop);
         started = ev_time();
         if (opts.zero_io)
                 r = session_zero_run(loop, addresses, &config, &totals);
@@ -282,7 +302,9 @@ int main(int argc, char **argv)
         if (opts.zero_io && opts.verbose && r == 0)
                 fprintf(stderr, "echocat: connection to %s port %s [%s] succeeded\n", host, port,
                         opts.udp ? "udp" : "tcp");
-        if (r < 0)
+        if (interrupted_by)
+                fprintf(stderr, "echocat: interrupted\n");
+        else if (r < 0)
                 report_failure(r, host, port, &totals);
         else if (totals.closed_by_peer)
                 fprintf(stderr, "echocat: connection closed by the server\n");
@@ -291,8 +313,14 @@ int main(int argc, char **argv)
                                 "came back\n",
                         opts.quit_after_eof, (unsigned long long)totals.received,
                         (unsigned long long)totals.sent);
+        ev_ref(loop);
+        ev_ref(loop);
+        ev_signal_stop(loop, &sigint);
+        ev_signal_stop(loop, &sigterm);
         freeaddrinfo(addresses);
         freeaddrinfo(sources);
         ev_loop_destroy(loop);
+        if (interrupted_by)
+                return EXIT_INTERRUPTED;
         return r < 0 ? EXIT_FAILED : EXIT_OK;
 }

@@ -5,6 +5,7 @@ connections, timeouts, UDP, IPv6)."""
 import os
 import pty
 import select
+import signal
 import socket
 import subprocess
 import threading
@@ -316,6 +317,26 @@ class NetcatOptions(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout, b"back at once\n")
         self.assertLess(time.monotonic() - start, 30)
+
+    def test_ctrl_c_prints_the_summary_and_exits_130(self):
+        with TestServer("stall") as server:
+            host, port = server.address()
+            proc = subprocess.Popen([ECHOCAT, "-v", host, str(port)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.addCleanup(proc.kill)
+            proc.stdin.write(b"waiting\n")
+            proc.stdin.flush()
+            # Wait until it is connected (its -v line) before interrupting.
+            while True:
+                line = proc.stderr.readline()
+                self.assertNotEqual(line, b"", "echocat ended before it sent anything")
+                if b"sent 8 bytes" in line:
+                    break
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertIn(b"8 bytes sent, 0 bytes received in", err)
+        self.assertIn(b"echocat: interrupted\n", err)
 
     def test_bad_netcat_options_exit_2(self):
         for args in (["-p", "0", "h", "1"], ["-q", "soon", "h", "1"], ["-s", "", "h", "1"]):

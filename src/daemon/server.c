@@ -292,6 +292,15 @@ static void apply_reloadable(struct server *server, struct config *fresh)
         config->shutdown_timeout = fresh->shutdown_timeout;
         config->udp_rate = fresh->udp_rate;
         config->udp_burst = fresh->udp_burst;
+        config->chat_history = fresh->chat_history;
+        config->chat_max_users = fresh->chat_max_users;
+        config->chat_max_pending = fresh->chat_max_pending;
+        config->chat_login_timeout = fresh->chat_login_timeout;
+        config->chat_token_idle = fresh->chat_token_idle;
+        config->chat_token_lifetime = fresh->chat_token_lifetime;
+        config->chat_rate = fresh->chat_rate;
+        config->chat_burst = fresh->chat_burst;
+        config->chat_output_max = fresh->chat_output_max;
         for (size_t i = 0; i < server->service_count; i++)
                 server->services[i].ops->reload(server->services[i].state, config);
 }
@@ -400,34 +409,51 @@ static struct server_service *service_for(struct server *server, const struct se
         return service;
 }
 
-static int bind_standalone(struct server *server)
+/* Bind the standalone sockets of one service, named name. */
+static int bind_service(struct server *server, const char *name, const struct addr_spec *specs,
+                        size_t count)
 {
-        const struct config *config = &server->config;
+        bool strict = server->config.strict_port;
 
-        for (size_t i = 0; i < config->echo_count; i++) {
-                const struct addr_spec *spec = &config->echo[i];
-                struct listen_socket *socket_info = &server->listeners[server->listener_count].socket;
+        for (size_t i = 0; i < count; i++) {
+                const struct addr_spec *spec = &specs[i];
+                struct listen_socket *socket_info;
                 char wanted[ADDR_TEXT_MAX];
                 int r;
 
+                if (server->listener_count == LISTEN_MAX) {
+                        log_error("%s: more than %d sockets in all", name, LISTEN_MAX);
+                        return -EMFILE;
+                }
+                socket_info = &server->listeners[server->listener_count].socket;
                 addr_format((const struct sockaddr *)&spec->sa, wanted, sizeof(wanted));
-                r = listen_bind(spec, config->strict_port, "echo", socket_info);
+                r = listen_bind(spec, strict, name, socket_info);
                 if (r < 0) {
-                        log_error("echo: cannot listen on %s (%s): %s%s", wanted,
+                        log_error("%s: cannot listen on %s (%s): %s%s", name, wanted,
                                   spec->proto == ADDR_UDP ? "udp" : "tcp", strerror(-r),
-                                  r == -EADDRINUSE && !config->strict_port ? " (and the next ports)"
-                                                                           : "");
+                                  r == -EADDRINUSE && !strict ? " (and the next ports)" : "");
                         return r;
                 }
                 server->listener_count++;
                 if (addr_port((struct sockaddr *)&socket_info->address) !=
                         addr_port((const struct sockaddr *)&spec->sa) &&
                     addr_port((const struct sockaddr *)&spec->sa) != 0)
-                        log_notice("echo: port %u is busy; took %u instead",
+                        log_notice("%s: port %u is busy; took %u instead", name,
                                    addr_port((const struct sockaddr *)&spec->sa),
                                    addr_port((struct sockaddr *)&socket_info->address));
         }
         return 0;
+}
+
+static int bind_standalone(struct server *server)
+{
+        const struct config *config = &server->config;
+        int r;
+
+        r = bind_service(server, "echo", config->echo, config->echo_count);
+        if (r == 0)
+                r = bind_service(server, "chat", config->chat, config->chat_count);
+        return r;
 }
 
 /* Serve an Accept=yes connection: this process serves it, then exits. */

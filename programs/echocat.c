@@ -309,8 +309,9 @@ int main(int argc, char **argv)
         else if (totals.closed_by_peer)
                 fprintf(stderr, "echocat: connection closed by the server\n");
         else if (totals.quit_early && opts.verbose)
-                fprintf(stderr, "echocat: quit %g s after end of input (-q), %llu of %llu bytes "
-                                "came back\n",
+                fprintf(stderr,
+                        "echocat: quit %g s after end of input (-q), %llu of %llu bytes "
+                        "came back\n",
                         opts.quit_after_eof, (unsigned long long)totals.received,
                         (unsigned long long)totals.sent);
         ev_ref(loop);

@@ -65,13 +65,15 @@ static int add_target(struct target_list *list, const char *host, int family, bo
         else if (r == -EAGAIN)
                 fprintf(stderr, "echoscan: %s: temporary resolver failure\n", host);
         else if (r == -E2BIG)
-                fprintf(stderr, "echoscan: %s: block too large (at most /16 for IPv4, /112 for IPv6)\n",
+                fprintf(stderr,
+                        "echoscan: %s: block too large (at most /16 for IPv4, /112 for IPv6)\n",
                         host);
         else if (r == -EAFNOSUPPORT)
                 fprintf(stderr, "echoscan: %s: not an %s block, as %s asks\n", host,
                         family == AF_INET ? "IPv4" : "IPv6", family == AF_INET ? "-4" : "-6");
         else if (r == -EDESTADDRREQ)
-                fprintf(stderr, "echoscan: %s: a link-local address needs a zone, as in fe80::1%%eth0\n",
+                fprintf(stderr,
+                        "echoscan: %s: a link-local address needs a zone, as in fe80::1%%eth0\n",
                         host);
         else if (r == -ENODEV)
                 fprintf(stderr, "echoscan: %s: no such interface\n", host);
@@ -82,7 +84,8 @@ static int add_target(struct target_list *list, const char *host, int family, bo
         return r == -EAGAIN || r == -ENOMEM || r == -EIO ? EXIT_FAILED : EXIT_USAGE;
 }
 
-/* Add the hosts of an -iL file: words separated by blanks, "#" to the end of a line is a comment. */
+/* Add the hosts of an -iL file: words separated by blanks, "#" to the end of a line is a comment.
+ */
 static int add_input_list(struct target_list *list, const char *path, int family)
 {
         FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
@@ -151,7 +154,6 @@ static void on_progress(struct ev_loop *loop, ev_timer *w, int revents)
                 p->drawn = true;
         }
 }
-
 
 /* What the signal and open-port callbacks need: the scan, the bar to erase, the targets. */
 struct run_state {
@@ -361,7 +363,8 @@ int main(int argc, char **argv)
         if (args.concurrency == 0) {
                 args.concurrency = budget;
         } else if (args.concurrency > budget) {
-                fprintf(stderr, "echoscan: -c %u is above the open-file limit; %u connects at most\n",
+                fprintf(stderr,
+                        "echoscan: -c %u is above the open-file limit; %u connects at most\n",
                         args.concurrency, budget);
                 args.concurrency = budget;
         }
@@ -370,10 +373,11 @@ int main(int argc, char **argv)
                 double needed = ceil(args.min_rate * args.timeout);
 
                 if (needed > budget)
-                        fprintf(stderr,
-                                "echoscan: --min-rate %g needs %.0f connects in flight; the open-file "
-                                "limit allows %u\n",
-                                args.min_rate, needed, budget);
+                        fprintf(
+                            stderr,
+                            "echoscan: --min-rate %g needs %.0f connects in flight; the open-file "
+                            "limit allows %u\n",
+                            args.min_rate, needed, budget);
                 if (needed > args.concurrency)
                         args.concurrency = needed > budget ? budget : (unsigned)needed;
         }
@@ -436,9 +440,8 @@ int main(int argc, char **argv)
                 counts.filtered += host_counts.filtered;
         }
         status = write_files(&args, &report_run, hosts, targets.count, &db);
-        if (!file_to_stdout(&args) &&
-            report_write(stdout, args.format, hosts, targets.count, report_run.all, &db,
-                         &report_run) < 0) {
+        if (!file_to_stdout(&args) && report_write(stdout, args.format, hosts, targets.count,
+                                                   report_run.all, &db, &report_run) < 0) {
                 fprintf(stderr, "echoscan: writing the results failed\n");
                 status = EXIT_FAILED;
                 goto out;
@@ -447,7 +450,8 @@ int main(int argc, char **argv)
                 char line[256];
                 uint64_t scanned = counts.open + counts.closed + counts.filtered;
 
-                if (report_summary(line, sizeof(line), &counts, targets.count, scanned, elapsed) > 0)
+                if (report_summary(line, sizeof(line), &counts, targets.count, scanned, elapsed) >
+                    0)
                         fprintf(stderr, "echoscan: %s%s\n", line,
                                 report_run.interrupted ? " (interrupted)" : "");
         }

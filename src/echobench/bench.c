@@ -207,7 +207,6 @@ static void tcp_flush(struct bench_conn *conn)
                 ev_io_stop(conn->worker->loop, &conn->write_watcher);
 }
 
-
 /* Start one message on conn whose latency counts from sent_at (now, or the intended time). */
 static void tcp_start_one(struct bench_conn *conn, uint64_t sent_at)
 {
@@ -263,7 +262,8 @@ static void open_loop_dispatch(struct bench_worker *worker, uint64_t now)
                 }
                 if (!conn)
                         return; /* every pipeline is full: the next answer dispatches again */
-                /* When behind, fill this connection's pipeline with what is due: one send for all. */
+                /* When behind, fill this connection's pipeline with what is due: one send for all.
+                 */
                 do {
                         tcp_start_one(conn, intended);
                         worker->next_request++;
@@ -643,7 +643,8 @@ static void worker_start_traffic(struct bench_worker *worker, uint64_t now)
 int bench_worker_run(const struct bench_worker_config *config, struct bench_stats *stats)
 {
         const struct bench_options *opts = config->opts;
-        struct bench_worker worker = {.config = config, .opts = opts, .stats = stats, .rate_fd = -1};
+        struct bench_worker worker = {
+            .config = config, .opts = opts, .stats = stats, .rate_fd = -1};
         bool signalled = false;
         uint64_t start;
         int r = 0;

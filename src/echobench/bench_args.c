@@ -41,8 +41,9 @@ static int parse_count(const char *text, const char *what, unsigned long max, un
         unsigned long value;
 
         if (units_parse_uint(text, 1, max, &value) < 0)
-                return cli_error(error, error_size, "%s must be a whole number from 1 to %lu, not '%s'",
-                            what, max, text);
+                return cli_error(error, error_size,
+                                 "%s must be a whole number from 1 to %lu, not '%s'", what, max,
+                                 text);
         *out = (unsigned)value;
         return 0;
 }
@@ -94,25 +95,25 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
                 case 's':
                         if (units_parse_size(optarg, &size) < 0 || size == 0 ||
                             size > BENCH_MAX_SIZE)
-                                return cli_error(error, error_size,
-                                            "message size must be from 1 byte to 16MiB, not '%s'",
-                                            optarg);
+                                return cli_error(
+                                    error, error_size,
+                                    "message size must be from 1 byte to 16MiB, not '%s'", optarg);
                         opts->message_size = (size_t)size;
                         break;
                 case 'd':
                         if (units_parse_duration(optarg, &opts->duration_ns) < 0 ||
                             opts->duration_ns == 0)
                                 return cli_error(error, error_size,
-                                            "duration must be a positive time such as 10s or "
-                                            "500ms, not '%s'",
-                                            optarg);
+                                                 "duration must be a positive time such as 10s or "
+                                                 "500ms, not '%s'",
+                                                 optarg);
                         break;
                 case 'R':
                         if (units_parse_double(optarg, 0, BENCH_MAX_RATE, &opts->rate) < 0 ||
                             opts->rate <= 0)
-                                return fail(error, error_size,
-                                            "rate must be requests per second above 0, not '%s'",
-                                            optarg);
+                                return cli_error(
+                                    error, error_size,
+                                    "rate must be requests per second above 0, not '%s'", optarg);
                         break;
                 case OPT_LATENCY:
                         opts->latency = true;
@@ -142,7 +143,8 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
                         if (units_parse_duration(optarg, &opts->timeout_ns) < 0 ||
                             opts->timeout_ns == 0)
                                 return cli_error(error, error_size,
-                                            "timeout must be a positive time, not '%s'", optarg);
+                                                 "timeout must be a positive time, not '%s'",
+                                                 optarg);
                         break;
                 case OPT_JSON:
                         opts->json = true;
@@ -155,27 +157,28 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
                         return 0;
                 case ':':
                         return cli_error(error, error_size, "option '%s' needs a value",
-                                    argv[optind - 1]);
+                                         argv[optind - 1]);
                 default:
                         if (optopt)
                                 return cli_error(error, error_size, "unknown option '-%c'", optopt);
-                        return cli_error(error, error_size, "unknown option '%s'", argv[optind - 1]);
+                        return cli_error(error, error_size, "unknown option '%s'",
+                                         argv[optind - 1]);
                 }
         }
         if (argc - optind != 2)
                 return cli_error(error, error_size, "expected HOST and PORT, got %d argument%s",
-                            argc - optind, argc - optind == 1 ? "" : "s");
+                                 argc - optind, argc - optind == 1 ? "" : "s");
         opts->host = argv[optind];
         opts->port = argv[optind + 1];
         if (addr_parse_port(opts->port, &port) < 0 || port == 0)
-                return cli_error(error, error_size, "port must be a number from 1 to 65535, not '%s'",
-                            opts->port);
+                return cli_error(error, error_size,
+                                 "port must be a number from 1 to 65535, not '%s'", opts->port);
         if (opts->udp &&
             (opts->message_size < BENCH_MIN_UDP_SIZE || opts->message_size > BENCH_MAX_UDP_SIZE))
                 return cli_error(error, error_size, "UDP message size must be from %u to %u bytes",
-                            BENCH_MIN_UDP_SIZE, BENCH_MAX_UDP_SIZE);
+                                 BENCH_MIN_UDP_SIZE, BENCH_MAX_UDP_SIZE);
         if (opts->udp && opts->rate > 0)
-                return fail(error, error_size, "--rate works over TCP only (for now)");
+                return cli_error(error, error_size, "--rate works over TCP only (for now)");
         if (opts->threads > opts->connections)
                 opts->threads = opts->connections;
         return 0;

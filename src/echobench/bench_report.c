@@ -9,7 +9,7 @@ const double bench_report_percentiles[BENCH_REPORT_PERCENTILES] = {50.0, 90.0, 9
 static const char *const percentile_names[BENCH_REPORT_PERCENTILES] = {"p50", "p90", "p99",
                                                                        "p99.9"};
 
-const double bench_report_distribution[BENCH_REPORT_DISTRIBUTION] = {50.0, 75.0, 90.0, 99.0,
+const double bench_report_distribution[BENCH_REPORT_DISTRIBUTION] = {50.0, 75.0,  90.0,   99.0,
                                                                      99.9, 99.99, 99.999, 100.0};
 static const char *const distribution_names[BENCH_REPORT_DISTRIBUTION] = {
     "p50", "p75", "p90", "p99", "p99.9", "p99.99", "p99.999", "max"};
@@ -46,7 +46,9 @@ void bench_report_text(FILE *out, const struct bench_options *opts, const char *
                 opts->udp ? "udp" : "tcp", target, opts->connections, opts->message_size,
                 opts->pipeline, opts->threads, opts->threads == 1 ? "" : "s");
         if (opts->rate > 0)
-                fprintf(out, "mode         open loop at %.1f requests/s (latency from the intended send time)\n",
+                fprintf(out,
+                        "mode         open loop at %.1f requests/s (latency from the intended send "
+                        "time)\n",
                         opts->rate);
         else
                 fprintf(out, "mode         closed loop\n");
@@ -74,7 +76,6 @@ void bench_report_text(FILE *out, const struct bench_options *opts, const char *
                 write_distribution(out, &stats->latency);
 }
 
-
 void bench_report_json(FILE *out, const struct bench_options *opts, const char *target,
                        const struct bench_stats *stats, bool interrupted)
 {
@@ -84,7 +85,8 @@ void bench_report_json(FILE *out, const struct bench_options *opts, const char *
         json_write_string(out, target);
         fprintf(out,
                 ",\"protocol\":\"%s\",\"connections\":%u,\"message_size\":%zu,\"pipeline\":%u,"
-                "\"threads\":%u,\"mode\":\"%s\",\"rate\":%.1f,\"interrupted\":%s,\"duration_s\":%.3f,\"connected\":%llu,\"requests\":%llu,"
+                "\"threads\":%u,\"mode\":\"%s\",\"rate\":%.1f,\"interrupted\":%s,\"duration_s\":%."
+                "3f,\"connected\":%llu,\"requests\":%llu,"
                 "\"requests_per_s\":%.1f,\"mib_per_s\":%.3f,\"latency_ns\":{",
                 opts->udp ? "udp" : "tcp", opts->connections, opts->message_size, opts->pipeline,
                 opts->threads, opts->rate > 0 ? "open" : "closed", opts->rate,

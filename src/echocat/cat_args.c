@@ -35,10 +35,14 @@ const char cat_args_usage[] =
 int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error, size_t error_size)
 {
         static const struct option longopts[] = {
-            {"udp", no_argument, NULL, 'u'},     {"timeout", required_argument, NULL, 'w'},
-            {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-            {"version", no_argument, NULL, 'V'}, {"source", required_argument, NULL, 's'},
-            {"source-port", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0},
+            {"udp", no_argument, NULL, 'u'},
+            {"timeout", required_argument, NULL, 'w'},
+            {"verbose", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, 'V'},
+            {"source", required_argument, NULL, 's'},
+            {"source-port", required_argument, NULL, 'p'},
+            {NULL, 0, NULL, 0},
         };
         uint16_t port;
         int c;

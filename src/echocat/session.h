@@ -30,7 +30,8 @@ struct session_config {
         /* Optional: connect from these addresses and this port (-s, -p). */
         const struct addrinfo *sources;
         uint16_t source_port;
-        /* Piped: after end of input, quit at the latest this many seconds later (-q); < 0: never. */
+        /* Piped: after end of input, quit at the latest this many seconds later (-q); < 0: never.
+         */
         double quit_after_eof;
 };
 

@@ -126,9 +126,11 @@ static void write_json(FILE *out, const struct report_host *hosts, size_t nhosts
                 json_write_string(out, run->version);
                 fputs(", \"args\": ", out);
                 json_write_string(out, run->args);
-                fprintf(out, ", \"start\": %.3f, \"startstr\": \"%s\", \"elapsed\": %.3f, "
-                             "\"interrupted\": %s,\n ",
-                        run->start, when, run->end - run->start, run->interrupted ? "true" : "false");
+                fprintf(out,
+                        ", \"start\": %.3f, \"startstr\": \"%s\", \"elapsed\": %.3f, "
+                        "\"interrupted\": %s,\n ",
+                        run->start, when, run->end - run->start,
+                        run->interrupted ? "true" : "false");
         }
         fputs("\"hosts\": [", out);
         for (size_t h = 0; h < nhosts; h++) {
@@ -164,8 +166,7 @@ static void write_json(FILE *out, const struct report_host *hosts, size_t nhosts
 }
 
 int report_write(FILE *out, enum report_format format, const struct report_host *hosts,
-                 size_t nhosts, bool all, const struct services *db,
-                 const struct report_run *run)
+                 size_t nhosts, bool all, const struct services *db, const struct report_run *run)
 {
         switch (format) {
         case REPORT_JSON:

@@ -56,8 +56,7 @@ bool report_host_down(const struct report_counts *counts);
  * arguments and version to the JSON. Returns 0 or -EIO when writing failed.
  */
 int report_write(FILE *out, enum report_format format, const struct report_host *hosts,
-                 size_t nhosts, bool all, const struct services *db,
-                 const struct report_run *run);
+                 size_t nhosts, bool all, const struct services *db, const struct report_run *run);
 
 /*
  * Format the closing summary (no newline) into buf. Returns its length, or

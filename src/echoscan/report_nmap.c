@@ -69,7 +69,9 @@ static bool listed(const struct report_host *host, const struct host_view *view,
 
 static const char *reason(unsigned state)
 {
-        return state == SCAN_OPEN ? "syn-ack" : state == SCAN_CLOSED ? "conn-refused" : "no-response";
+        return state == SCAN_OPEN     ? "syn-ack"
+               : state == SCAN_CLOSED ? "conn-refused"
+                                      : "no-response";
 }
 
 /* nmap's date: "Wed Dec  2 08:05:36 2026", local time. */
@@ -264,8 +266,8 @@ static void write_grepable_host(FILE *out, const struct report_run *run,
         view_host(run, host, &view);
         if (view.down && !run->verbose)
                 return;
-        fprintf(out, "Host: %s (%s)\tStatus: %s\n", host->address, same_name(host) ? "" : host->name,
-                view.down ? "Down" : "Up");
+        fprintf(out, "Host: %s (%s)\tStatus: %s\n", host->address,
+                same_name(host) ? "" : host->name, view.down ? "Down" : "Up");
         if (view.down)
                 return;
         fprintf(out, "Host: %s (%s)\tPorts: ", host->address, same_name(host) ? "" : host->name);
@@ -291,9 +293,8 @@ static void write_grepable_host(FILE *out, const struct report_run *run,
         fputc('\n', out);
 }
 
-static void write_grepable(FILE *out, const struct report_run *run,
-                           const struct report_host *hosts, size_t nhosts,
-                           const struct services *db)
+static void write_grepable(FILE *out, const struct report_run *run, const struct report_host *hosts,
+                           size_t nhosts, const struct services *db)
 {
         write_header_line(out, run);
         for (size_t h = 0; h < nhosts; h++)
@@ -301,8 +302,8 @@ static void write_grepable(FILE *out, const struct report_run *run,
         write_footer_line(out, run, hosts, nhosts);
 }
 
-static void write_xml_host(FILE *out, const struct report_run *run,
-                           const struct report_host *host, const struct services *db)
+static void write_xml_host(FILE *out, const struct report_run *run, const struct report_host *host,
+                           const struct services *db)
 {
         struct host_view view;
 
@@ -396,9 +397,11 @@ static void write_xml(FILE *out, const struct report_run *run, const struct repo
                 "<runstats><finished time=\"%lld\" timestr=\"%s\" summary=\"echoscan %s at %s; ",
                 (long long)run->end, end, run->interrupted ? "interrupted" : "done", end);
         write_totals(out, run, nhosts, up);
-        fprintf(out, "\" elapsed=\"%.2f\" exit=\"%s\"%s/><hosts up=\"%zu\" down=\"%zu\" total=\"%zu\"/>\n",
-                run->end - run->start, run->interrupted ? "error" : "success",
-                run->interrupted ? " errormsg=\"interrupted\"" : "", up, nhosts - up, nhosts);
+        fprintf(
+            out,
+            "\" elapsed=\"%.2f\" exit=\"%s\"%s/><hosts up=\"%zu\" down=\"%zu\" total=\"%zu\"/>\n",
+            run->end - run->start, run->interrupted ? "error" : "success",
+            run->interrupted ? " errormsg=\"interrupted\"" : "", up, nhosts - up, nhosts);
         fputs("</runstats>\n</nmaprun>\n", out);
 }
 

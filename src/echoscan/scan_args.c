@@ -1,11 +1,11 @@
 #include "scan_args.h"
 
+#include "cli.h"
 #include "scan.h"
 #include "units.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +34,8 @@ const char scan_args_usage[] =
     "Output:\n"
     "  -o, --output FORMAT    standard output as plain (default), json or grep\n"
     "  -oN FILE, -oX FILE, -oG FILE\n"
-    "                         also write nmap's normal, XML or grepable format to FILE (- for stdout)\n"
+    "                         also write nmap's normal, XML or grepable format to FILE (- for "
+    "stdout)\n"
     "  -oA BASE               all three, to BASE.nmap, BASE.xml and BASE.gnmap\n"
     "  -a, --all              report every port: open, closed and filtered\n"
     "      --open             report open ports only (in every format)\n"
@@ -52,12 +53,12 @@ static const struct {
         double timeout, max_rate;
         unsigned retries;
 } templates[6] = {
-    {1, 5.0, 1.0 / 300, 2},  /* paranoid: one probe every 5 minutes */
-    {1, 5.0, 1.0 / 15, 2},   /* sneaky: one every 15 seconds */
-    {10, 2.0, 2.5, 2},       /* polite: one every 0.4 seconds */
-    {0, 1.0, 0, 1},          /* normal */
-    {0, 0.5, 0, 1},          /* aggressive */
-    {0, 0.25, 0, 0},         /* insane */
+    {1, 5.0, 1.0 / 300, 2}, /* paranoid: one probe every 5 minutes */
+    {1, 5.0, 1.0 / 15, 2},  /* sneaky: one every 15 seconds */
+    {10, 2.0, 2.5, 2},      /* polite: one every 0.4 seconds */
+    {0, 1.0, 0, 1},         /* normal */
+    {0, 0.5, 0, 1},         /* aggressive */
+    {0, 0.25, 0, 0},        /* insane */
 };
 
 enum {
@@ -73,19 +74,6 @@ enum {
         OPT_FILE_GREPABLE,
         OPT_FILE_ALL,
 };
-
-static int fail(char *error, size_t size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *error, size_t size, const char *format, ...)
-{
-        va_list ap;
-
-        va_start(ap, format);
-        vsnprintf(error, size, format, ap);
-        va_end(ap);
-        return -EINVAL;
-}
 
 static int parse_duration(const char *text, double *seconds)
 {
@@ -123,7 +111,8 @@ static int add_all_files(struct scan_args *args, const char *base)
         static const struct {
                 enum report_nmap_format format;
                 const char *suffix;
-        } kinds[] = {{REPORT_NMAP_NORMAL, ".nmap"}, {REPORT_NMAP_XML, ".xml"},
+        } kinds[] = {{REPORT_NMAP_NORMAL, ".nmap"},
+                     {REPORT_NMAP_XML, ".xml"},
                      {REPORT_NMAP_GREPABLE, ".gnmap"}};
 
         for (size_t i = 0; i < 3; i++) {
@@ -221,19 +210,20 @@ int scan_args_parse(int argc, char **argv, struct scan_args *args, char *error, 
                         break;
                 case 'c':
                         if (parse_count(optarg, 1, 1u << 20, &args->concurrency) < 0)
-                                return fail(error, size, "bad concurrency '%s': want 1-1048576",
-                                            optarg);
+                                return cli_error(error, size,
+                                                 "bad concurrency '%s': want 1-1048576", optarg);
                         set_concurrency = true;
                         break;
                 case 't':
                         if (parse_duration(optarg, &args->timeout) < 0)
-                                return fail(error, size, "bad timeout '%s': want e.g. 500ms or 2s",
-                                            optarg);
+                                return cli_error(error, size,
+                                                 "bad timeout '%s': want e.g. 500ms or 2s", optarg);
                         set_timeout = true;
                         break;
                 case 'r':
                         if (parse_count(optarg, 0, SCAN_MAX_RETRIES, &args->retries) < 0)
-                                return fail(error, size, "bad retries '%s': want 0-15", optarg);
+                                return cli_error(error, size, "bad retries '%s': want 0-15",
+                                                 optarg);
                         set_retries = true;
                         break;
                 case 'a':
@@ -241,10 +231,10 @@ int scan_args_parse(int argc, char **argv, struct scan_args *args, char *error, 
                         break;
                 case 'o':
                         if (report_format_parse(optarg, &args->format) < 0)
-                                return fail(error, size,
-                                            "bad output format '%s': want plain, json or grep "
-                                            "(or -oN, -oX, -oG FILE, -oA BASE)",
-                                            optarg);
+                                return cli_error(error, size,
+                                                 "bad output format '%s': want plain, json or grep "
+                                                 "(or -oN, -oX, -oG FILE, -oA BASE)",
+                                                 optarg);
                         break;
                 case 'q':
                         args->quiet = true;
@@ -254,8 +244,9 @@ int scan_args_parse(int argc, char **argv, struct scan_args *args, char *error, 
                         break;
                 case 'T':
                         if (optarg[0] < '0' || optarg[0] > '5' || optarg[1] != '\0')
-                                return fail(error, size, "bad timing template '-T%s': want -T0 to -T5",
-                                            optarg);
+                                return cli_error(error, size,
+                                                 "bad timing template '-T%s': want -T0 to -T5",
+                                                 optarg);
                         args->timing = optarg[0] - '0';
                         break;
                 case OPT_NO_URING:
@@ -266,8 +257,8 @@ int scan_args_parse(int argc, char **argv, struct scan_args *args, char *error, 
                         break;
                 case OPT_TOP_PORTS:
                         if (parse_count(optarg, 1, 65535, &args->top_ports) < 0)
-                                return fail(error, size, "bad --top-ports '%s': want 1-65535",
-                                            optarg);
+                                return cli_error(error, size, "bad --top-ports '%s': want 1-65535",
+                                                 optarg);
                         break;
                 case OPT_EXCLUDE:
                 case OPT_INPUT_LIST: {
@@ -275,9 +266,9 @@ int scan_args_parse(int argc, char **argv, struct scan_args *args, char *error, 
                         size_t *n = c == OPT_EXCLUDE ? &args->nexcludes : &args->ninput_lists;
 
                         if (*n == SCAN_ARGS_MAX_LISTS)
-                                return fail(error, size, "too many %s options (at most %d)",
-                                            c == OPT_EXCLUDE ? "--exclude" : "-iL",
-                                            SCAN_ARGS_MAX_LISTS);
+                                return cli_error(error, size, "too many %s options (at most %d)",
+                                                 c == OPT_EXCLUDE ? "--exclude" : "-iL",
+                                                 SCAN_ARGS_MAX_LISTS);
                         list[(*n)++] = optarg;
                         break;
                 }
@@ -286,9 +277,9 @@ int scan_args_parse(int argc, char **argv, struct scan_args *args, char *error, 
                         double rate;
 
                         if (units_parse_double(optarg, 0, 1e7, &rate) < 0 || rate <= 0)
-                                return fail(error, size,
-                                            "bad %s '%s': want probes per second, above 0",
-                                            c == OPT_MAX_RATE ? "--max-rate" : "--min-rate", optarg);
+                                return cli_error(
+                                    error, size, "bad %s '%s': want probes per second, above 0",
+                                    c == OPT_MAX_RATE ? "--max-rate" : "--min-rate", optarg);
                         if (c == OPT_MAX_RATE) {
                                 args->max_rate = rate;
                                 set_rate = true;
@@ -306,15 +297,15 @@ int scan_args_parse(int argc, char **argv, struct scan_args *args, char *error, 
                                                           : REPORT_NMAP_GREPABLE,
                                      optarg, NULL);
                         if (r < 0)
-                                return fail(error, size, "too many output files (at most %d)",
-                                            SCAN_ARGS_MAX_FILES);
+                                return cli_error(error, size, "too many output files (at most %d)",
+                                                 SCAN_ARGS_MAX_FILES);
                         break;
                 case OPT_FILE_ALL:
                         if (strcmp(optarg, "-") == 0)
-                                return fail(error, size, "-oA needs a base name, not -");
+                                return cli_error(error, size, "-oA needs a base name, not -");
                         if (add_all_files(args, optarg) < 0)
-                                return fail(error, size, "too many output files (at most %d)",
-                                            SCAN_ARGS_MAX_FILES);
+                                return cli_error(error, size, "too many output files (at most %d)",
+                                                 SCAN_ARGS_MAX_FILES);
                         break;
                 case '4':
                         args->family = AF_INET;
@@ -329,17 +320,18 @@ int scan_args_parse(int argc, char **argv, struct scan_args *args, char *error, 
                         args->action = SCAN_ACTION_VERSION;
                         return 0;
                 case ':':
-                        return fail(error, size, "option '%s' needs a value", argv[optind - 1]);
+                        return cli_error(error, size, "option '%s' needs a value",
+                                         argv[optind - 1]);
                 default:
                         if (optopt)
-                                return fail(error, size, "unknown option '-%c'", optopt);
-                        return fail(error, size, "unknown option '%s'", argv[optind - 1]);
+                                return cli_error(error, size, "unknown option '-%c'", optopt);
+                        return cli_error(error, size, "unknown option '%s'", argv[optind - 1]);
                 }
         }
         if (args->ports && args->top_ports)
-                return fail(error, size, "-p and --top-ports cannot be used together");
+                return cli_error(error, size, "-p and --top-ports cannot be used together");
         if (args->min_rate > 0 && args->max_rate > 0 && args->min_rate > args->max_rate)
-                return fail(error, size, "--min-rate is above --max-rate");
+                return cli_error(error, size, "--min-rate is above --max-rate");
         if (!set_concurrency)
                 args->concurrency = templates[args->timing].concurrency;
         if (!set_timeout)
@@ -351,7 +343,7 @@ int scan_args_parse(int argc, char **argv, struct scan_args *args, char *error, 
         args->hosts = argv + optind;
         args->nhosts = (size_t)(argc - optind);
         if (args->nhosts == 0 && args->ninput_lists == 0)
-                return fail(error, size, "no host given");
+                return cli_error(error, size, "no host given");
         return 0;
 }
 

@@ -26,13 +26,13 @@ struct scan_args_file {
 
 struct scan_args {
         enum scan_action action;
-        const char *ports;     /* -p, or NULL */
-        unsigned top_ports;    /* --top-ports, 0 when not given */
-        unsigned concurrency;  /* 0: from the open-file limit */
-        double timeout;        /* seconds */
+        const char *ports;    /* -p, or NULL */
+        unsigned top_ports;   /* --top-ports, 0 when not given */
+        unsigned concurrency; /* 0: from the open-file limit */
+        double timeout;       /* seconds */
         unsigned retries;
         double max_rate, min_rate; /* probes per second; 0 when not given */
-        int timing;            /* -T0..-T5 (3 when not given) */
+        int timing;                /* -T0..-T5 (3 when not given) */
         bool all, open_only, quiet, no_uring;
         unsigned verbose;
         int family;
@@ -41,7 +41,7 @@ struct scan_args {
         size_t nfiles;
         const char *input_lists[SCAN_ARGS_MAX_LISTS]; /* -iL */
         size_t ninput_lists;
-        const char *excludes[SCAN_ARGS_MAX_LISTS];    /* --exclude, each a comma-separated list */
+        const char *excludes[SCAN_ARGS_MAX_LISTS]; /* --exclude, each a comma-separated list */
         size_t nexcludes;
         char **hosts; /* the HOST arguments */
         size_t nhosts;

@@ -143,7 +143,8 @@ static bool in_block(const struct cidr *block, const struct sockaddr_storage *ss
                 return false;
         if (memcmp(bytes, block->addr, full) != 0)
                 return false;
-        return rest == 0 || ((bytes[full] ^ block->addr[full]) & (0xffu << (8 - rest)) & 0xffu) == 0;
+        return rest == 0 ||
+               ((bytes[full] ^ block->addr[full]) & (0xffu << (8 - rest)) & 0xffu) == 0;
 }
 
 static bool same_address(const struct sockaddr_storage *a, const struct sockaddr *b)

@@ -49,7 +49,8 @@ static void options_are_read(void **state)
 
 static void netcat_options_are_read(void **state)
 {
-        char *argv[] = {"echocat", "-z", "-s", "127.0.0.2", "-p", "4000", "-q", "1.5", "h", "9", NULL};
+        char *argv[] = {"echocat", "-z",  "-s", "127.0.0.2", "-p", "4000",
+                        "-q",      "1.5", "h",  "9",         NULL};
         char *plain[] = {"echocat", "h", "9", NULL};
         char *forever[] = {"echocat", "-q", "-1", "h", "9", NULL};
         struct cat_options opts;

@@ -44,9 +44,10 @@ static void explicit_options_win_over_the_template_in_any_order(void **state)
         char error[256];
 
         (void)state;
-        assert_int_equal(parse(&args, error,
-                               (const char *[]){"echoscan", "-t", "2s", "-T5", "-r", "3", "h", NULL}),
-                         0);
+        assert_int_equal(
+            parse(&args, error,
+                  (const char *[]){"echoscan", "-t", "2s", "-T5", "-r", "3", "h", NULL}),
+            0);
         assert_true(args.timeout == 2.0);
         assert_int_equal(args.retries, 3);
         scan_args_fini(&args);
@@ -63,8 +64,8 @@ static void nmap_file_options_take_the_next_word_or_the_rest(void **state)
 
         (void)state;
         assert_int_equal(parse(&args, error,
-                               (const char *[]){"echoscan", "-oX", "a.xml", "-oGb.gnmap", "-oA", "base",
-                                                "h", NULL}),
+                               (const char *[]){"echoscan", "-oX", "a.xml", "-oGb.gnmap", "-oA",
+                                                "base", "h", NULL}),
                          0);
         assert_int_equal(args.nfiles, 5);
         assert_int_equal(args.files[0].format, REPORT_NMAP_XML);
@@ -85,15 +86,17 @@ static void bad_combinations_are_refused_with_a_reason(void **state)
         char error[256];
 
         (void)state;
-        assert_int_equal(parse(&args, error,
-                               (const char *[]){"echoscan", "-p", "1", "--top-ports", "5", "h", NULL}),
-                         -EINVAL);
+        assert_int_equal(
+            parse(&args, error,
+                  (const char *[]){"echoscan", "-p", "1", "--top-ports", "5", "h", NULL}),
+            -EINVAL);
         assert_non_null(strstr(error, "--top-ports"));
-        assert_int_equal(parse(&args, error, (const char *[]){"echoscan", "-T6", "h", NULL}), -EINVAL);
-        assert_int_equal(parse(&args, error,
-                               (const char *[]){"echoscan", "--min-rate", "10", "--max-rate", "5", "h",
-                                                NULL}),
+        assert_int_equal(parse(&args, error, (const char *[]){"echoscan", "-T6", "h", NULL}),
                          -EINVAL);
+        assert_int_equal(
+            parse(&args, error,
+                  (const char *[]){"echoscan", "--min-rate", "10", "--max-rate", "5", "h", NULL}),
+            -EINVAL);
         assert_int_equal(parse(&args, error, (const char *[]){"echoscan", "-oX", NULL}), -EINVAL);
         assert_non_null(strstr(error, "needs a value"));
         assert_int_equal(parse(&args, error, (const char *[]){"echoscan", NULL}), -EINVAL);

@@ -128,11 +128,12 @@ class Lines:
         return line.rstrip(b"\r").decode("utf-8", "replace")
 
 
-def chat_login(port, name, password=None, token=None, timeout=30.0):
+def chat_login(port, name, password=None, token=None, timeout=30.0, retry_busy=True):
     """Log in (or register) over the chat protocol; returns (socket, token).
 
     Answers NAME? with the name (or /token), HELLO <other> with /name, PASSWORD?
-    with the password (or /token), and retries after ERR busy. The socket is
+    with the password (or /token), and retries after ERR busy (with
+    retry_busy=False it raises LoginError("busy ...") instead). The socket is
     left open and blocking, positioned after the OK line (HIST lines follow)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -163,10 +164,11 @@ def chat_login(port, name, password=None, token=None, timeout=30.0):
                 if not got_token:
                     raise LoginError("OK without TOKEN for %s" % name)
                 return sock, got_token
-            elif kind == "ERR" and "busy" in line:
+            elif kind == "ERR" and "busy" in line and retry_busy:
                 continue  # the prompt comes again
             elif kind in ("ERR", "BYE"):
-                raise LoginError("%s: %s" % (name, line))
+                raise LoginError("%s %s: %s" % ("busy" if "busy" in line else "refused",
+                                                name, line))
             else:
                 continue
             sock.sendall(answer.encode() + b"\n")

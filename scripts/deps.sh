@@ -4,7 +4,7 @@
 set -eu
 
 BUILD="build-essential cmake pkg-config libev-dev libsystemd-dev libcmocka-dev libsodium-dev libsqlite3-dev liburing-dev"
-TEST="python3 systemd systemd-container socat iproute2 nftables nmap python3-uvloop nodejs procps"
+TEST="python3 systemd systemd-container socat iproute2 nftables nmap python3-uvloop nodejs procps redis-server ngircd"
 PACKAGE="lintian rpm rpmlint dpkg-dev file"
 
 missing=""

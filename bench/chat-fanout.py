@@ -264,7 +264,9 @@ def measure(args):
                             % (server.name, count, phase, report["deliveries_per_s"],
                                report["cpu_us_per_delivery"], report["latency_us"]["p50"],
                                report["latency_us"]["p99"], report["lost"],
-                               "  STALLED" if report["stalled"] else ""))
+                               "  STALLED (%d receivers behind, %d disconnects, %d sender errors)"
+                               % (report["receivers_behind"], report["disconnects"],
+                                  report["sender_errors"]) if report["stalled"] else ""))
             for server in servers:
                 for phase in ("load", "ping"):
                     runs = sorted(rounds[(server.name, phase)],
@@ -272,6 +274,7 @@ def measure(args):
                     best = dict(runs[len(runs) // 2])
                     best["rounds_deliveries_per_s"] = [
                         r["deliveries_per_s"] for r in rounds[(server.name, phase)]]
+                    best["rounds"] = rounds[(server.name, phase)]
                     results.append(best)
             for sender, receivers in conns.values():
                 for sock in receivers + [sender]:

@@ -53,6 +53,7 @@ static int server_pid;
 static size_t message_size = 100;
 static int window = 32;
 static double warmup_s = 1.0, duration_s = 5.0;
+static double stall_s = 10.0; /* no message completed this long: give up */
 
 static uint32_t remaining[RING]; /* receivers still due, per seq % RING */
 static uint64_t sent_seq; /* messages sent */
@@ -294,7 +295,7 @@ static void usage(void)
 {
         fprintf(stderr, "usage: chat_fanout --proto chat|redis|irc --sender FD --receivers FD,FD,...\n"
                         "       --server-pid PID [--size 100] [--window 32] [--warmup 1]"
-                        " [--duration 5]\n");
+                        " [--duration 5] [--stall 10]\n");
         exit(2);
 }
 
@@ -324,6 +325,8 @@ int main(int argc, char **argv)
                         warmup_s = atof(value);
                 else if (!strcmp(flag, "--duration"))
                         duration_s = atof(value);
+                else if (!strcmp(flag, "--stall"))
+                        stall_s = atof(value);
                 else
                         usage();
         }
@@ -381,7 +384,7 @@ int main(int argc, char **argv)
                 }
                 if (!sending && done_seq == sent_seq)
                         break;
-                if (now - last_progress > 3000000000u) {
+                if (now - last_progress > (uint64_t)(stall_s * 1e9)) {
                         stalled = 1; /* a delivery is lost: stop rather than hang */
                         if (measuring) {
                                 cpu_end = server_cpu_s();
@@ -406,6 +409,11 @@ int main(int argc, char **argv)
                 }
         }
 
+        /* Receivers still owed the oldest message (all of them when the
+         * server stopped relaying, a few when it stopped writing to some). */
+        int behind = 0;
+        for (int i = 0; i < receiver_count; i++)
+                behind += done_seq < sent_seq && receivers[i].next_seq <= done_seq;
         double seconds = (double)(measured_end - measured_start) / 1e9;
         double cpu = cpu_end - cpu_start;
         printf("{\"receivers\": %d, \"window\": %d, \"size\": %zu, \"seconds\": %.3f, "
@@ -413,7 +421,8 @@ int main(int argc, char **argv)
                "\"messages_per_s\": %.1f, \"server_cpu_s\": %.3f, \"cpu_us_per_delivery\": %.4f, "
                "\"latency_us\": {\"p50\": %.1f, \"p90\": %.1f, \"p99\": %.1f, \"p99.9\": %.1f, "
                "\"max\": %.1f}, \"lost\": %llu, \"out_of_order\": %llu, \"foreign\": %llu, "
-               "\"sender_errors\": %llu, \"disconnects\": %llu, \"stalled\": %s}\n",
+               "\"sender_errors\": %llu, \"disconnects\": %llu, \"stalled\": %s, "
+               "\"receivers_behind\": %d}\n",
                receiver_count, window, message_size, seconds,
                (unsigned long long)(sent_at_end - sent_at_start),
                (unsigned long long)deliveries_measured,
@@ -425,6 +434,6 @@ int main(int argc, char **argv)
                (unsigned long long)(sent_seq * (uint64_t)receiver_count - deliveries_total),
                (unsigned long long)out_of_order, (unsigned long long)foreign,
                (unsigned long long)sender_errors, (unsigned long long)disconnects,
-               stalled ? "true" : "false");
+               stalled ? "true" : "false", behind);
         return stalled || disconnects ? 1 : 0;
 }

@@ -224,9 +224,10 @@ def run_client(client, args, server, sender, receivers, window):
         client, "--proto", server.proto, "--sender", str(sender.fileno()),
         "--receivers", ",".join(map(str, fds)), "--server-pid", str(server.pid),
         "--size", str(args.size), "--window", str(window),
-        "--warmup", "%g" % args.warmup, "--duration", "%g" % args.duration])
+        "--warmup", "%g" % args.warmup, "--duration", "%g" % args.duration,
+        "--stall", "%g" % args.stall])
     result = subprocess.run(argv, pass_fds=fds + [sender.fileno()], capture_output=True,
-                            timeout=args.warmup + args.duration + 60)
+                            timeout=args.warmup + args.duration + args.stall + 60)
     if not result.stdout.strip():
         raise RuntimeError("chat_fanout failed: %s" % result.stderr.decode(errors="replace"))
     report = json.loads(result.stdout)
@@ -329,6 +330,8 @@ def main():
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per pass")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before each pass")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--stall", type=float, default=10.0,
+                        help="give up a pass when no message completes this long (seconds)")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     parser.add_argument("--json", help="write the raw results to this file")

@@ -45,6 +45,7 @@ void config_defaults(struct config *config)
         config->chat_workers = 2;
         config->chat_queue = 64;
         config->chat_output_max = 256 * 1024;
+        config->udp_global_rate = 10000;
 }
 
 /* A whole number in [min, max] for key. */
@@ -275,6 +276,13 @@ int config_set(struct config *config, const char *key, const char *value, char *
                                     "%s: want a number from 1 to 1000000, not '%s'", key, value);
                 return 0;
         }
+        if (strcmp(key, "udp-global-rate") == 0) {
+                if (parse_number(value, 0, 1e7, &config->udp_global_rate) < 0)
+                        return cli_error(error, error_size,
+                                         "%s: want replies per second (0 = no limit), not '%s'",
+                                         key, value);
+                return 0;
+        }
         snprintf(error, error_size, "unknown key '%s'", key);
         return -EINVAL;
 }
@@ -428,6 +436,7 @@ static const struct option options[] = {
     {"chat-workers", required_argument, NULL, OPT_KEY + 21},
     {"chat-queue", required_argument, NULL, OPT_KEY + 22},
     {"chat-output-max", required_argument, NULL, OPT_KEY + 23},
+    {"udp-global-rate", required_argument, NULL, OPT_KEY + 24},
     {NULL, 0, NULL, 0},
 };
 
@@ -549,6 +558,7 @@ void config_usage(void)
             "  --shutdown-timeout SECONDS  time to drain connections on stop (default 10)\n"
             "  --udp-rate N            UDP datagrams per second per source; 0 = no limit (100)\n"
             "  --udp-burst N           UDP burst per source (default 200)\n"
+            "  --udp-global-rate N     UDP replies per second in all; 0 = no limit (10000)\n"
             "  --chat [ADDR:]PORT      serve the chat (repeatable; port 7070 is usual)\n"
             "  --chat-history N        messages shown at login (default 20)\n"
             "  --chat-rate N           messages per second per user (default 5; --chat-burst 20)\n"

@@ -76,6 +76,7 @@ static int echo_init(void **state, const struct service_env *env)
                 echo_tcp_pool_fini(&echo->pool);
                 goto fail;
         }
+        ratelimit_configure_global(&echo->limit, config->udp_global_rate);
         udpguard_init(&echo->guard);
         guard_configured_ports(&echo->guard, config);
         *state = echo;
@@ -172,6 +173,7 @@ static void echo_reload(void *state, const struct config *config)
         if (echo->pool.idle_timeout != config->idle_timeout)
                 echo_tcp_pool_set_idle_timeout(&echo->pool, config->idle_timeout);
         ratelimit_configure(&echo->limit, config->udp_rate, config->udp_burst);
+        ratelimit_configure_global(&echo->limit, config->udp_global_rate);
 }
 
 static void echo_tick(void *state)

@@ -133,6 +133,35 @@ class Guards(unittest.TestCase):
             self.assertLess(len(counts), 5, log)
             self.assertEqual(sum(counts), 50 - answered, log)
 
+    def test_global_budget_bounds_replies_from_all_sources(self):
+        # No per-source limit: only the global budget (5 a second) stands.
+        with Echod(["--echo", "udp:127.0.0.1:0", "--udp-rate", "0",
+                    "--udp-global-rate", "5"]) as daemon:
+            addr = daemon.address("udp")
+            clients = [udp_client(host="127.0.0.%d" % (i + 1)) for i in range(10)]
+            try:
+                for i in range(5):
+                    for c in clients:
+                        c.sendto(b"%d" % i, addr)
+                answered = 0
+                for c in clients:
+                    c.settimeout(0.2)
+                    try:
+                        while True:
+                            c.recvfrom(100)
+                            answered += 1
+                    except socket.timeout:
+                        pass
+            finally:
+                for c in clients:
+                    c.close()
+            # One second's budget, plus what refilled while the test ran (a busy machine
+            # stretches that), but far below the 50 sent.
+            self.assertGreaterEqual(answered, 5)
+            self.assertLess(answered, 25)
+            _, log = daemon.stop()
+            self.assertIn("global rate limit", log)
+
 
 class Loops(unittest.TestCase):
     """A datagram from one of echod's own UDP sockets must not start an echo loop."""

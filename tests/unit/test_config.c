@@ -111,6 +111,7 @@ static void defaults_match_the_documented_values(void **state)
         assert_true(config.shutdown_timeout == 10);
         assert_true(config.udp_rate == 100);
         assert_true(config.udp_burst == 200);
+        assert_true(config.udp_global_rate == 10000);
         assert_null(config.config_path);
         assert_false(config.config_explicit);
         assert_false(config.check_only);
@@ -315,6 +316,22 @@ static void udp_rate_allows_zero_for_no_limit(void **state)
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
                 set_bad(&config, "udp-rate", bad[i]);
         assert_true(config.udp_rate == 0.5);
+        config_fini(&config);
+}
+
+static void udp_global_rate_takes_zero_to_ten_million(void **state)
+{
+        struct config config;
+
+        (void)state;
+        config_defaults(&config);
+        set_ok(&config, "udp-global-rate", "0");
+        assert_true(config.udp_global_rate == 0);
+        set_ok(&config, "udp-global-rate", "10000000");
+        assert_true(config.udp_global_rate == 1e7);
+        set_bad(&config, "udp-global-rate", "-1");
+        set_bad(&config, "udp-global-rate", "10000001");
+        set_bad(&config, "udp-global-rate", "lots");
         config_fini(&config);
 }
 
@@ -880,6 +897,7 @@ int main(void)
             cmocka_unit_test(buffer_size_takes_bytes_and_binary_suffixes),
             cmocka_unit_test(udp_rate_allows_zero_for_no_limit),
             cmocka_unit_test(udp_burst_is_at_least_one),
+            cmocka_unit_test(udp_global_rate_takes_zero_to_ten_million),
             cmocka_unit_test(echo_refuses_bad_addresses),
             cmocka_unit_test(echo_from_a_new_source_replaces_inherited_list),
             cmocka_unit_test(echo_takes_at_most_16_addresses),

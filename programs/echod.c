@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "file.h"
 #include "log.h"
 #include "server.h"
 
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
         r = log_set_file(config.log_file);
         if (r < 0) {
                 fprintf(stderr, "echod: cannot open log file %s: %s\n", config.log_file,
-                        strerror(-r));
+                        file_strerror(r));
                 config_fini(&config);
                 return EXIT_FAILED;
         }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "file.h"
 #include "log.h"
 #include "units.h"
 #include "version.h"
@@ -339,15 +340,19 @@ int config_parse_text(struct config *config, const char *name, const char *text,
         return r;
 }
 
+/*
+ * Read a config file: a regular file (a FIFO in its place must not hang a
+ * reload, nor the loop with it) of at most CONFIG_FILE_MAX bytes.
+ */
 static int read_file(const char *path, char **out)
 {
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        int fd = file_open_regular(path, O_RDONLY, 0);
         size_t length = 0, capacity = 4096;
         char *text;
         int r = 0;
 
         if (fd < 0)
-                return -errno;
+                return fd;
         text = malloc(capacity + 1);
         while (text) {
                 ssize_t n;
@@ -526,7 +531,7 @@ int config_load(struct config *config, int argc, char **argv, enum config_action
                 r = 0; /* running without the packaged file is fine */
         } else if (r < 0) {
                 snprintf(error, error_size, "cannot read config file %s: %s", config->config_path,
-                         r == -EBADMSG ? "not a text file" : strerror(-r));
+                         r == -EBADMSG ? "not a text file" : file_strerror(r));
                 return r;
         } else {
                 r = config_parse_text(config, config->config_path, text, error, error_size);

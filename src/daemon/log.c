@@ -13,6 +13,8 @@
 
 #include <systemd/sd-journal.h>
 
+#include "file.h"
+
 #define LOG_LINE_MAX 2048
 
 static struct {
@@ -77,13 +79,14 @@ bool log_enabled(int priority)
         return priority <= log_state.level;
 }
 
+/* A regular file only: a FIFO in its place would block the opener (and the loop). */
 static int open_log_file(const char *path, FILE **out)
 {
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        int fd = file_open_regular(path, O_WRONLY | O_APPEND | O_CREAT, 0640);
         FILE *file;
 
         if (fd < 0)
-                return -errno;
+                return fd;
         file = fdopen(fd, "a");
         if (!file) {
                 int err = -errno;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "file.h"
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
@@ -327,14 +328,15 @@ static void reload(struct server *server)
                         r = log_set_file(fresh.log_file);
                         if (r < 0) {
                                 log_error("reload: cannot open log file %s: %s", new_file,
-                                          strerror(-r));
+                                          file_strerror(r));
                         } else {
                                 free(server->config.log_file);
                                 server->config.log_file = fresh.log_file;
                                 fresh.log_file = NULL;
                         }
                 } else if ((r = log_reopen()) < 0) {
-                        log_error("reload: cannot reopen log file %s: %s", new_file, strerror(-r));
+                        log_error("reload: cannot reopen log file %s: %s", new_file,
+                                  file_strerror(r));
                 }
                 log_record(LOG_INFO, LOG_ID_RELOAD, NULL, "reloaded configuration from %s",
                            server->config.config_path ? server->config.config_path : "(none)");

@@ -96,6 +96,39 @@ class ConfigFile(unittest.TestCase):
             self.assertEqual(daemon.stop()[0], 0)
 
 
+class NonRegularFiles(unittest.TestCase):
+    """A FIFO (or a directory) where a file should be: a clear error, never a hang."""
+
+    def fifo(self):
+        d = tempfile.mkdtemp(prefix="echod-fifo-")
+        path = os.path.join(d, "fifo")
+        os.mkfifo(path)
+        self.addCleanup(lambda: (os.unlink(path), os.rmdir(d)))
+        return path
+
+    def test_config_fifo_with_check_config_fails_at_once(self):
+        path = self.fifo()
+        # No writer ever comes: a blocking open or read would hang until the timeout.
+        res = run("--config", path, "--check-config", timeout=10)
+        self.assertEqual(res.returncode, 2, res)
+        self.assertEqual(res.stderr.strip(),
+                         "echod: cannot read config file %s: not a regular file" % path)
+
+    def test_config_directory_is_refused(self):
+        d = tempfile.mkdtemp(prefix="echod-dir-")
+        self.addCleanup(os.rmdir, d)
+        res = run("--config", d, "--check-config")
+        self.assertEqual(res.returncode, 2, res)
+        self.assertIn("not a regular file", res.stderr)
+
+    def test_log_file_fifo_fails_at_once(self):
+        path = self.fifo()
+        res = run("--config", "/dev/null", "--echo", "127.0.0.1:0", "--log-file", path,
+                  timeout=10)
+        self.assertEqual(res.returncode, 1, res)
+        self.assertIn("cannot open log file %s: not a regular file" % path, res.stderr)
+
+
 class BusyPort(unittest.TestCase):
     def occupy(self):
         """Listen on a port of our own; return (socket, port)."""

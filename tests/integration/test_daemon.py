@@ -155,6 +155,35 @@ class Reload(unittest.TestCase):
             self.assertEqual(status, 0)
             self.assertRegex(log, r"reload: .*echod.conf:1: idle-timeout: .*keeping the running configuration")
 
+    def assert_echo_survives_reload(self, daemon):
+        mark = daemon.notify.mark()
+        daemon.signal(signal.SIGHUP)
+        # A blocked open would stop the loop: no READY, and no echo.
+        daemon.notify.wait_key("READY", "1", since=mark, timeout=10)
+        with connect(daemon.address("tcp"), timeout=5) as s:
+            s.sendall(b"alive")
+            self.assertEqual(recv_exactly(s, 5), b"alive")
+
+    def test_config_replaced_by_a_fifo_does_not_freeze_the_loop(self):
+        with Echod(["--echo", "127.0.0.1:0"], config="idle-timeout = 300\n") as daemon:
+            os.unlink(daemon.config_path)
+            os.mkfifo(daemon.config_path)
+            self.assert_echo_survives_reload(daemon)
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            self.assertIn("reload: cannot read config file %s: not a regular file; keeping the "
+                          "running configuration" % daemon.config_path, log)
+
+    def test_log_file_replaced_by_a_fifo_does_not_freeze_the_loop(self):
+        with Echod(["--echo", "127.0.0.1:0", "--log-file", "echod.log"]) as daemon:
+            path = os.path.join(daemon.tmp, "echod.log")
+            os.unlink(path)
+            os.mkfifo(path)  # as a rotation gone wrong would leave it
+            self.assert_echo_survives_reload(daemon)
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            self.assertIn("reload: cannot reopen log file echod.log: not a regular file", log)
+
 
 class ReloadIdleTimeout(unittest.TestCase):
     def reload_with(self, daemon, text):

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "escape.h"
 #include "file.h"
 #include "log.h"
 #include "units.h"
@@ -288,6 +289,20 @@ int config_set(struct config *config, const char *key, const char *value, char *
         return -EINVAL;
 }
 
+/*
+ * Errors quote what the admin typed (a flag, a value, a line, a path):
+ * escape its control characters so the error stays one harmless line.
+ */
+static void escape_error(char *error, size_t error_size)
+{
+        char escaped[ESCAPE_SIZE(CONFIG_ERROR_MAX)];
+
+        if (error_size == 0 || !escape_needed(error))
+                return;
+        escape_control(error, escaped, sizeof(escaped));
+        snprintf(error, error_size, "%s", escaped);
+}
+
 static char *trim(char *text)
 {
         char *end;
@@ -337,6 +352,8 @@ int config_parse_text(struct config *config, const char *name, const char *text,
                         snprintf(error, error_size, "%s:%u: %s", name, number, reason);
         }
         free(copy);
+        if (r < 0)
+                escape_error(error, error_size);
         return r;
 }
 
@@ -513,7 +530,7 @@ static int parse_args(struct config *config, int argc, char **argv, bool apply,
         return 0;
 }
 
-int config_load(struct config *config, int argc, char **argv, enum config_action *action,
+static int load(struct config *config, int argc, char **argv, enum config_action *action,
                 char *error, size_t error_size)
 {
         char *text = NULL;
@@ -540,6 +557,16 @@ int config_load(struct config *config, int argc, char **argv, enum config_action
                         return r;
         }
         return parse_args(config, argc, argv, true, action, error, error_size);
+}
+
+int config_load(struct config *config, int argc, char **argv, enum config_action *action,
+                char *error, size_t error_size)
+{
+        int r = load(config, argc, argv, action, error, error_size);
+
+        if (r < 0)
+                escape_error(error, error_size);
+        return r;
 }
 
 void config_usage(void)

@@ -13,6 +13,7 @@
 
 #include <systemd/sd-journal.h>
 
+#include "escape.h"
 #include "file.h"
 
 #define LOG_LINE_MAX 2048
@@ -194,7 +195,8 @@ static void write_file(const struct timespec *now, int priority, const char *con
 void log_record_at(const char *file, const char *line, const char *func, int priority,
                    const char *message_id, const char *const *fields, const char *format, ...)
 {
-        char message[LOG_LINE_MAX];
+        char message[LOG_LINE_MAX], escaped[LOG_LINE_MAX];
+        const char *text = message;
         struct timespec now;
         va_list ap;
         int saved_errno = errno;
@@ -204,23 +206,26 @@ void log_record_at(const char *file, const char *line, const char *func, int pri
         va_start(ap, format);
         vsnprintf(message, sizeof(message), format, ap);
         va_end(ap);
+        /* A record is one line: input quoted in it (a path, a peer's text) cannot break it. */
+        if (escape_needed(message))
+                text = escape_control(message, escaped, sizeof(escaped));
 
         clock_gettime(CLOCK_REALTIME, &now);
         if (log_state.journal)
-                write_journal(file, line, func, priority, message_id, fields, message);
+                write_journal(file, line, func, priority, message_id, fields, text);
         else if (log_state.stderr_tty)
-                fprintf(stderr, "%s: %s\n", log_state.identifier, message);
+                fprintf(stderr, "%s: %s\n", log_state.identifier, text);
         else
-                fprintf(stderr, "<%d>%s\n", priority, message);
+                fprintf(stderr, "<%d>%s\n", priority, text);
         if (log_state.file)
-                write_file(&now, priority, fields, message);
+                write_file(&now, priority, fields, text);
         if (log_state.sink) {
                 struct log_entry entry = {
                     .time = now,
                     .priority = priority,
                     .message_id = message_id,
                     .fields = fields,
-                    .message = message,
+                    .message = text,
                 };
 
                 log_state.sink(log_state.sink_arg, &entry);

@@ -2,9 +2,11 @@
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -183,6 +185,25 @@ class Reload(unittest.TestCase):
             status, log = daemon.stop()
             self.assertEqual(status, 0)
             self.assertIn("reload: cannot reopen log file echod.log: not a regular file", log)
+
+    def test_log_records_quoting_a_path_with_a_newline_stay_one_line(self):
+        d = tempfile.mkdtemp(prefix="echod-nl-")
+        conf_dir = os.path.join(d, "a\nb")
+        os.mkdir(conf_dir)
+        path = os.path.join(conf_dir, "echod.conf")
+        with open(path, "w") as f:
+            f.write("idle-timeout = 300\n")
+        try:
+            with Echod(["--echo", "127.0.0.1:0", "--config", path]) as daemon:
+                mark = daemon.notify.mark()
+                daemon.signal(signal.SIGHUP)
+                daemon.notify.wait_key("READY", "1", since=mark)
+                _, log = daemon.stop()
+        finally:
+            shutil.rmtree(d)
+        self.assertIn("reloaded configuration from %s/a\\nb/echod.conf\n" % d, log)
+        for line in log.splitlines():
+            self.assertRegex(line, r"^<\d>", log)
 
 
 class ReloadIdleTimeout(unittest.TestCase):

@@ -327,7 +327,11 @@ int config_parse_text(struct config *config, const char *name, const char *text,
                 return -ENOMEM;
         config->echo_inherited = true;
         config->chat_inherited = true;
-        for (line = copy; line && r == 0; line = next) {
+        /* Some editors start a UTF-8 file with a byte order mark; it is not part of a key. */
+        line = copy;
+        if (strncmp(line, "\xef\xbb\xbf", 3) == 0)
+                line += 3;
+        for (; line && r == 0; line = next) {
                 char *equals, *key, *value;
 
                 next = strchr(line, '\n');

@@ -428,6 +428,26 @@ static void parse_text_skips_comments_blanks_and_whitespace(void **state)
         config_fini(&config);
 }
 
+static void parse_text_skips_a_utf8_byte_order_mark(void **state)
+{
+        struct config config;
+        char error[CONFIG_ERROR_MAX] = "";
+
+        (void)state;
+        config_defaults(&config);
+        if (config_parse_text(&config, "echod.conf", "\xef\xbb\xbfmax-connections = 7\n", error,
+                              sizeof(error)) != 0)
+                fail_msg("refused: %s", error);
+        assert_int_equal(config.max_connections, 7);
+        /* Only at the very start: elsewhere it is part of the text (and a bad key). */
+        assert_int_equal(config_parse_text(&config, "echod.conf",
+                                           "idle-timeout = 5\n\xef\xbb\xbfmax-connections = 8\n",
+                                           error, sizeof(error)),
+                         -EINVAL);
+        assert_non_null(strstr(error, "echod.conf:2: unknown key"));
+        config_fini(&config);
+}
+
 static void parse_text_value_keeps_later_equals_signs(void **state)
 {
         struct config config;
@@ -898,6 +918,7 @@ int main(void)
             cmocka_unit_test(udp_rate_allows_zero_for_no_limit),
             cmocka_unit_test(udp_burst_is_at_least_one),
             cmocka_unit_test(udp_global_rate_takes_zero_to_ten_million),
+            cmocka_unit_test(parse_text_skips_a_utf8_byte_order_mark),
             cmocka_unit_test(echo_refuses_bad_addresses),
             cmocka_unit_test(echo_from_a_new_source_replaces_inherited_list),
             cmocka_unit_test(echo_takes_at_most_16_addresses),

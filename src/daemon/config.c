@@ -48,6 +48,7 @@ void config_defaults(struct config *config)
         config->chat_queue = 64;
         config->chat_output_max = 256 * 1024;
         config->udp_global_rate = 10000;
+        config->socket_buffer = 64 * 1024;
 }
 
 /* A whole number in [min, max] for key. */
@@ -285,6 +286,18 @@ int config_set(struct config *config, const char *key, const char *value, char *
                                          key, value);
                 return 0;
         }
+        if (strcmp(key, "socket-buffer") == 0) {
+                if (strcmp(value, "0") == 0) {
+                        config->socket_buffer = 0;
+                        return 0;
+                }
+                if (parse_size(value, 4096, 16 * 1024 * 1024, &config->socket_buffer) < 0)
+                        return cli_error(error, error_size,
+                                         "%s: want bytes from 4096 to 16M (0 = the kernel's), "
+                                         "not '%s'",
+                                         key, value);
+                return 0;
+        }
         snprintf(error, error_size, "unknown key '%s'", key);
         return -EINVAL;
 }
@@ -463,6 +476,7 @@ static const struct option options[] = {
     {"chat-queue", required_argument, NULL, OPT_KEY + 22},
     {"chat-output-max", required_argument, NULL, OPT_KEY + 23},
     {"udp-global-rate", required_argument, NULL, OPT_KEY + 24},
+    {"socket-buffer", required_argument, NULL, OPT_KEY + 25},
     {NULL, 0, NULL, 0},
 };
 
@@ -591,6 +605,7 @@ void config_usage(void)
             "  --max-connections N     open TCP connections at most (default 4096)\n"
             "  --idle-timeout SECONDS  close TCP connections idle this long; 0 = never (300)\n"
             "  --buffer-size BYTES     echo buffer per TCP connection (default 64K)\n"
+            "  --socket-buffer BYTES   SO_RCVBUF/SO_SNDBUF per TCP connection; 0 = kernel's (64K)\n"
             "  --shutdown-timeout SECONDS  time to drain connections on stop (default 10)\n"
             "  --udp-rate N            UDP datagrams per second per source; 0 = no limit (100)\n"
             "  --udp-burst N           UDP burst per source (default 200)\n"

@@ -70,6 +70,7 @@ static int echo_init(void **state, const struct service_env *env)
         if (r < 0)
                 goto fail;
         echo->pool.owner = echo;
+        echo->pool.socket_buffer = (int)config->socket_buffer;
         echo->pool.on_close = on_connection_closed;
         r = ratelimit_init(&echo->limit, RATELIMIT_SOURCES, config->udp_rate, config->udp_burst);
         if (r < 0) {
@@ -174,6 +175,7 @@ static void echo_reload(void *state, const struct config *config)
                 echo_tcp_pool_set_idle_timeout(&echo->pool, config->idle_timeout);
         ratelimit_configure(&echo->limit, config->udp_rate, config->udp_burst);
         ratelimit_configure_global(&echo->limit, config->udp_global_rate);
+        echo->pool.socket_buffer = (int)config->socket_buffer;
 }
 
 static void echo_tick(void *state)

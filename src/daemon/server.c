@@ -303,6 +303,7 @@ static void apply_reloadable(struct server *server, struct config *fresh)
         config->chat_burst = fresh->chat_burst;
         config->chat_output_max = fresh->chat_output_max;
         config->udp_global_rate = fresh->udp_global_rate;
+        config->socket_buffer = fresh->socket_buffer;
         for (size_t i = 0; i < server->service_count; i++)
                 server->services[i].ops->reload(server->services[i].state, config);
 }

@@ -112,6 +112,7 @@ static void defaults_match_the_documented_values(void **state)
         assert_true(config.udp_rate == 100);
         assert_true(config.udp_burst == 200);
         assert_true(config.udp_global_rate == 10000);
+        assert_int_equal(config.socket_buffer, 64 * 1024);
         assert_null(config.config_path);
         assert_false(config.config_explicit);
         assert_false(config.check_only);
@@ -332,6 +333,24 @@ static void udp_global_rate_takes_zero_to_ten_million(void **state)
         set_bad(&config, "udp-global-rate", "-1");
         set_bad(&config, "udp-global-rate", "10000001");
         set_bad(&config, "udp-global-rate", "lots");
+        config_fini(&config);
+}
+
+static void socket_buffer_takes_zero_or_4k_to_16m(void **state)
+{
+        struct config config;
+
+        (void)state;
+        config_defaults(&config);
+        set_ok(&config, "socket-buffer", "0");
+        assert_int_equal(config.socket_buffer, 0);
+        set_ok(&config, "socket-buffer", "16K");
+        assert_int_equal(config.socket_buffer, 16 * 1024);
+        set_ok(&config, "socket-buffer", "16M");
+        assert_int_equal(config.socket_buffer, 16 * 1024 * 1024);
+        set_bad(&config, "socket-buffer", "4095");
+        set_bad(&config, "socket-buffer", "17M");
+        set_bad(&config, "socket-buffer", "big");
         config_fini(&config);
 }
 
@@ -918,6 +937,7 @@ int main(void)
             cmocka_unit_test(udp_rate_allows_zero_for_no_limit),
             cmocka_unit_test(udp_burst_is_at_least_one),
             cmocka_unit_test(udp_global_rate_takes_zero_to_ten_million),
+            cmocka_unit_test(socket_buffer_takes_zero_or_4k_to_16m),
             cmocka_unit_test(parse_text_skips_a_utf8_byte_order_mark),
             cmocka_unit_test(echo_refuses_bad_addresses),
             cmocka_unit_test(echo_from_a_new_source_replaces_inherited_list),

@@ -76,6 +76,7 @@ static void on_status_timer(struct ev_loop *loop, ev_timer *timer, int revents)
 
         (void)loop;
         (void)revents;
+        log_flush(); /* a stalled standard error may have drained */
         for (size_t i = 0; i < server->service_count; i++) {
                 if (server->services[i].ops->tick)
                         server->services[i].ops->tick(server->services[i].state);

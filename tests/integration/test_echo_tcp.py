@@ -175,8 +175,9 @@ class KernelMemory(unittest.TestCase):
                 # The kernel doubles SO_RCVBUF/SO_SNDBUF for its bookkeeping.
                 self.assertLessEqual(mem["rb"], 2 * cap, mem)
                 self.assertLessEqual(mem["tb"], 2 * cap, mem)
-                # What is really held: the receive queue and the send queue.
-                self.assertLessEqual(mem["r"] + mem["w"], 5 * cap, mem)
+                # What is really held: the receive and send queues. Each may overshoot
+                # its buffer by one packet buffer (a 64 KiB TSO segment on loopback).
+                self.assertLessEqual(mem["r"] + mem["w"], 4 * cap + 2 * 68 * 1024, mem)
             self.assertEqual(daemon.stop()[0], 0)
 
     def test_a_client_that_never_reads_pins_bounded_kernel_memory_by_default(self):

@@ -14,7 +14,7 @@
  */
 
 /* Bytes an escaped copy of n bytes may need, with its terminating NUL. */
-#define ESCAPE_SIZE(n) ((n) * 4 + 1)
+#define ESCAPE_SIZE(n) ((n)*4 + 1)
 
 /* True if text holds a byte escape_control would change. */
 bool escape_needed(const char *text);

@@ -36,13 +36,13 @@ struct ratelimit_entry {
 
 struct ratelimit {
         struct ratelimit_entry *entries;
-        size_t sets; /* a power of two */
+        size_t sets;                /* a power of two */
         unsigned char hash_key[16]; /* crypto_shorthash_KEYBYTES */
-        double rate;  /* tokens per second */
-        double burst; /* bucket size */
-        double global_rate;   /* replies per second in all; 0 = no global limit */
-        double global_tokens; /* at most global_rate (one second's worth) */
-        double global_last;   /* when global_tokens was last refilled; 0 = never */
+        double rate;                /* tokens per second */
+        double burst;               /* bucket size */
+        double global_rate;         /* replies per second in all; 0 = no global limit */
+        double global_tokens;       /* at most global_rate (one second's worth) */
+        double global_last;         /* when global_tokens was last refilled; 0 = never */
 };
 
 enum ratelimit_verdict {

@@ -18,14 +18,10 @@
  * neighbouring ports must not play ping-pong.
  */
 static const struct udpguard_port_range service_ports[] = {
-    {1900, 1900},
-    {2049, 2049},
-    {3283, 3283},
-    {3702, 3702},
-    {5060, 5060},
-    {5353, 5353},
-    {5683, 5683},
-    {CONFIG_DEFAULT_ECHO_PORT, CONFIG_DEFAULT_ECHO_PORT + LISTEN_PORT_TRIES - 1},
+    {1900, 1900},   {2049, 2049},
+    {3283, 3283},   {3702, 3702},
+    {5060, 5060},   {5353, 5353},
+    {5683, 5683},   {CONFIG_DEFAULT_ECHO_PORT, CONFIG_DEFAULT_ECHO_PORT + LISTEN_PORT_TRIES - 1},
     {11211, 11211},
 };
 

@@ -17,6 +17,18 @@ def udp_client(port=0, host="127.0.0.1"):
     return s
 
 
+def count_replies(sock, quiet):
+    """Datagrams received until none comes for quiet seconds."""
+    answered = 0
+    sock.settimeout(quiet)
+    try:
+        while True:
+            sock.recvfrom(100)
+            answered += 1
+    except socket.timeout:
+        return answered
+
+
 def send_spoofed(src, dst, payload):
     """Send one IPv4 UDP datagram with any source address and port (needs root)."""
     udp = struct.pack("!HHHH", src[1], dst[1], 8 + len(payload), 0) + payload  # no checksum
@@ -109,14 +121,7 @@ class Guards(unittest.TestCase):
             with udp_client() as flood, udp_client(host="127.0.0.3") as other:
                 for i in range(50):
                     flood.sendto(b"%d" % i, addr)
-                answered = 0
-                flood.settimeout(0.5)
-                try:
-                    while True:
-                        flood.recvfrom(100)
-                        answered += 1
-                except socket.timeout:
-                    pass
+                answered = count_replies(flood, 0.5)
                 # The burst (plus at most one refill) passes, the rest is dropped.
                 self.assertGreaterEqual(answered, 5)
                 self.assertLessEqual(answered, 7)
@@ -143,15 +148,7 @@ class Guards(unittest.TestCase):
                 for i in range(5):
                     for c in clients:
                         c.sendto(b"%d" % i, addr)
-                answered = 0
-                for c in clients:
-                    c.settimeout(0.2)
-                    try:
-                        while True:
-                            c.recvfrom(100)
-                            answered += 1
-                    except socket.timeout:
-                        pass
+                answered = sum(count_replies(c, 0.2) for c in clients)
             finally:
                 for c in clients:
                     c.close()

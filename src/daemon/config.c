@@ -38,6 +38,8 @@ void config_fini(struct config *config)
         free(config->log_file);
         free(config->state_dir);
         free(config->config_path);
+        free(config->control_path);
+        config->control_path = NULL;
         config->log_file = NULL;
         config->state_dir = NULL;
         config->config_path = NULL;
@@ -144,6 +146,12 @@ int config_set(struct config *config, const char *key, const char *value, char *
                 return set_string(&config->log_file, value);
         if (strcmp(key, "state-dir") == 0)
                 return set_string(&config->state_dir, value);
+        if (strcmp(key, "control") == 0) {
+                if (value[0] != '/' && strcmp(value, "none") != 0)
+                        return fail(error, error_size,
+                                    "%s: want an absolute path or none, not '%s'", key, value);
+                return set_string(&config->control_path, value);
+        }
         if (strcmp(key, "max-connections") == 0) {
                 if (parse_number(value, 1, 1000000, &number) < 0 || number != floor(number))
                         return fail(error, error_size,
@@ -300,6 +308,7 @@ enum {
         OPT_CONFIG = 256,
         OPT_CHECK,
         OPT_STRICT,
+        OPT_CONSOLE,
         OPT_KEY,
 };
 
@@ -321,6 +330,8 @@ static const struct option options[] = {
     {"shutdown-timeout", required_argument, NULL, OPT_KEY + 7},
     {"udp-rate", required_argument, NULL, OPT_KEY + 8},
     {"udp-burst", required_argument, NULL, OPT_KEY + 9},
+    {"control", required_argument, NULL, OPT_KEY + 10},
+    {"console", no_argument, NULL, OPT_CONSOLE},
     {NULL, 0, NULL, 0},
 };
 
@@ -366,6 +377,9 @@ static int parse_args(struct config *config, int argc, char **argv, bool apply,
                         break;
                 case OPT_STRICT:
                         config->strict_port = true;
+                        break;
+                case OPT_CONSOLE:
+                        config->console = true;
                         break;
                 case ':':
                         snprintf(error, error_size, "option '%s' needs a value", argv[optind - 1]);
@@ -441,10 +455,13 @@ void config_usage(void)
             "  --shutdown-timeout SECONDS  time to drain connections on stop (default 10)\n"
             "  --udp-rate N            UDP datagrams per second per source; 0 = no limit (100)\n"
             "  --udp-burst N           UDP burst per source (default 200)\n"
+            "  --control PATH          standalone control socket, or none (default\n"
+            "                          $XDG_RUNTIME_DIR/echod/control; /run/echod/control as root)\n"
+            "  --console               on a terminal, take control commands on stdin\n"
             "  -h, --help              show this help and exit\n"
             "  -V, --version           show the version and exit\n"
             "\n"
-            "Every option but --config and --check-config is also a key of the config file\n"
+            "Every option but --config, --check-config and --console is also a key of the config file\n"
             "(\"log-level = debug\"). Exit status: 0 success, 1 failure, 2 bad flags or config.\n"
             "See echod(8) and echod.conf(5).\n",
             ECHOD_DEFAULT_CONFIG);

@@ -29,7 +29,9 @@ struct config {
         double shutdown_timeout; /* seconds */
         double udp_rate;         /* datagrams per second per source; 0 = no limit */
         double udp_burst;
+        char *control_path;      /* standalone control socket; NULL: the default; "none": off */
         /* From the command line only. */
+        bool console;            /* --console: commands from a terminal on stdin */
         char *config_path;
         bool config_explicit;
         bool check_only;

@@ -59,6 +59,9 @@ int log_set_file(const char *path);
 /* Reopen the log file at the same path (after rotation). Returns 0 or -errno. */
 int log_reopen(void);
 
+/* Empty the log file (clear-logs); 0 also when there is none, else -errno. */
+int log_truncate_file(void);
+
 /* Flush and close everything. */
 void log_fini(void);
 

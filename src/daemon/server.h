@@ -5,7 +5,9 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "control_host.h"
 #include "listen.h"
+#include "log_ring.h"
 #include "service.h"
 
 /*
@@ -55,6 +57,12 @@ struct server {
         ev_timer watchdog_timer;
         ev_timer accept_retry_timer;
         ev_timer shutdown_timer;
+
+        /* The control channel: recent log records, what commands may ask, the console. */
+        struct log_ring logs;
+        struct control_host control_host;
+        struct console *console;
+        ev_tstamp started;
 
         bool socket_activated;
         bool inetd; /* Accept=yes: serve one connection, then exit */

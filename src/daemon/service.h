@@ -9,6 +9,9 @@
 
 #include "config.h"
 
+struct control_host;
+struct control_chat_admin;
+
 /*
  * What every service echod offers (TCP and UDP echo today; chat and control
  * next) implements: one operations table. The server owns the loop, the
@@ -25,6 +28,8 @@ struct service_env {
         /* Call after a connection ended: the server may resume accepting or end a drain. */
         void (*connection_closed)(void *server);
         void *server;
+        /* What the control service may ask of the server (control_host.h). */
+        const struct control_host *control;
 };
 
 /* Counters for STATUS=, the stop record and (later) echoctl status. */
@@ -68,6 +73,8 @@ struct service_ops {
         void (*counts)(void *state, struct service_counts *counts);
         /* Its part of STATUS=, for example "echo: 3 connections (...)". */
         void (*status)(void *state, char *buf, size_t size);
+        /* The admin operations echoctl reaches (users, kick, ...), or NULL; may be NULL. */
+        const struct control_chat_admin *(*chat_admin)(void *state);
         /* Free the state; inherited sockets stay open. */
         void (*fini)(void *state);
 };

@@ -2,10 +2,12 @@
 
 #include <string.h>
 
+#include "control_service.h"
 #include "echo_service.h"
 
 const struct service_ops *const service_table[] = {
     &echo_service_ops,
+    &control_service_ops,
     NULL,
 };
 

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ctl.h"
@@ -81,13 +84,19 @@ int main(int argc, char **argv)
         r = ctl_receive(fd, decoder);
         if (r != FRAME_READY) {
                 fprintf(stderr, "echoctl: %s\n",
-                        r == 0 || r == -ECONNRESET ? "echod closed the connection without a reply"
+                        r == -EAGAIN               ? "no reply from echod in time"
+                        : r == 0 || r == -ECONNRESET ? "echod closed the connection without a reply"
                         : r == -EPROTO             ? "echod's reply was cut short"
                                                    : "echod's reply is not a valid frame");
                 free(decoder);
                 return EXIT_FAILED;
         }
         status = print_reply(frame_decoder_payload(decoder, NULL), args.json);
+        if (args.follow) {
+                /* Records come when they come. */
+                struct timeval none = {0};
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+        }
         /* "logs -f": every record that follows, until echod closes or we are interrupted. */
         while (status == EXIT_OK && args.follow) {
                 frame_decoder_reset(decoder);
@@ -98,5 +107,6 @@ int main(int argc, char **argv)
                 fflush(stdout);
         }
         free(decoder);
+        close(fd);
         return status;
 }

@@ -461,8 +461,9 @@ void config_usage(void)
             "  -h, --help              show this help and exit\n"
             "  -V, --version           show the version and exit\n"
             "\n"
-            "Every option but --config, --check-config and --console is also a key of the config file\n"
-            "(\"log-level = debug\"). Exit status: 0 success, 1 failure, 2 bad flags or config.\n"
+            "Every option but --config, --check-config and --console is also a key of the\n"
+            "config file (\"log-level = debug\"). Exit status: 0 success, 1 failure, 2 bad\n"
+            "flags or config.\n"
             "See echod(8) and echod.conf(5).\n",
             ECHOD_DEFAULT_CONFIG);
 }

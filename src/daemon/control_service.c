@@ -325,8 +325,19 @@ static void on_record(void *arg, const char *line)
         for (struct control_client *client = control->clients; client; client = client->next) {
                 if (!client->following || client->closing)
                         continue;
+                /* Say what a slow reader missed, once there is room again. */
+                if (client->records_dropped > 0) {
+                        char note[96];
+
+                        snprintf(note, sizeof(note), "(%" PRIu64 " record%s dropped: reading too slowly)",
+                                 client->records_dropped, client->records_dropped == 1 ? "" : "s");
+                        control_format_record(client->json, note, &control->record);
+                        if (queue_frame(client, control->record.text, control->record.length) == 0)
+                                client->records_dropped = 0;
+                }
                 control_format_record(client->json, line, &control->record);
-                if (queue_frame(client, control->record.text, control->record.length) < 0)
+                if (client->records_dropped > 0 ||
+                    queue_frame(client, control->record.text, control->record.length) < 0)
                         client->records_dropped++;
         }
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -131,6 +132,9 @@ int ctl_connect(const char *path)
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
+        /* A daemon that stops answering must not hang a script; -EAGAIN tells. */
+        struct timeval timeout = {.tv_sec = CTL_REPLY_TIMEOUT_SECONDS};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
         if (connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
                 r = -errno;
                 close(fd);

@@ -39,6 +39,9 @@ int ctl_parse_args(int argc, char **argv, struct ctl_args *args, char *error, si
  */
 int ctl_find_socket(char *path, size_t size);
 
+/* How long echoctl waits for a reply (not for "logs -f" records). */
+#define CTL_REPLY_TIMEOUT_SECONDS 60
+
 /* Connect to the control socket at path. Returns the fd or -errno. */
 int ctl_connect(const char *path);
 

@@ -164,6 +164,25 @@ class PauseResume(unittest.TestCase):
             old.close()
             new.close()
 
+    def test_pausing_echo_pauses_udp_too_and_resume_answers_the_waiting_datagram(self):
+        tmp = tempfile.mkdtemp(prefix="echod-control-")
+        path = os.path.join(tmp, "control")
+        with Echod(["--echo", "udp:127.0.0.1:0", "--control", path]) as daemon:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", 0))
+                s.settimeout(10)
+                s.sendto(b"before", daemon.address("udp"))
+                self.assertEqual(s.recv(100), b"before")
+                self.assertEqual(echoctl(daemon, "pause", "echo").returncode, 0)
+                s.sendto(b"while paused", daemon.address("udp"))
+                s.settimeout(1.0)
+                with self.assertRaises(socket.timeout):
+                    s.recv(100)
+                self.assertEqual(echoctl(daemon, "resume", "echo").returncode, 0)
+                s.settimeout(10)
+                self.assertEqual(s.recv(100), b"while paused")
+        shutil.rmtree(tmp, ignore_errors=True)
+
     def test_a_paused_state_survives_a_reload(self):
         with start(config="idle-timeout = 300\n") as daemon:
             self.assertEqual(echoctl(daemon, "pause", "all").returncode, 0)

@@ -25,8 +25,7 @@ static int unreachable(const char *path, int error)
                         "echoctl: access denied to %s (root, echod's user or its group only)\n",
                         path);
         else
-                fprintf(stderr, "echoctl: cannot reach echod at %s: %s\n", path,
-                        strerror(-error));
+                fprintf(stderr, "echoctl: cannot reach echod at %s: %s\n", path, strerror(-error));
         return EXIT_FAILED;
 }
 
@@ -84,10 +83,10 @@ int main(int argc, char **argv)
         r = ctl_receive(fd, decoder);
         if (r != FRAME_READY) {
                 fprintf(stderr, "echoctl: %s\n",
-                        r == -EAGAIN               ? "no reply from echod in time"
+                        r == -EAGAIN                 ? "no reply from echod in time"
                         : r == 0 || r == -ECONNRESET ? "echod closed the connection without a reply"
-                        : r == -EPROTO             ? "echod's reply was cut short"
-                                                   : "echod's reply is not a valid frame");
+                        : r == -EPROTO               ? "echod's reply was cut short"
+                                                     : "echod's reply is not a valid frame");
                 free(decoder);
                 return EXIT_FAILED;
         }

@@ -214,8 +214,8 @@ static void status_json(struct request *request)
                 append_json_string(reply, info.name);
                 append(reply,
                        ",\"paused\":%s,\"connections\":%u,\"total\":%" PRIu64
-                       ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-                       ",\"datagrams\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"sockets\":",
+                       ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"datagrams\":%" PRIu64
+                       ",\"dropped\":%" PRIu64 ",\"sockets\":",
                        info.paused ? "true" : "false", info.counts.open, info.counts.total,
                        info.counts.bytes_in, info.counts.bytes_out, info.counts.datagrams,
                        info.counts.dropped);
@@ -250,8 +250,9 @@ static void command_stats(struct request *request)
 
         log_action(request, LOG_DEBUG, "stats");
         reset(reply);
-        append(reply, json ? "{\"ok\":true,\"uptime\":%.3f,\"log_records\":%zu"
-                           : "ok\nuptime %.3f\nlog-records %zu\n",
+        append(reply,
+               json ? "{\"ok\":true,\"uptime\":%.3f,\"log_records\":%zu"
+                    : "ok\nuptime %.3f\nlog-records %zu\n",
                host->uptime(host->server), log_ring_count(host->logs));
         for (size_t i = 0; i < count; i++) {
                 struct control_service_info info;
@@ -293,8 +294,7 @@ static void command_pause(struct request *request, bool paused)
                 fail(request, "the control service cannot be paused");
                 return;
         }
-        if (strcmp(which, "all") != 0 && strcmp(which, "echo") != 0 &&
-            strcmp(which, "chat") != 0) {
+        if (strcmp(which, "all") != 0 && strcmp(which, "echo") != 0 && strcmp(which, "chat") != 0) {
                 fail(request, "unknown service '%s' (echo, chat or all)", which);
                 return;
         }
@@ -314,7 +314,8 @@ static void command_pause(struct request *request, bool paused)
                         break;
         }
         if (done[0] == '\0') {
-                fail(request, "%s is not running", strcmp(which, "all") == 0 ? "no service" : which);
+                fail(request, "%s is not running",
+                     strcmp(which, "all") == 0 ? "no service" : which);
                 return;
         }
         log_action(request, LOG_NOTICE, "%s %s", paused ? "paused" : "resumed", done);
@@ -362,8 +363,8 @@ static void command_logs(struct request *request)
                 if (strcmp(word, "-f") == 0 || strcmp(word, "--follow") == 0) {
                         request->outcome->follow = true;
                 } else if (strcmp(word, "-n") == 0 && i + 1 < request->count &&
-                           units_parse_uint(request->words[i + 1], 0, LOG_RING_RECORDS,
-                                            &wanted) == 0) {
+                           units_parse_uint(request->words[i + 1], 0, LOG_RING_RECORDS, &wanted) ==
+                               0) {
                         i++;
                 } else {
                         request->outcome->follow = false;
@@ -410,7 +411,8 @@ static void command_clear_logs(struct request *request)
         log_ring_clear(host->logs);
         r = log_truncate_file();
         /* Logged after clearing, so the emptied ring and file both say who emptied them. */
-        log_action(request, LOG_NOTICE, "cleared the log records%s", r < 0 ? " (not the file)" : "");
+        log_action(request, LOG_NOTICE, "cleared the log records%s",
+                   r < 0 ? " (not the file)" : "");
         if (r < 0) {
                 fail(request, "cleared the records, but cannot truncate the log file: %s",
                      strerror(-r));
@@ -547,8 +549,7 @@ static int split_words(char *line, char **words, size_t max)
 }
 
 void control_execute(const struct control_host *host, const struct control_caller *caller,
-                     const char *line, struct control_reply *reply,
-                     struct control_outcome *outcome)
+                     const char *line, struct control_reply *reply, struct control_outcome *outcome)
 {
         char copy[1024];
         struct request request = {

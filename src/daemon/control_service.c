@@ -43,7 +43,7 @@ struct control_client {
         struct buffer output;
         bool following; /* "logs -f": each new record is sent */
         bool json;
-        bool closing;   /* close once the output is sent */
+        bool closing; /* close once the output is sent */
         bool at_eof;
         uint64_t records_dropped; /* while following, for want of room */
 };
@@ -146,8 +146,7 @@ static void answer(struct control_client *client, const char *request)
         struct control_service *control = client->control;
         struct control_outcome outcome;
 
-        control_execute(control->env.control, &client->caller, request, &control->reply,
-                        &outcome);
+        control_execute(control->env.control, &client->caller, request, &control->reply, &outcome);
         client->json = outcome.json;
         if (queue_frame(client, control->reply.text, control->reply.length) < 0) {
                 refuse(client, "reply does not fit");
@@ -291,8 +290,8 @@ static int control_connection(void *state, int fd, const struct sockaddr *peer, 
         }
         client->control = control;
         client->fd = fd;
-        client->caller = (struct control_caller){
-            .uid = cred.uid, .pid = cred.pid, .channel = "socket"};
+        client->caller =
+            (struct control_caller){.uid = cred.uid, .pid = cred.pid, .channel = "socket"};
         frame_decoder_init(&client->decoder);
         buffer_init(&client->output, CONTROL_OUTPUT_MAX);
         ev_io_init(&client->read_watcher, on_readable, fd, EV_READ);
@@ -329,7 +328,8 @@ static void on_record(void *arg, const char *line)
                 if (client->records_dropped > 0) {
                         char note[96];
 
-                        snprintf(note, sizeof(note), "(%" PRIu64 " record%s dropped: reading too slowly)",
+                        snprintf(note, sizeof(note),
+                                 "(%" PRIu64 " record%s dropped: reading too slowly)",
                                  client->records_dropped, client->records_dropped == 1 ? "" : "s");
                         control_format_record(client->json, note, &control->record);
                         if (queue_frame(client, control->record.text, control->record.length) == 0)

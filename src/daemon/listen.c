@@ -201,7 +201,8 @@ void listen_close(struct listen_socket *socket_info)
         if (socket_info->inherited || socket_info->fd < 0)
                 return;
         if (socket_info->created_path && socket_info->address.ss_family == AF_UNIX) {
-                const struct sockaddr_un *address = (const struct sockaddr_un *)&socket_info->address;
+                const struct sockaddr_un *address =
+                    (const struct sockaddr_un *)&socket_info->address;
                 struct stat st;
 
                 /* Only if the file is still the socket we bound (not a newer echod's). */

@@ -15,8 +15,11 @@
 
 /* The commands echod knows; anything else is a usage error here already. */
 static const char *const commands[] = {
-    "status",  "stats", "pause",      "resume",           "shutdown", "reload", "logs",
-    "clear-logs", "forget-identities", "users", "kick",   "help",     NULL,
+    "status", "stats",      "pause",
+    "resume", "shutdown",   "reload",
+    "logs",   "clear-logs", "forget-identities",
+    "users",  "kick",       "help",
+    NULL,
 };
 
 int ctl_parse_args(int argc, char **argv, struct ctl_args *args, char *error, size_t size)
@@ -169,9 +172,10 @@ int ctl_receive(int fd, struct frame_decoder *decoder)
 
         for (;;) {
                 /* Read no further than this frame: the next one stays in the socket. */
-                size_t want = frame_decoder_partial(decoder) && decoder->header_length == FRAME_HEADER_SIZE
-                                  ? decoder->payload_length - decoder->payload_received
-                                  : FRAME_HEADER_SIZE - decoder->header_length;
+                size_t want =
+                    frame_decoder_partial(decoder) && decoder->header_length == FRAME_HEADER_SIZE
+                        ? decoder->payload_length - decoder->payload_received
+                        : FRAME_HEADER_SIZE - decoder->header_length;
                 size_t used;
                 ssize_t n;
                 int r;
@@ -193,9 +197,9 @@ int ctl_receive(int fd, struct frame_decoder *decoder)
 
 bool ctl_reply_ok(const char *payload)
 {
-        return strncmp(payload, "ok", 2) == 0 ? (payload[2] == '\0' || payload[2] == ' ' ||
-                                                 payload[2] == '\n')
-                                              : strncmp(payload, "{\"ok\":true", 10) == 0;
+        return strncmp(payload, "ok", 2) == 0
+                   ? (payload[2] == '\0' || payload[2] == ' ' || payload[2] == '\n')
+                   : strncmp(payload, "{\"ok\":true", 10) == 0;
 }
 
 bool ctl_reply_denied(const char *payload)
@@ -223,8 +227,7 @@ void ctl_usage(void)
                "  kick NAME                 chat: end a user's sessions\n"
                "  help                      the daemon's own list\n"
                "\n"
-               "  -s, --socket PATH   the control socket (default " CTL_SYSTEM_SOCKET
-               ", or\n"
+               "  -s, --socket PATH   the control socket (default " CTL_SYSTEM_SOCKET ", or\n"
                "                      $XDG_RUNTIME_DIR/echod/control for a user's echod)\n"
                "  -j, --json          JSON replies, for scripts\n"
                "  -h, --help          show this help and exit\n"

@@ -41,8 +41,7 @@ static bool header_complete(const struct frame_decoder *decoder)
         return decoder->header_length == FRAME_HEADER_SIZE;
 }
 
-int frame_decoder_feed(struct frame_decoder *decoder, const void *data, size_t length,
-                       size_t *used)
+int frame_decoder_feed(struct frame_decoder *decoder, const void *data, size_t length, size_t *used)
 {
         const unsigned char *bytes = data;
         size_t taken = 0, n;

@@ -204,10 +204,10 @@ static void reload_answers_the_error_with_file_and_line(void **state)
 
         assert_string_equal(run(f, "reload"), "ok reloaded");
         f->server.reload_result = -EINVAL;
-        assert_string_equal(run(f, "reload"),
-                            "error /etc/echod/echod.conf:3: unknown key 'x'");
-        assert_string_equal(run(f, "--json reload"),
-                            "{\"ok\":false,\"error\":\"/etc/echod/echod.conf:3: unknown key 'x'\"}");
+        assert_string_equal(run(f, "reload"), "error /etc/echod/echod.conf:3: unknown key 'x'");
+        assert_string_equal(
+            run(f, "--json reload"),
+            "{\"ok\":false,\"error\":\"/etc/echod/echod.conf:3: unknown key 'x'\"}");
 }
 
 static void shutdown_answers_then_stops(void **state)
@@ -244,8 +244,9 @@ static void chat_commands_reach_the_chat_hook(void **state)
         assert_string_equal(f->server.removed, "carol");
         assert_string_equal(run(f, "users remove nobody"), "error no user 'nobody'");
         assert_string_equal(run(f, "kick dave"), "ok kicked dave");
-        assert_string_equal(run(f, "users drop x"),
-                            "error usage: forget-identities | users | users remove NAME | kick NAME");
+        assert_string_equal(
+            run(f, "users drop x"),
+            "error usage: forget-identities | users | users remove NAME | kick NAME");
 }
 
 static void logs_give_the_newest_records_and_follow_on_request(void **state)

@@ -390,6 +390,48 @@ class Client(unittest.TestCase):
             self.assertIn("sockets: unix " + path, r.stdout)
 
 
+class UserDaemon(unittest.TestCase):
+    def test_a_users_echod_listens_under_xdg_runtime_dir_and_echoctl_finds_it(self):
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        runtime = tempfile.mkdtemp(prefix="echod-xdg-")
+        os.chown(runtime, nobody.pw_uid, nobody.pw_gid)
+        daemon = None
+
+        class NobodysEchod(Echod):
+            def start(self, argv, **kwargs):
+                # Let nobody reach the test's notify socket.
+                os.chmod(self.notify.dir, 0o755)
+                os.chmod(self.notify.path, 0o777)
+                super().start(argv, **kwargs)
+
+        def become_nobody():
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+
+        try:
+            daemon = NobodysEchod(["--echo", "127.0.0.1:0"], env={"XDG_RUNTIME_DIR": runtime},
+                                  wait_ready=False, preexec_fn=become_nobody)
+            daemon.wait_ready()
+            path = os.path.join(runtime, "echod", "control")
+            self.assertEqual(control_path(daemon), path)
+            self.assertEqual(os.stat(os.path.dirname(path)).st_mode & 0o777, 0o750)
+            self.assertEqual(os.stat(path).st_mode & 0o777, 0o660)
+            r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=%d" % nobody.pw_gid,
+                                "--clear-groups", binary("echoctl"), "status"],
+                               capture_output=True, text=True, timeout=20,
+                               env=dict(os.environ, XDG_RUNTIME_DIR=runtime))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("sockets: unix " + path, r.stdout)
+            self.assertEqual(daemon.stop()[0], 0)
+            self.assertFalse(os.path.exists(path))
+        finally:
+            if daemon:
+                daemon.close()
+            shutil.rmtree(runtime, ignore_errors=True)
+
+
 class Console(unittest.TestCase):
     def test_console_on_a_terminal_answers_commands_and_help(self):
         notify_dir = tempfile.mkdtemp(prefix="echod-console-")

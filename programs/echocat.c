@@ -19,6 +19,7 @@
 #include "prompt.h"
 #include "resolve.h"
 #include "session.h"
+#include "session_chat.h"
 
 
 static void print_event(void *arg, const struct client_event *event)
@@ -154,6 +155,35 @@ static void report_failure(int r, const char *host, const char *port,
         }
 }
 
+/*
+ * echocat --chat: run the chat session and report its end once. Returns the
+ * exit status.
+ */
+static int run_chat(struct ev_loop *loop, const struct addrinfo *addresses,
+                    const struct session_config *config, const struct cat_options *opts,
+                    bool interactive, const char *host, const char *port)
+{
+        struct session_chat_options chat = {
+            .host = host,
+            .port = port,
+            .use_token = !opts->no_token,
+            /* The prompt line is drawn on standard output: both ends must be the terminal. */
+            .interactive = interactive && isatty(STDOUT_FILENO),
+        };
+        struct session_totals totals = {0};
+        int r = session_chat_run(loop, addresses, config, &chat, &totals);
+
+        if (r == -EINTR)
+                return EXIT_INTERRUPTED;
+        if (r == -ECONNABORTED)
+                fprintf(stderr, "echocat: connection closed by the server\n");
+        else if (r == -ETIMEDOUT && totals.connected)
+                fprintf(stderr, "echocat: timed out waiting for the server\n");
+        else if (r < 0)
+                report_failure(r, host, port, &totals);
+        return r < 0 ? EXIT_FAILED : EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
         struct cat_options opts;
@@ -179,6 +209,8 @@ int main(int argc, char **argv)
         /* A closed socket or output is an error to report, not a signal to die of. */
         signal(SIGPIPE, SIG_IGN);
         interactive = isatty(STDIN_FILENO);
+        if (opts.chat && !opts.port)
+                opts.port = CAT_DEFAULT_CHAT_PORT;
 
         r = ask_and_resolve(&opts, interactive, host, sizeof(host), port, sizeof(port), &addresses);
         if (r == -ENODATA) {
@@ -203,6 +235,12 @@ int main(int argc, char **argv)
             .observe = opts.verbose ? print_event : NULL,
             .observe_arg = opts.udp ? "udp" : "tcp",
         };
+        if (opts.chat) {
+                r = run_chat(loop, addresses, &config, &opts, interactive, host, port);
+                freeaddrinfo(addresses);
+                ev_loop_destroy(loop);
+                return r;
+        }
         if (interactive)
                 r = session_line_run(loop, addresses, &config, &totals);
         else

@@ -1,6 +1,8 @@
 #ifndef ECHOD_CLI_H
 #define ECHOD_CLI_H
 
+#include <stddef.h>
+
 /*
  * The command-line conventions every program follows: one set of exit
  * statuses, one way to report a usage error, one --version line.
@@ -21,6 +23,13 @@ enum {
 /* Print "PROGRAM: MESSAGE" and "Try 'PROGRAM --help'." on stderr. Returns EXIT_USAGE. */
 int cli_usage_error(const char *program, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * Write a one-line reason into error (error_size bytes), for a parser that
+ * reports to its caller instead of printing. Returns -EINVAL.
+ */
+int cli_error(char *error, size_t error_size, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Print "PROGRAM VERSION" on stdout. Returns EXIT_OK. */
 int cli_print_version(const char *program);

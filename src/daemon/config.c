@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "log.h"
 #include "units.h"
 #include "version.h"
@@ -24,6 +25,7 @@ void config_defaults(struct config *config)
         addr_parse_listen("7007", CONFIG_DEFAULT_ECHO_PORT, &config->echo[0]);
         config->echo_count = 1;
         config->echo_inherited = true;
+        config->chat_inherited = true;
         config->log_level = LOG_INFO;
         config->max_connections = 4096;
         config->idle_timeout = 300;
@@ -31,6 +33,41 @@ void config_defaults(struct config *config)
         config->shutdown_timeout = 10;
         config->udp_rate = 100;
         config->udp_burst = 200;
+        config->chat_history = 20;
+        config->chat_history_max = 10000;
+        config->chat_max_users = 1000;
+        config->chat_max_pending = 256;
+        config->chat_login_timeout = 60;
+        config->chat_token_idle = 7 * 86400;
+        config->chat_token_lifetime = 30 * 86400;
+        config->chat_rate = 5;
+        config->chat_burst = 20;
+        config->chat_workers = 2;
+        config->chat_queue = 64;
+        config->chat_output_max = 256 * 1024;
+}
+
+/* A whole number in [min, max] for key. */
+static int set_unsigned(const char *key, const char *value, unsigned min, unsigned max,
+                        unsigned *out, char *error, size_t error_size)
+{
+        unsigned long number;
+
+        if (units_parse_uint(value, min, max, &number) < 0)
+                return cli_error(error, error_size, "%s: want a whole number from %u to %u, not '%s'",
+                            key, min, max, value);
+        *out = (unsigned)number;
+        return 0;
+}
+
+/* Seconds in [min, max] for key. */
+static int set_seconds(const char *key, const char *value, double min, double max, double *out,
+                       char *error, size_t error_size)
+{
+        if (units_parse_double(value, min, max, out) < 0)
+                return cli_error(error, error_size, "%s: want seconds from %g to %g, not '%s'", key, min,
+                            max, value);
+        return 0;
 }
 
 void config_fini(struct config *config)
@@ -43,19 +80,6 @@ void config_fini(struct config *config)
         config->log_file = NULL;
         config->state_dir = NULL;
         config->config_path = NULL;
-}
-
-static int fail(char *error, size_t size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *error, size_t size, const char *format, ...)
-{
-        va_list ap;
-
-        va_start(ap, format);
-        vsnprintf(error, size, format, ap);
-        va_end(ap);
-        return -EINVAL;
 }
 
 static int parse_bool(const char *value, bool *out)
@@ -116,26 +140,94 @@ int config_set(struct config *config, const char *key, const char *value, char *
                         config->echo_inherited = false;
                 }
                 if (config->echo_count >= CONFIG_LISTEN_MAX)
-                        return fail(error, error_size, "%s: more than 16 addresses at '%s'", key,
+                        return cli_error(error, error_size, "%s: more than 16 addresses at '%s'", key,
                                     value);
                 if (addr_parse_listen(value, CONFIG_DEFAULT_ECHO_PORT,
                                       &config->echo[config->echo_count]) < 0)
-                        return fail(
+                        return cli_error(
                             error, error_size,
                             "%s: bad address '%s' (want [udp:][ADDR:]PORT, IPv6 in brackets)", key,
                             value);
                 config->echo_count++;
                 return 0;
         }
+        if (strcmp(key, "chat") == 0) {
+                struct addr_spec *spec;
+
+                /* As for echo: a source that names addresses replaces the earlier list. */
+                if (config->chat_inherited) {
+                        config->chat_count = 0;
+                        config->chat_inherited = false;
+                }
+                spec = &config->chat[config->chat_count];
+                if (config->chat_count >= CONFIG_LISTEN_MAX)
+                        return cli_error(error, error_size, "%s: more than 16 addresses at '%s'", key,
+                                    value);
+                if (addr_parse_listen(value, CONFIG_DEFAULT_CHAT_PORT, spec) < 0 ||
+                    spec->proto == ADDR_UDP)
+                        return cli_error(error, error_size,
+                                    "%s: bad address '%s' (want [ADDR:]PORT, IPv6 in brackets)",
+                                    key, value);
+                config->chat_count++;
+                return 0;
+        }
+        if (strcmp(key, "chat-backend") == 0) {
+                if (strcmp(value, "sqlite") != 0)
+                        return cli_error(error, error_size, "%s: unknown backend '%s' (want sqlite)",
+                                    key, value);
+                return 0;
+        }
+        if (strcmp(key, "chat-history") == 0)
+                return set_unsigned(key, value, 0, 1000, &config->chat_history, error, error_size);
+        if (strcmp(key, "chat-history-max") == 0)
+                return set_unsigned(key, value, 1, 10000000, &config->chat_history_max, error,
+                                    error_size);
+        if (strcmp(key, "chat-max-users") == 0)
+                return set_unsigned(key, value, 1, 1000000, &config->chat_max_users, error,
+                                    error_size);
+        if (strcmp(key, "chat-max-pending") == 0)
+                return set_unsigned(key, value, 1, 100000, &config->chat_max_pending, error,
+                                    error_size);
+        if (strcmp(key, "chat-login-timeout") == 0)
+                return set_seconds(key, value, 1, 3600, &config->chat_login_timeout, error,
+                                   error_size);
+        if (strcmp(key, "chat-token-idle") == 0)
+                return set_seconds(key, value, 1, 366 * 86400.0, &config->chat_token_idle, error,
+                                   error_size);
+        if (strcmp(key, "chat-token-lifetime") == 0)
+                return set_seconds(key, value, 1, 3660 * 86400.0, &config->chat_token_lifetime,
+                                   error, error_size);
+        if (strcmp(key, "chat-rate") == 0) {
+                if (parse_number(value, 0.01, 1e6, &config->chat_rate) < 0)
+                        return cli_error(error, error_size,
+                                    "%s: want messages per second from 0.01, not '%s'", key, value);
+                return 0;
+        }
+        if (strcmp(key, "chat-burst") == 0) {
+                if (parse_number(value, 1, 1e6, &config->chat_burst) < 0)
+                        return cli_error(error, error_size,
+                                    "%s: want a number from 1 to 1000000, not '%s'", key, value);
+                return 0;
+        }
+        if (strcmp(key, "chat-workers") == 0)
+                return set_unsigned(key, value, 1, 16, &config->chat_workers, error, error_size);
+        if (strcmp(key, "chat-queue") == 0)
+                return set_unsigned(key, value, 1, 4096, &config->chat_queue, error, error_size);
+        if (strcmp(key, "chat-output-max") == 0) {
+                if (parse_size(value, 16 * 1024, 64 * 1024 * 1024, &config->chat_output_max) < 0)
+                        return cli_error(error, error_size, "%s: want bytes from 16K to 64M, not '%s'",
+                                    key, value);
+                return 0;
+        }
         if (strcmp(key, "strict-port") == 0) {
                 if (parse_bool(value, &config->strict_port) < 0)
-                        return fail(error, error_size, "%s: not yes or no: '%s'", key, value);
+                        return cli_error(error, error_size, "%s: not yes or no: '%s'", key, value);
                 return 0;
         }
         if (strcmp(key, "log-level") == 0) {
                 level = log_level_parse(value);
                 if (level < 0)
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: unknown level '%s' (emerg alert crit err warning notice "
                                     "info debug)",
                                     key, value);
@@ -148,13 +240,13 @@ int config_set(struct config *config, const char *key, const char *value, char *
                 return set_string(&config->state_dir, value);
         if (strcmp(key, "control") == 0) {
                 if (value[0] != '/' && strcmp(value, "none") != 0)
-                        return fail(error, error_size,
-                                    "%s: want an absolute path or none, not '%s'", key, value);
+                        return cli_error(error, error_size,
+                                         "%s: want an absolute path or none, not '%s'", key, value);
                 return set_string(&config->control_path, value);
         }
         if (strcmp(key, "max-connections") == 0) {
                 if (parse_number(value, 1, 1000000, &number) < 0 || number != floor(number))
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: want a whole number from 1 to 1000000, not '%s'", key,
                                     value);
                 config->max_connections = (unsigned)number;
@@ -162,32 +254,32 @@ int config_set(struct config *config, const char *key, const char *value, char *
         }
         if (strcmp(key, "idle-timeout") == 0) {
                 if (parse_number(value, 0, 7 * 86400, &config->idle_timeout) < 0)
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: want seconds from 0 to 604800, not '%s'", key, value);
                 return 0;
         }
         if (strcmp(key, "shutdown-timeout") == 0) {
                 if (parse_number(value, 0, 3600, &config->shutdown_timeout) < 0)
-                        return fail(error, error_size, "%s: want seconds from 0 to 3600, not '%s'",
+                        return cli_error(error, error_size, "%s: want seconds from 0 to 3600, not '%s'",
                                     key, value);
                 return 0;
         }
         if (strcmp(key, "buffer-size") == 0) {
                 if (parse_size(value, 4096, 16 * 1024 * 1024, &config->buffer_size) < 0)
-                        return fail(error, error_size, "%s: want bytes from 4096 to 16M, not '%s'",
+                        return cli_error(error, error_size, "%s: want bytes from 4096 to 16M, not '%s'",
                                     key, value);
                 return 0;
         }
         if (strcmp(key, "udp-rate") == 0) {
                 if (parse_number(value, 0, 1e6, &config->udp_rate) < 0)
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: want datagrams per second (0 = no limit), not '%s'", key,
                                     value);
                 return 0;
         }
         if (strcmp(key, "udp-burst") == 0) {
                 if (parse_number(value, 1, 1e6, &config->udp_burst) < 0)
-                        return fail(error, error_size,
+                        return cli_error(error, error_size,
                                     "%s: want a number from 1 to 1000000, not '%s'", key, value);
                 return 0;
         }
@@ -218,6 +310,7 @@ int config_parse_text(struct config *config, const char *name, const char *text,
         if (!copy)
                 return -ENOMEM;
         config->echo_inherited = true;
+        config->chat_inherited = true;
         for (line = copy; line && r == 0; line = next) {
                 char *equals, *key, *value;
 
@@ -330,7 +423,21 @@ static const struct option options[] = {
     {"shutdown-timeout", required_argument, NULL, OPT_KEY + 7},
     {"udp-rate", required_argument, NULL, OPT_KEY + 8},
     {"udp-burst", required_argument, NULL, OPT_KEY + 9},
-    {"control", required_argument, NULL, OPT_KEY + 10},
+    {"chat", required_argument, NULL, OPT_KEY + 10},
+    {"chat-backend", required_argument, NULL, OPT_KEY + 11},
+    {"chat-history", required_argument, NULL, OPT_KEY + 12},
+    {"chat-history-max", required_argument, NULL, OPT_KEY + 13},
+    {"chat-max-users", required_argument, NULL, OPT_KEY + 14},
+    {"chat-max-pending", required_argument, NULL, OPT_KEY + 15},
+    {"chat-login-timeout", required_argument, NULL, OPT_KEY + 16},
+    {"chat-token-idle", required_argument, NULL, OPT_KEY + 17},
+    {"chat-token-lifetime", required_argument, NULL, OPT_KEY + 18},
+    {"chat-rate", required_argument, NULL, OPT_KEY + 19},
+    {"chat-burst", required_argument, NULL, OPT_KEY + 20},
+    {"chat-workers", required_argument, NULL, OPT_KEY + 21},
+    {"chat-queue", required_argument, NULL, OPT_KEY + 22},
+    {"chat-output-max", required_argument, NULL, OPT_KEY + 23},
+    {"control", required_argument, NULL, OPT_KEY + 24},
     {"console", no_argument, NULL, OPT_CONSOLE},
     {NULL, 0, NULL, 0},
 };
@@ -349,6 +456,7 @@ static int parse_args(struct config *config, int argc, char **argv, bool apply,
         optind = 0; /* glibc: start over, also resetting its internal state */
         opterr = 0;
         config->echo_inherited = true;
+        config->chat_inherited = true;
         while ((option = getopt_long(argc, argv, ":hV", options, &index)) != -1) {
                 if (option >= OPT_KEY) {
                         if (apply && config_set(config, options[index].name, optarg, reason,
@@ -455,6 +563,14 @@ void config_usage(void)
             "  --shutdown-timeout SECONDS  time to drain connections on stop (default 10)\n"
             "  --udp-rate N            UDP datagrams per second per source; 0 = no limit (100)\n"
             "  --udp-burst N           UDP burst per source (default 200)\n"
+            "  --chat [ADDR:]PORT      serve the chat (repeatable; port 7070 is usual)\n"
+            "  --chat-history N        messages shown at login (default 20)\n"
+            "  --chat-rate N           messages per second per user (default 5; --chat-burst 20)\n"
+            "  --chat-max-users N      logged-in chat connections at most (default 1000)\n"
+            "  (more chat-* keys: see echod.conf(5))\n"
+            "  --announce-stop         (ExecStop=+ of echo.service) tell the running echod\n"
+            "                          whether systemd restarts it (hand connections over)\n"
+            "                          or stops it (drain)\n"
             "  --control PATH          standalone control socket, or none (default\n"
             "                          $XDG_RUNTIME_DIR/echod/control; /run/echod/control as root)\n"
             "  --console               on a terminal, take control commands on stdin\n"

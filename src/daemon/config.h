@@ -15,6 +15,7 @@
 #define CONFIG_LISTEN_MAX        16
 #define CONFIG_ERROR_MAX         256
 #define CONFIG_DEFAULT_ECHO_PORT 7007
+#define CONFIG_DEFAULT_CHAT_PORT 7070
 
 struct config {
         struct addr_spec echo[CONFIG_LISTEN_MAX];
@@ -29,6 +30,21 @@ struct config {
         double shutdown_timeout; /* seconds */
         double udp_rate;         /* datagrams per second per source; 0 = no limit */
         double udp_burst;
+        /* Chat (docs/chat.md): standalone addresses (none by default) and its limits. */
+        struct addr_spec chat[CONFIG_LISTEN_MAX];
+        size_t chat_count;
+        unsigned chat_history;        /* messages shown at login */
+        unsigned chat_history_max;    /* messages kept */
+        unsigned chat_max_users;      /* logged-in connections */
+        unsigned chat_max_pending;    /* connections still logging in */
+        double chat_login_timeout;    /* seconds */
+        double chat_token_idle;       /* seconds a session may go unused */
+        double chat_token_lifetime;   /* seconds a session lives at most */
+        double chat_rate;             /* messages per second per user */
+        double chat_burst;
+        unsigned chat_workers;        /* password hashing threads */
+        unsigned chat_queue;          /* password jobs waiting at most */
+        size_t chat_output_max;       /* bytes queued for one slow reader at most */
         char *control_path;      /* standalone control socket; NULL: the default; "none": off */
         /* From the command line only. */
         bool console;            /* --console: commands from a terminal on stdin */
@@ -37,6 +53,7 @@ struct config {
         bool check_only;
         /* Set while a source (file, command line) has not yet named an address. */
         bool echo_inherited;
+        bool chat_inherited;
 };
 
 enum config_action {

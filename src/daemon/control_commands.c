@@ -454,7 +454,18 @@ static void command_chat(struct request *request)
 
         chat = host->chat_admin(host->server, &state);
         if (!chat) {
-                fail(request, "chat is not running");
+                size_t count = host->service_count(host->server);
+                bool running = false;
+
+                for (size_t i = 0; i < count && !running; i++) {
+                        struct control_service_info info;
+
+                        host->service_info(host->server, i, &info);
+                        running = strcmp(info.name, "chat") == 0;
+                }
+                /* The chat hands out its admin table through service_ops.chat_admin. */
+                fail(request, running ? "the chat offers no admin operations yet"
+                                      : "chat is not running");
                 return;
         }
         if (strcmp(command, "forget-identities") == 0 && request->count == 1) {

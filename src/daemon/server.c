@@ -16,6 +16,7 @@
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
+#include "restart.h"
 #include "version.h"
 
 /* Connections accepted per wake-up before other watchers get a turn. */
@@ -248,6 +249,61 @@ static void on_shutdown_timer(struct ev_loop *loop, ev_timer *timer, int revents
         ev_break(loop, EVBREAK_ALL);
 }
 
+static int store_connection(void *arg, int fd, uint64_t *token)
+{
+        struct server *server = arg;
+
+        *token = ++server->next_handover_token;
+        return restart_store_fd(fd, *token);
+}
+
+/*
+ * A planned restart: every connection's socket and state go to systemd's
+ * fd store, for the next process to serve on (restart.h). Services that
+ * cannot hand over close their connections cleanly.
+ */
+static void hand_over(struct server *server, const char *why)
+{
+        struct service_handover handover = {.store_fd = store_connection, .server = server};
+        struct handover_writer writer;
+        const unsigned char *state;
+        char status[96];
+        unsigned open = open_connections(server);
+        ev_tstamp started = ev_time();
+        long length;
+        int handed = 0, r;
+
+        server->stopping = true;
+        snprintf(status, sizeof(status), "Restarting: handing %u connection(s) over", open);
+        notify_stopping(status);
+        update_accepting(server);
+        handover_writer_init(&writer);
+        for (size_t i = 0; i < server->service_count; i++) {
+                struct server_service *service = &server->services[i];
+
+                if (service->ops->hand_over) {
+                        r = service->ops->hand_over(service->state, &writer, &handover);
+                        if (r > 0)
+                                handed += r;
+                } else {
+                        service->ops->close_all(service->state, "restart");
+                }
+        }
+        length = handover_writer_finish(&writer, &state);
+        r = length < 0 ? (int)length : restart_store_state(state, (size_t)length);
+        if (r < 0)
+                log_error("restart: cannot store the state of %d connection(s): %s; the next "
+                          "process will close them",
+                          handed, strerror(-r));
+        else
+                log_notice("%s: restarting; handed %d connection(s) over to the next "
+                           "process (%ld bytes of state, %.1f ms)",
+                           why, handed, length,
+                           (ev_time() - started) * 1e3);
+        handover_writer_fini(&writer);
+        ev_break(server->loop, EVBREAK_ALL);
+}
+
 static void begin_shutdown(struct server *server, const char *why)
 {
         char status[96];
@@ -257,6 +313,10 @@ static void begin_shutdown(struct server *server, const char *why)
                 /* A second signal: stop waiting for peers. */
                 close_all(server, "shutdown");
                 ev_break(server->loop, EVBREAK_ALL);
+                return;
+        }
+        if (restart_requested()) {
+                hand_over(server, why);
                 return;
         }
         server->stopping = true;
@@ -297,6 +357,15 @@ static void apply_reloadable(struct server *server, struct config *fresh)
         config->shutdown_timeout = fresh->shutdown_timeout;
         config->udp_rate = fresh->udp_rate;
         config->udp_burst = fresh->udp_burst;
+        config->chat_history = fresh->chat_history;
+        config->chat_max_users = fresh->chat_max_users;
+        config->chat_max_pending = fresh->chat_max_pending;
+        config->chat_login_timeout = fresh->chat_login_timeout;
+        config->chat_token_idle = fresh->chat_token_idle;
+        config->chat_token_lifetime = fresh->chat_token_lifetime;
+        config->chat_rate = fresh->chat_rate;
+        config->chat_burst = fresh->chat_burst;
+        config->chat_output_max = fresh->chat_output_max;
         for (size_t i = 0; i < server->service_count; i++)
                 server->services[i].ops->reload(server->services[i].state, config);
 }
@@ -559,34 +628,53 @@ static int bind_control(struct server *server)
         return 0;
 }
 
-static int bind_standalone(struct server *server)
+/* Bind the standalone sockets of one service, named name. */
+static int bind_service(struct server *server, const char *name, const struct addr_spec *specs,
+                        size_t count)
 {
-        const struct config *config = &server->config;
+        bool strict = server->config.strict_port;
 
-        for (size_t i = 0; i < config->echo_count; i++) {
-                const struct addr_spec *spec = &config->echo[i];
-                struct listen_socket *socket_info = &server->listeners[server->listener_count].socket;
+        for (size_t i = 0; i < count; i++) {
+                const struct addr_spec *spec = &specs[i];
+                struct listen_socket *socket_info;
                 char wanted[ADDR_TEXT_MAX];
                 int r;
 
+                if (server->listener_count == LISTEN_MAX) {
+                        log_error("%s: more than %d sockets in all", name, LISTEN_MAX);
+                        return -EMFILE;
+                }
+                socket_info = &server->listeners[server->listener_count].socket;
                 addr_format((const struct sockaddr *)&spec->sa, wanted, sizeof(wanted));
-                r = listen_bind(spec, config->strict_port, "echo", socket_info);
+                r = listen_bind(spec, strict, name, socket_info);
                 if (r < 0) {
-                        log_error("echo: cannot listen on %s (%s): %s%s", wanted,
+                        log_error("%s: cannot listen on %s (%s): %s%s", name, wanted,
                                   spec->proto == ADDR_UDP ? "udp" : "tcp", strerror(-r),
-                                  r == -EADDRINUSE && !config->strict_port ? " (and the next ports)"
-                                                                           : "");
+                                  r == -EADDRINUSE && !strict ? " (and the next ports)" : "");
                         return r;
                 }
                 server->listener_count++;
                 if (addr_port((struct sockaddr *)&socket_info->address) !=
                         addr_port((const struct sockaddr *)&spec->sa) &&
                     addr_port((const struct sockaddr *)&spec->sa) != 0)
-                        log_notice("echo: port %u is busy; took %u instead",
+                        log_notice("%s: port %u is busy; took %u instead", name,
                                    addr_port((const struct sockaddr *)&spec->sa),
                                    addr_port((struct sockaddr *)&socket_info->address));
         }
-        return bind_control(server);
+        return 0;
+}
+
+static int bind_standalone(struct server *server)
+{
+        const struct config *config = &server->config;
+        int r;
+
+        r = bind_service(server, "echo", config->echo, config->echo_count);
+        if (r == 0)
+                r = bind_service(server, "chat", config->chat, config->chat_count);
+        if (r == 0)
+                r = bind_control(server);
+        return r;
 }
 
 /* Serve an Accept=yes connection: this process serves it, then exits. */
@@ -667,6 +755,79 @@ static int start_sockets(struct server *server)
         return served > 0 ? 0 : -ENOENT;
 }
 
+static int claim_inherited(void *arg, int fd, const char *name)
+{
+        struct server *server = arg;
+
+        return restart_claim(&server->inherited, fd, name);
+}
+
+/* The service that reads records of type, started if need be; NULL if none. */
+static struct server_service *service_for_record(struct server *server, uint16_t type)
+{
+        for (size_t i = 0; service_table[i]; i++) {
+                if (service_table[i]->take_over && service_table[i]->handover_type == type)
+                        return service_for(server, service_table[i]);
+        }
+        return NULL;
+}
+
+/* Serve on the connections a previous process handed over, and forget the rest cleanly. */
+static void take_over(struct server *server)
+{
+        struct restart_inherited *inherited = &server->inherited;
+        struct handover_reader reader;
+        struct handover_record record;
+        unsigned char *state = NULL;
+        size_t length = 0, taken = 0, closed;
+        int r;
+
+        if (inherited->state_fd < 0 && inherited->conn_count == 0)
+                return;
+        r = restart_read_state(inherited, &state, &length);
+        if (r == 0)
+                r = handover_reader_init(&reader, state, length);
+        if (r < 0)
+                log_error("restart: the state left by the previous process is %s (%s); closing "
+                          "its %zu connection(s)",
+                          r == -ENOENT ? "missing" : "not understood", strerror(-r),
+                          inherited->conn_count);
+        while (r == 0 && (r = handover_next_record(&reader, &record)) == 1) {
+                struct server_service *service = service_for_record(server, record.type);
+                uint64_t token;
+                int fd;
+
+                r = 0;
+                if (!service || handover_get_u64(&record, &token) < 0) {
+                        log_warning("restart: skipping a record of unknown type %u", record.type);
+                        continue;
+                }
+                fd = restart_take_fd(inherited, token);
+                if (fd < 0) {
+                        log_warning("restart: no socket for %s connection %" PRIu64,
+                                    service->ops->name, token);
+                        continue;
+                }
+                r = service->ops->take_over(service->state, &record, fd);
+                if (r < 0)
+                        log_warning("restart: cannot serve %s connection %" PRIu64 " on: %s",
+                                    service->ops->name, token, strerror(-r));
+                else
+                        taken++;
+                r = 0;
+        }
+        if (r < 0 && state)
+                log_error("restart: the state is damaged (%s); closing what is left",
+                          strerror(-r));
+        free(state);
+        closed = restart_finish(inherited);
+        log_notice("restart: serving %zu connection(s) handed over by the previous process%s",
+                   taken, closed ? "; closed the others" : "");
+        if (closed)
+                log_warning("restart: closed %zu connection(s) that could not be taken over",
+                            closed);
+}
+
 int server_init(struct server *server, struct config *config, int argc, char **argv)
 {
         struct listen_socket sockets[LISTEN_MAX];
@@ -692,7 +853,9 @@ int server_init(struct server *server, struct config *config, int argc, char **a
         log_record(LOG_INFO, LOG_ID_START,
                    (const char *const[]){"ECHOD_VERSION=" ECHOD_VERSION, NULL}, "echod %s starting",
                    ECHOD_VERSION);
-        r = listen_from_systemd(sockets, LISTEN_MAX, &server->listener_count);
+        server->inherited.state_fd = -1;
+        r = listen_from_systemd(sockets, LISTEN_MAX, &server->listener_count, claim_inherited,
+                                server);
         if (r < 0) {
                 log_error("cannot take sockets from systemd: %s", strerror(-r));
                 return r;
@@ -709,6 +872,7 @@ int server_init(struct server *server, struct config *config, int argc, char **a
                         return r;
         }
         r = start_sockets(server);
+        take_over(server);
         if (r < 0) {
                 log_error("no socket to serve: %s",
                           server->socket_activated

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "control_host.h"
 #include "listen.h"
+#include "restart.h"
 #include "log_ring.h"
 #include "service.h"
 
@@ -58,6 +59,9 @@ struct server {
         ev_timer accept_retry_timer;
         ev_timer shutdown_timer;
 
+        /* Connections and state a previous process handed over (restart.h). */
+        struct restart_inherited inherited;
+        uint64_t next_handover_token;
         /* The control channel: recent log records, what commands may ask, the console. */
         struct log_ring logs;
         struct control_host control_host;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "handover.h"
 
 struct control_host;
 struct control_chat_admin;
@@ -30,6 +31,13 @@ struct service_env {
         void *server;
         /* What the control service may ask of the server (control_host.h). */
         const struct control_host *control;
+};
+
+/* Where a service hands its connections' sockets on a planned restart. */
+struct service_handover {
+        /* Store fd in systemd's fd store; sets *token, the number its record names. 0 or -errno. */
+        int (*store_fd)(void *server, int fd, uint64_t *token);
+        void *server;
 };
 
 /* Counters for STATUS=, the stop record and (later) echoctl status. */
@@ -73,6 +81,20 @@ struct service_ops {
         void (*counts)(void *state, struct service_counts *counts);
         /* Its part of STATUS=, for example "echo: 3 connections (...)". */
         void (*status)(void *state, char *buf, size_t size);
+        /*
+         * Planned restart: stop serving each open connection, write it as a
+         * record of type handover_type that starts with the token store_fd
+         * gave (u64; the server reads it back) and store its socket; a connection
+         * that cannot be handed over is closed cleanly. The connections are
+         * gone from the service afterwards (without a FIN: systemd holds the
+         * sockets). Returns how many were handed over. NULL: none are.
+         */
+        int (*hand_over)(void *state, struct handover_writer *writer,
+                         const struct service_handover *handover);
+        /* The record type hand_over writes and take_over reads. */
+        uint16_t handover_type;
+        /* Serve a connection of the previous process (it owns fd from here). 0 or -errno. */
+        int (*take_over)(void *state, struct handover_record *record, int fd);
         /* The admin operations echoctl reaches (users, kick, ...), or NULL; may be NULL. */
         const struct control_chat_admin *(*chat_admin)(void *state);
         /* Free the state; inherited sockets stay open. */

@@ -29,26 +29,13 @@ const char bench_args_usage[] =
     "  -V, --version         show the version\n"
     "\n" CLI_EXIT_STATUS_HELP;
 
-static int fail(char *error, size_t error_size, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *error, size_t error_size, const char *format, ...)
-{
-        va_list ap;
-
-        va_start(ap, format);
-        vsnprintf(error, error_size, format, ap);
-        va_end(ap);
-        return -EINVAL;
-}
-
 static int parse_count(const char *text, const char *what, unsigned long max, unsigned *out,
                        char *error, size_t error_size)
 {
         unsigned long value;
 
         if (units_parse_uint(text, 1, max, &value) < 0)
-                return fail(error, error_size, "%s must be a whole number from 1 to %lu, not '%s'",
+                return cli_error(error, error_size, "%s must be a whole number from 1 to %lu, not '%s'",
                             what, max, text);
         *out = (unsigned)value;
         return 0;
@@ -99,7 +86,7 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
                 case 's':
                         if (units_parse_size(optarg, &size) < 0 || size == 0 ||
                             size > BENCH_MAX_SIZE)
-                                return fail(error, error_size,
+                                return cli_error(error, error_size,
                                             "message size must be from 1 byte to 16MiB, not '%s'",
                                             optarg);
                         opts->message_size = (size_t)size;
@@ -107,7 +94,7 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
                 case 'd':
                         if (units_parse_duration(optarg, &opts->duration_ns) < 0 ||
                             opts->duration_ns == 0)
-                                return fail(error, error_size,
+                                return cli_error(error, error_size,
                                             "duration must be a positive time such as 10s or "
                                             "500ms, not '%s'",
                                             optarg);
@@ -136,7 +123,7 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
                 case OPT_TIMEOUT:
                         if (units_parse_duration(optarg, &opts->timeout_ns) < 0 ||
                             opts->timeout_ns == 0)
-                                return fail(error, error_size,
+                                return cli_error(error, error_size,
                                             "timeout must be a positive time, not '%s'", optarg);
                         break;
                 case OPT_JSON:
@@ -149,25 +136,25 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
                         opts->action = BENCH_VERSION;
                         return 0;
                 case ':':
-                        return fail(error, error_size, "option '%s' needs a value",
+                        return cli_error(error, error_size, "option '%s' needs a value",
                                     argv[optind - 1]);
                 default:
                         if (optopt)
-                                return fail(error, error_size, "unknown option '-%c'", optopt);
-                        return fail(error, error_size, "unknown option '%s'", argv[optind - 1]);
+                                return cli_error(error, error_size, "unknown option '-%c'", optopt);
+                        return cli_error(error, error_size, "unknown option '%s'", argv[optind - 1]);
                 }
         }
         if (argc - optind != 2)
-                return fail(error, error_size, "expected HOST and PORT, got %d argument%s",
+                return cli_error(error, error_size, "expected HOST and PORT, got %d argument%s",
                             argc - optind, argc - optind == 1 ? "" : "s");
         opts->host = argv[optind];
         opts->port = argv[optind + 1];
         if (addr_parse_port(opts->port, &port) < 0 || port == 0)
-                return fail(error, error_size, "port must be a number from 1 to 65535, not '%s'",
+                return cli_error(error, error_size, "port must be a number from 1 to 65535, not '%s'",
                             opts->port);
         if (opts->udp &&
             (opts->message_size < BENCH_MIN_UDP_SIZE || opts->message_size > BENCH_MAX_UDP_SIZE))
-                return fail(error, error_size, "UDP message size must be from %u to %u bytes",
+                return cli_error(error, error_size, "UDP message size must be from %u to %u bytes",
                             BENCH_MIN_UDP_SIZE, BENCH_MAX_UDP_SIZE);
         if (opts->threads > opts->connections)
                 opts->threads = opts->connections;

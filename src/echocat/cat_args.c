@@ -11,6 +11,12 @@
 #include "prompt.h"
 #include "units.h"
 
+/* Long options without a letter. */
+enum {
+        CAT_OPTION_CHAT = 256,
+        CAT_OPTION_NO_TOKEN,
+};
+
 const char cat_args_usage[] =
     "Usage: echocat [OPTIONS] [HOST [PORT]]\n"
     "Send lines (on a terminal) or standard input (piped) to an echo server and\n"
@@ -21,6 +27,9 @@ const char cat_args_usage[] =
     "  -w, --timeout TIME   connect timeout, and the longest wait for an echo\n"
     "                       (default 10s; 0 waits for ever)\n"
     "  -v, --verbose        print every event on standard error\n"
+    "      --chat           be a chat client (echod's chat; default port 7070);\n"
+    "                       keeps the session token under $XDG_CONFIG_HOME/echocat/\n"
+    "      --no-token       with --chat: neither use nor keep a session token\n"
     "  -h, --help           show this help\n"
     "  -V, --version        show the version\n"
     "\n"
@@ -30,9 +39,14 @@ const char cat_args_usage[] =
 int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error, size_t error_size)
 {
         static const struct option longopts[] = {
-            {"udp", no_argument, NULL, 'u'},     {"timeout", required_argument, NULL, 'w'},
-            {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-            {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+            {"udp", no_argument, NULL, 'u'},
+            {"timeout", required_argument, NULL, 'w'},
+            {"verbose", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
+            {"chat", no_argument, NULL, CAT_OPTION_CHAT},
+            {"no-token", no_argument, NULL, CAT_OPTION_NO_TOKEN},
+            {"version", no_argument, NULL, 'V'},
+            {NULL, 0, NULL, 0},
         };
         uint16_t port;
         int c;
@@ -67,6 +81,12 @@ int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error,
                 case '6':
                         opts->family = AF_INET6;
                         break;
+                case CAT_OPTION_CHAT:
+                        opts->chat = true;
+                        break;
+                case CAT_OPTION_NO_TOKEN:
+                        opts->no_token = true;
+                        break;
                 case 'h':
                         opts->action = CAT_HELP;
                         return 0;
@@ -84,6 +104,14 @@ int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error,
                                          argv[optind - 1]);
                         return -EINVAL;
                 }
+        }
+        if (opts->chat && opts->udp) {
+                snprintf(error, error_size, "--chat runs over TCP; it cannot go with --udp");
+                return -EINVAL;
+        }
+        if (opts->no_token && !opts->chat) {
+                snprintf(error, error_size, "--no-token goes with --chat");
+                return -EINVAL;
         }
         if (argc - optind > 2) {
                 snprintf(error, error_size, "too many arguments: expected [HOST [PORT]]");

@@ -7,6 +7,8 @@
 
 #define CAT_DEFAULT_HOST "localhost"
 #define CAT_DEFAULT_PORT "7007"
+/* The chat port (echod --chat, echo-chat.socket). */
+#define CAT_DEFAULT_CHAT_PORT "7070"
 /* Ten seconds to connect, and to wait for an echo that is due. */
 #define CAT_DEFAULT_TIMEOUT_NS 10000000000ull
 
@@ -27,6 +29,9 @@ struct cat_options {
         uint64_t timeout_ns;
         bool udp;
         bool verbose;
+        /* --chat: the chat client (session_chat.c); --no-token: keep no session token. */
+        bool chat;
+        bool no_token;
 };
 
 /*

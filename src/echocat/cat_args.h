@@ -32,6 +32,13 @@ struct cat_options {
         /* --chat: the chat client (session_chat.c); --no-token: keep no session token. */
         bool chat;
         bool no_token;
+        /* -z: only report whether the port accepts a connection; send nothing. */
+        bool zero_io;
+        /* -s ADDR and -p PORT: where to connect from (NULL and 0 when not given). */
+        const char *source_host;
+        uint16_t source_port;
+        /* -q SECONDS: after end of input, quit at the latest this much later; negative: never. */
+        double quit_after_eof;
 };
 
 /*

@@ -79,6 +79,8 @@ void config_fini(struct config *config)
         free(config->log_file);
         free(config->state_dir);
         free(config->config_path);
+        free(config->control_path);
+        config->control_path = NULL;
         config->log_file = NULL;
         config->state_dir = NULL;
         config->config_path = NULL;
@@ -240,6 +242,12 @@ int config_set(struct config *config, const char *key, const char *value, char *
                 return set_string(&config->log_file, value);
         if (strcmp(key, "state-dir") == 0)
                 return set_string(&config->state_dir, value);
+        if (strcmp(key, "control") == 0) {
+                if (value[0] != '/' && strcmp(value, "none") != 0)
+                        return cli_error(error, error_size,
+                                         "%s: want an absolute path or none, not '%s'", key, value);
+                return set_string(&config->control_path, value);
+        }
         if (strcmp(key, "max-connections") == 0) {
                 if (parse_number(value, 1, 1000000, &number) < 0 || number != floor(number))
                         return cli_error(error, error_size,
@@ -440,6 +448,7 @@ enum {
         OPT_CONFIG = 256,
         OPT_CHECK,
         OPT_STRICT,
+        OPT_CONSOLE,
         OPT_KEY,
 };
 
@@ -477,6 +486,8 @@ static const struct option options[] = {
     {"chat-output-max", required_argument, NULL, OPT_KEY + 23},
     {"udp-global-rate", required_argument, NULL, OPT_KEY + 24},
     {"socket-buffer", required_argument, NULL, OPT_KEY + 25},
+    {"control", required_argument, NULL, OPT_KEY + 26},
+    {"console", no_argument, NULL, OPT_CONSOLE},
     {NULL, 0, NULL, 0},
 };
 
@@ -523,6 +534,9 @@ static int parse_args(struct config *config, int argc, char **argv, bool apply,
                         break;
                 case OPT_STRICT:
                         config->strict_port = true;
+                        break;
+                case OPT_CONSOLE:
+                        config->console = true;
                         break;
                 case ':':
                         snprintf(error, error_size, "option '%s' needs a value", argv[optind - 1]);
@@ -618,11 +632,15 @@ void config_usage(void)
             "  --announce-stop         (ExecStop=+ of echo.service) tell the running echod\n"
             "                          whether systemd restarts it (hand connections over)\n"
             "                          or stops it (drain)\n"
+            "  --control PATH          standalone control socket, or none (default\n"
+            "                          $XDG_RUNTIME_DIR/echod/control; /run/echod/control as root)\n"
+            "  --console               on a terminal, take control commands on stdin\n"
             "  -h, --help              show this help and exit\n"
             "  -V, --version           show the version and exit\n"
             "\n"
-            "Every option but --config and --check-config is also a key of the config file\n"
-            "(\"log-level = debug\"). Exit status: 0 success, 1 failure, 2 bad flags or config.\n"
+            "Every option but --config, --check-config and --console is also a key of the\n"
+            "config file (\"log-level = debug\"). Exit status: 0 success, 1 failure, 2 bad\n"
+            "flags or config.\n"
             "See echod(8) and echod.conf(5).\n",
             ECHOD_DEFAULT_CONFIG);
 }

@@ -47,7 +47,9 @@ struct config {
         size_t chat_output_max;       /* bytes queued for one slow reader at most */
         double udp_global_rate;       /* UDP replies per second in all; 0 = no limit */
         size_t socket_buffer;         /* SO_RCVBUF/SO_SNDBUF of TCP echo connections; 0 = kernel's */
+        char *control_path;      /* standalone control socket; NULL: the default; "none": off */
         /* From the command line only. */
+        bool console;            /* --console: commands from a terminal on stdin */
         char *config_path;
         bool config_explicit;
         bool check_only;

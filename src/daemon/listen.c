@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -125,6 +127,101 @@ int listen_bind(const struct addr_spec *spec, bool strict, const char *name,
         if (getsockname(fd, (struct sockaddr *)&out->address, &out->address_length) < 0)
                 out->address_length = 0;
         return 0;
+}
+
+/* True if something accepts connections on the socket file at address. */
+static bool unix_socket_live(const struct sockaddr_un *address)
+{
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live;
+
+        if (fd < 0)
+                return true; /* cannot tell: leave the file alone */
+        live = connect(fd, (const struct sockaddr *)address, sizeof(*address)) == 0 ||
+               (errno != ECONNREFUSED && errno != ENOENT);
+        close(fd);
+        return live;
+}
+
+/* Make the directory that holds path (only its last level), mode 0750. */
+static int make_parent(const char *path)
+{
+        char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+        char *slash;
+
+        snprintf(dir, sizeof(dir), "%s", path);
+        slash = strrchr(dir, '/');
+        if (!slash || slash == dir)
+                return 0;
+        *slash = '\0';
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int listen_bind_unix(const char *path, mode_t mode, const char *name, struct listen_socket *out)
+{
+        struct sockaddr_un address = {.sun_family = AF_UNIX};
+        struct stat st;
+        mode_t old_mask;
+        int fd, r;
+
+        if (strlen(path) >= sizeof(address.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(address.sun_path, path, strlen(path) + 1);
+        r = make_parent(path);
+        if (r < 0)
+                return r;
+        if (lstat(path, &st) == 0) {
+                if (!S_ISSOCK(st.st_mode))
+                        return -EEXIST; /* not ours to remove */
+                if (unix_socket_live(&address))
+                        return -EADDRINUSE;
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return -errno;
+        }
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        /* bind() creates the file; the mask gives it its mode from the start, no window. */
+        old_mask = umask(~mode & 0777);
+        r = bind(fd, (struct sockaddr *)&address, sizeof(address));
+        umask(old_mask);
+        if (r < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        memset(out, 0, sizeof(*out));
+        out->fd = fd;
+        out->type = LISTEN_STREAM;
+        out->created_path = true;
+        if (lstat(path, &st) == 0) {
+                out->path_device = st.st_dev;
+                out->path_inode = st.st_ino;
+        }
+        snprintf(out->name, sizeof(out->name), "%s", name);
+        memcpy(&out->address, &address, sizeof(address));
+        out->address_length = sizeof(address);
+        return 0;
+}
+
+void listen_close(struct listen_socket *socket_info)
+{
+        if (socket_info->inherited || socket_info->fd < 0)
+                return;
+        if (socket_info->created_path && socket_info->address.ss_family == AF_UNIX) {
+                const struct sockaddr_un *address =
+                    (const struct sockaddr_un *)&socket_info->address;
+                struct stat st;
+
+                /* Only if the file is still the socket we bound (not a newer echod's). */
+                if (lstat(address->sun_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+                    st.st_dev == socket_info->path_device && st.st_ino == socket_info->path_inode)
+                        unlink(address->sun_path);
+        }
+        close(socket_info->fd);
+        socket_info->fd = -1;
 }
 
 const char *listen_protocol_name(const struct listen_socket *socket_info)

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "addr.h"
 
@@ -27,6 +28,9 @@ struct listen_socket {
         char name[LISTEN_NAME_MAX]; /* FileDescriptorName=, or the service's name */
         struct sockaddr_storage address; /* local address */
         socklen_t address_length;
+        bool created_path; /* an AF_UNIX socket file we made: unlinked when closed */
+        dev_t path_device; /* and which file it was, so a newer one is left alone */
+        ino_t path_inode;
 };
 
 /*
@@ -47,6 +51,17 @@ int listen_from_systemd(struct listen_socket *sockets, size_t max, size_t *count
  */
 int listen_bind(const struct addr_spec *spec, bool strict, const char *name,
                 struct listen_socket *out);
+
+/*
+ * Bind a listening AF_UNIX stream socket at path with the given mode,
+ * creating its directory (mode 0750) if missing. A stale socket file (no
+ * one accepts on it) is replaced; a live one is -EADDRINUSE. Returns 0 or
+ * -errno.
+ */
+int listen_bind_unix(const char *path, mode_t mode, const char *name, struct listen_socket *out);
+
+/* Close a socket we bound (not an inherited one), removing the socket file we created. */
+void listen_close(struct listen_socket *socket_info);
 
 /* A name for the socket's protocol: "tcp", "udp", "unix" or "connection". */
 const char *listen_protocol_name(const struct listen_socket *socket_info);

@@ -259,6 +259,17 @@ int log_reopen(void)
         return 0;
 }
 
+int log_truncate_file(void)
+{
+        if (!log_state.file)
+                return 0;
+        fflush(log_state.file);
+        /* The file is opened O_APPEND, so the next record goes to the new end. */
+        if (ftruncate(fileno(log_state.file), 0) < 0)
+                return -errno;
+        return 0;
+}
+
 void log_fini(void)
 {
         log_flush();

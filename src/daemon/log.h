@@ -70,6 +70,9 @@ int log_reopen(void);
  */
 void log_flush(void);
 
+/* Empty the log file (clear-logs); 0 also when there is none, else -errno. */
+int log_truncate_file(void);
+
 /* Flush and close everything. */
 void log_fini(void);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-bus.h>
@@ -17,6 +18,8 @@
 
 /* How long the stored state may take to reach systemd before we exit anyway. */
 #define RESTART_BARRIER_USEC (5 * 1000000ull)
+/* Seconds a stop-mode file stays good: ExecStop= runs just before SIGTERM. */
+#define RESTART_MODE_MAX_AGE 120
 /* How long systemd may take to say what job is pending. */
 #define RESTART_BUS_TIMEOUT_USEC (3 * 1000000ull)
 
@@ -133,6 +136,8 @@ int restart_announce_stop(void)
 bool restart_requested(void)
 {
         char path[4096], mode[16] = "";
+        struct stat st;
+        bool stale;
         ssize_t n;
         int fd;
 
@@ -142,9 +147,15 @@ bool restart_requested(void)
         if (fd < 0)
                 return false;
         n = read(fd, mode, sizeof(mode) - 1);
+        /*
+         * The runtime directory outlives the process (RuntimeDirectoryPreserve=
+         * for the control socket): a file older than a stop can take is stale,
+         * left by a process that died before reading it.
+         */
+        stale = fstat(fd, &st) < 0 || time(NULL) - st.st_mtime > RESTART_MODE_MAX_AGE;
         close(fd);
         (void)unlink(path);
-        return n == 7 && memcmp(mode, "restart", 7) == 0 && restart_possible();
+        return !stale && n == 7 && memcmp(mode, "restart", 7) == 0 && restart_possible();
 }
 
 bool restart_possible(void)

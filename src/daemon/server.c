@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "console.h"
 #include "file.h"
 #include "listen.h"
 #include "log.h"
@@ -262,7 +264,7 @@ static int store_connection(void *arg, int fd, uint64_t *token)
  * fd store, for the next process to serve on (restart.h). Services that
  * cannot hand over close their connections cleanly.
  */
-static void hand_over(struct server *server, int signal_number)
+static void hand_over(struct server *server, const char *why)
 {
         struct service_handover handover = {.store_fd = store_connection, .server = server};
         struct handover_writer writer;
@@ -296,15 +298,15 @@ static void hand_over(struct server *server, int signal_number)
                           "process will close them",
                           handed, strerror(-r));
         else
-                log_notice("received %s: restarting; handed %d connection(s) over to the next "
+                log_notice("%s: restarting; handed %d connection(s) over to the next "
                            "process (%ld bytes of state, %.1f ms)",
-                           strsignal(signal_number), handed, length,
+                           why, handed, length,
                            (ev_time() - started) * 1e3);
         handover_writer_fini(&writer);
         ev_break(server->loop, EVBREAK_ALL);
 }
 
-static void begin_shutdown(struct server *server, int signal_number)
+static void begin_shutdown(struct server *server, const char *why)
 {
         char status[96];
         unsigned open = open_connections(server);
@@ -316,14 +318,14 @@ static void begin_shutdown(struct server *server, int signal_number)
                 return;
         }
         if (restart_requested()) {
-                hand_over(server, signal_number);
+                hand_over(server, why);
                 return;
         }
         server->stopping = true;
         snprintf(status, sizeof(status), "Stopping: draining %u connection(s)", open);
         notify_stopping(status);
-        log_notice("received %s: stopping; draining %u connection(s), at most %g s",
-                   strsignal(signal_number), open, server->config.shutdown_timeout);
+        log_notice("%s: stopping; draining %u connection(s), at most %g s", why, open,
+                   server->config.shutdown_timeout);
         update_accepting(server);
         for (size_t i = 0; i < server->service_count; i++)
                 server->services[i].ops->drain(server->services[i].state);
@@ -337,9 +339,12 @@ static void begin_shutdown(struct server *server, int signal_number)
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *watcher, int revents)
 {
+        char why[64];
+
         (void)loop;
         (void)revents;
-        begin_shutdown(watcher->data, watcher->signum);
+        snprintf(why, sizeof(why), "received %s", strsignal(watcher->signum));
+        begin_shutdown(watcher->data, why);
 }
 
 /* Settings a reload may change; addresses and buffer sizes stay as started. */
@@ -369,16 +374,17 @@ static void apply_reloadable(struct server *server, struct config *fresh)
                 server->services[i].ops->reload(server->services[i].state, config);
 }
 
-static void reload(struct server *server)
+/* Reload as SIGHUP asks. 0, or -errno with the reason in error (the running config stays). */
+static int reload(struct server *server, char *error, size_t error_size)
 {
         struct config fresh;
         enum config_action action;
-        char error[CONFIG_ERROR_MAX];
-        int r;
+        int r, status;
 
         notify_reloading();
         config_defaults(&fresh);
-        r = config_load(&fresh, server->argc, server->argv, &action, error, sizeof(error));
+        r = config_load(&fresh, server->argc, server->argv, &action, error, error_size);
+        status = r;
         if (r < 0) {
                 log_error("reload: %s; keeping the running configuration", error);
         } else {
@@ -407,16 +413,19 @@ static void reload(struct server *server)
         update_accepting(server);
         compose_status(server, server->status, sizeof(server->status));
         notify_ready(server->status);
+        return status;
 }
 
 static void on_reload_signal(struct ev_loop *loop, ev_signal *watcher, int revents)
 {
         struct server *server = watcher->data;
 
+        char error[CONFIG_ERROR_MAX];
+
         (void)loop;
         (void)revents;
         if (!server->stopping)
-                reload(server);
+                reload(server, error, sizeof(error));
 }
 
 static void log_listening(const struct listener *listener, bool print)
@@ -453,6 +462,7 @@ static struct server_service *service_for(struct server *server, const struct se
             .config = &server->config,
             .connection_closed = on_connection_closed,
             .server = server,
+            .control = &server->control_host,
         };
         struct server_service *service;
         int r;
@@ -472,6 +482,155 @@ static struct server_service *service_for(struct server *server, const struct se
         service->ops = ops;
         server->service_count++;
         return service;
+}
+
+/* The control channel's view of the server (control_host.h). */
+
+static double host_uptime(void *arg)
+{
+        struct server *server = arg;
+
+        return ev_time() - server->started;
+}
+
+static size_t host_service_count(void *arg)
+{
+        struct server *server = arg;
+
+        return server->service_count;
+}
+
+static void host_service_info(void *arg, size_t index, struct control_service_info *info)
+{
+        struct server *server = arg;
+        struct server_service *service = &server->services[index];
+        size_t length = 0;
+
+        memset(info, 0, sizeof(*info));
+        info->name = service->ops->name;
+        info->paused = service->paused;
+        service->ops->counts(service->state, &info->counts);
+        service->ops->status(service->state, info->status, sizeof(info->status));
+        for (size_t i = 0; i < server->listener_count && length < sizeof(info->sockets); i++) {
+                const struct listen_socket *socket_info = &server->listeners[i].socket;
+                char address[ADDR_TEXT_MAX];
+
+                if (server->listeners[i].service != service)
+                        continue;
+                if (socket_info->address_length > 0)
+                        addr_format((const struct sockaddr *)&socket_info->address, address,
+                                    sizeof(address));
+                else
+                        snprintf(address, sizeof(address), "fd %d", socket_info->fd);
+                length += (size_t)snprintf(info->sockets + length, sizeof(info->sockets) - length,
+                                           "%s%s %s", length ? ", " : "",
+                                           listen_protocol_name(socket_info), address);
+        }
+}
+
+static int host_set_paused(void *arg, const char *name, bool paused)
+{
+        struct server *server = arg;
+
+        for (size_t i = 0; i < server->service_count; i++) {
+                struct server_service *service = &server->services[i];
+
+                if (strcmp(service->ops->name, name) != 0)
+                        continue;
+                service->paused = paused;
+                if (service->ops->pause_datagrams)
+                        service->ops->pause_datagrams(service->state, paused);
+                update_accepting(server);
+                compose_status(server, server->status, sizeof(server->status));
+                notify_status(server->status);
+                return 0;
+        }
+        return -ENOENT;
+}
+
+static void host_shutdown(void *arg, const char *who)
+{
+        begin_shutdown(arg, who);
+}
+
+static int host_reload(void *arg, char *error, size_t size)
+{
+        struct server *server = arg;
+
+        if (server->stopping) {
+                snprintf(error, size, "echod is stopping");
+                return -ECANCELED;
+        }
+        return reload(server, error, size);
+}
+
+static const struct control_chat_admin *host_chat_admin(void *arg, void **state)
+{
+        struct server *server = arg;
+
+        for (size_t i = 0; i < server->service_count; i++) {
+                const struct service_ops *ops = server->services[i].ops;
+                const struct control_chat_admin *admin;
+
+                if (ops->chat_admin && (admin = ops->chat_admin(server->services[i].state))) {
+                        *state = server->services[i].state;
+                        return admin;
+                }
+        }
+        return NULL;
+}
+
+static void control_host_init(struct server *server)
+{
+        server->control_host = (struct control_host){
+            .server = server,
+            .logs = &server->logs,
+            .uptime = host_uptime,
+            .service_count = host_service_count,
+            .service_info = host_service_info,
+            .set_paused = host_set_paused,
+            .shutdown = host_shutdown,
+            .reload = host_reload,
+            .chat_admin = host_chat_admin,
+        };
+}
+
+/* The standalone control socket: --control PATH, or the per-user or system default. */
+static int bind_control(struct server *server)
+{
+        const char *path = server->config.control_path;
+        struct listen_socket *socket_info = &server->listeners[server->listener_count].socket;
+        char fallback[sizeof(((struct sockaddr_un *)0)->sun_path)];
+        int r;
+
+        if (path && strcmp(path, "none") == 0)
+                return 0;
+        if (!path) {
+                const char *runtime = getenv("XDG_RUNTIME_DIR");
+
+                if (geteuid() == 0)
+                        snprintf(fallback, sizeof(fallback), "/run/echod/control");
+                else if (runtime && runtime[0] == '/')
+                        snprintf(fallback, sizeof(fallback), "%s/echod/control", runtime);
+                else {
+                        log_notice("control: no XDG_RUNTIME_DIR; no control socket (see --control)");
+                        return 0;
+                }
+        }
+        if (server->listener_count == LISTEN_MAX)
+                return -EMFILE;
+        r = listen_bind_unix(path ? path : fallback, 0660, "control", socket_info);
+        if (r < 0) {
+                /* Only a path asked for is a reason not to start. */
+                log_record(path ? LOG_ERR : LOG_WARNING, NULL,
+                           (const char *const[]){"SERVICE=control", NULL},
+                           "control: cannot listen on %s: %s%s", path ? path : fallback,
+                           strerror(-r),
+                           r == -EADDRINUSE ? " (another echod answers there)" : "");
+                return path ? r : 0;
+        }
+        server->listener_count++;
+        return 0;
 }
 
 /* Bind the standalone sockets of one service, named name. */
@@ -518,6 +677,8 @@ static int bind_standalone(struct server *server)
         r = bind_service(server, "echo", config->echo, config->echo_count);
         if (r == 0)
                 r = bind_service(server, "chat", config->chat, config->chat_count);
+        if (r == 0)
+                r = bind_control(server);
         return r;
 }
 
@@ -689,6 +850,10 @@ int server_init(struct server *server, struct config *config, int argc, char **a
         }
         signal(SIGPIPE, SIG_IGN);
         notify_init();
+        server->started = ev_time();
+        log_ring_init(&server->logs);
+        log_set_sink(log_ring_sink, &server->logs);
+        control_host_init(server);
 
         log_record(LOG_INFO, LOG_ID_START,
                    (const char *const[]){"ECHOD_VERSION=" ECHOD_VERSION, NULL}, "echod %s starting",
@@ -754,6 +919,13 @@ int server_run(struct server *server)
         ev_init(&server->shutdown_timer, on_shutdown_timer);
         server->shutdown_timer.data = server;
 
+        if (server->config.console) {
+                int r = console_start(&server->console, loop, &server->control_host);
+
+                if (r < 0)
+                        log_warning("--console: %s; no console",
+                                    r == -ENOTTY ? "stdin is not a terminal" : strerror(-r));
+        }
         update_accepting(server);
         compose_status(server, server->status, sizeof(server->status));
         notify_ready(server->status);
@@ -778,16 +950,16 @@ int server_run(struct server *server)
 
 void server_fini(struct server *server)
 {
+        console_free(server->console);
+        server->console = NULL;
         for (size_t i = 0; i < server->service_count; i++)
                 server->services[i].ops->fini(server->services[i].state);
         server->service_count = 0;
-        for (size_t i = 0; i < server->listener_count; i++) {
-                struct listen_socket *socket_info = &server->listeners[i].socket;
-
-                /* Sockets we bound ourselves are ours to close; inherited ones are not. */
-                if (!socket_info->inherited && socket_info->fd >= 0)
-                        close(socket_info->fd);
-        }
+        /* Sockets we bound ourselves are ours to close; inherited ones are not. */
+        for (size_t i = 0; i < server->listener_count; i++)
+                listen_close(&server->listeners[i].socket);
+        log_set_sink(NULL, NULL);
+        log_ring_fini(&server->logs);
         config_fini(&server->config);
         notify_fini();
         if (server->loop)

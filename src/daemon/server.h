@@ -5,8 +5,10 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "control_host.h"
 #include "listen.h"
 #include "restart.h"
+#include "log_ring.h"
 #include "service.h"
 
 /*
@@ -60,6 +62,11 @@ struct server {
         /* Connections and state a previous process handed over (restart.h). */
         struct restart_inherited inherited;
         uint64_t next_handover_token;
+        /* The control channel: recent log records, what commands may ask, the console. */
+        struct log_ring logs;
+        struct control_host control_host;
+        struct console *console;
+        ev_tstamp started;
 
         bool socket_activated;
         bool inetd; /* Accept=yes: serve one connection, then exit */

@@ -10,6 +10,9 @@
 #include "config.h"
 #include "handover.h"
 
+struct control_host;
+struct control_chat_admin;
+
 /*
  * What every service echod offers (TCP and UDP echo today; chat and control
  * next) implements: one operations table. The server owns the loop, the
@@ -26,6 +29,8 @@ struct service_env {
         /* Call after a connection ended: the server may resume accepting or end a drain. */
         void (*connection_closed)(void *server);
         void *server;
+        /* What the control service may ask of the server (control_host.h). */
+        const struct control_host *control;
 };
 
 /* Where a service hands its connections' sockets on a planned restart. */
@@ -90,6 +95,8 @@ struct service_ops {
         uint16_t handover_type;
         /* Serve a connection of the previous process (it owns fd from here). 0 or -errno. */
         int (*take_over)(void *state, struct handover_record *record, int fd);
+        /* The admin operations echoctl reaches (users, kick, ...), or NULL; may be NULL. */
+        const struct control_chat_admin *(*chat_admin)(void *state);
         /* Free the state; inherited sockets stay open. */
         void (*fini)(void *state);
 };

@@ -3,11 +3,13 @@
 #include <string.h>
 
 #include "chat_service.h"
+#include "control_service.h"
 #include "echo_service.h"
 
 const struct service_ops *const service_table[] = {
     &echo_service_ops,
     &chat_service_ops,
+    &control_service_ops,
     NULL,
 };
 

@@ -25,7 +25,7 @@ MSG_CONNECT = "e9f608983f504fdc879109589f12a2f3"
 MSG_DISCONNECT = "3e59bf4dc8ee4523894cd572ad9665fc"
 MSG_RELOAD = "96380c7d7f1140ec9c4eb40d5c919714"
 MSG_STOP = "a4f130729f7645f7bcb83cc03849b841"
-UNITS = ("echo.socket", "echo-udp.socket", "echo.service")
+UNITS = ("echo.socket", "echo-udp.socket", "echo-control.socket", "echo.service")
 LOOPBACK = ("127.0.0.1", "::ffff:127.0.0.1")
 # Issue 2 asks for a "systemd-analyze security" exposure of 2.0 or lower.
 MAX_EXPOSURE = float(os.environ.get("ECHOD_MAX_EXPOSURE", "2.0"))
@@ -109,7 +109,7 @@ class SystemdTest(unittest.TestCase):
         res = self.ct.run(["systemd-analyze", "verify"] + paths)
         self.assertEqual(res.returncode, 0, res)
         complaints = [line for line in (res.stdout + res.stderr).splitlines()
-                      if re.search(r"echo(-udp)?\.(socket|service)|echod", line)]
+                      if re.search(r"echo(-udp|-control)?\.(socket|service)|echod", line)]
         self.assertEqual(complaints, [], res)
 
     def test_02_nothing_listens_until_started(self):
@@ -166,6 +166,47 @@ class SystemdTest(unittest.TestCase):
         self.assertEqual(self.ct.unit_property("echo.service", "MainPID"), pid)
         self.assertEqual(tcp_echo(b"after reload\n")[0], b"after reload\n")
 
+    # 3b. The control socket: echoctl against the socket-activated daemon, and
+    # a reload that fails on a broken config file (issue 10).
+
+    def test_05b_echoctl_status_against_the_socket_activated_daemon(self):
+        self.start_socket()
+        self.assertEqual(tcp_echo(b"for status\n")[0], b"for status\n")
+        self.assertEqual(self.ct.unit_property("echo-control.socket", "ActiveState"), "active")
+        res = self.ct.run(["echoctl", "status"])
+        self.assertEqual(res.returncode, 0, "%r\n%s" % (res, self.status()))
+        self.assertRegex(res.stdout, r"^ok echod ")
+        self.assertRegex(res.stdout, r"echo: accepting; .*sockets: tcp ")
+        self.assertIn("sockets: unix /run/echod/control", res.stdout)
+        self.assertEqual(self.ct.run(["sh", "-c", "stat -c %a /run/echod/control"]).stdout.strip(),
+                         "660")
+
+    def test_05c_reload_fails_on_a_broken_config_file(self):
+        self.start_socket()
+        self.assertEqual(tcp_echo(b"x")[0], b"x")
+        pid = self.ct.unit_property("echo.service", "MainPID")
+        # The file echod reads: /etc/echod/echod.conf for a /usr build, under the prefix otherwise.
+        m = re.search(r"--config FILE\s+config file \(default (\S+)\)",
+                      self.ct.check(["echod", "--help"]))
+        self.assertIsNotNone(m)
+        conf = m.group(1)
+        saved = self.ct.run(["cat", conf])
+        try:
+            self.ct.check(["sh", "-c", "mkdir -p \"${0%/*}\" && echo 'idle-timeout = soon' > \"$0\"",
+                           conf])
+            res = self.ct.systemctl("reload", "echo.service")
+            self.assertNotEqual(res.returncode, 0, "%r\n%s" % (res, self.status()))
+            self.assertRegex(self.status(), r"echod\.conf:1: idle-timeout")
+            self.assertEqual(self.ct.unit_property("echo.service", "ActiveState"), "active")
+            self.assertEqual(self.ct.unit_property("echo.service", "MainPID"), pid)
+            self.assertEqual(tcp_echo(b"still serving\n")[0], b"still serving\n")
+        finally:
+            if saved.returncode == 0:
+                self.ct.run(["sh", "-c", "cat > \"$0\"", conf], input=saved.stdout)
+            else:
+                self.ct.run(["rm", "-f", conf])
+        self.assertEqual(self.ct.systemctl("reload", "echo.service").returncode, 0, self.status())
+
     # 4. UDP through echo-udp.socket (shipped, not enabled).
 
     def test_06_udp_echo_through_echo_udp_socket(self):
@@ -217,7 +258,8 @@ class SystemdTest(unittest.TestCase):
         self.start_socket()
         self.assertEqual(tcp_echo(b"x")[0], b"x")
         since = time.time()
-        res = self.ct.systemctl("stop", "echo.service", "echo.socket", "echo-udp.socket")
+        res = self.ct.systemctl("stop", "echo.service", "echo.socket", "echo-udp.socket",
+                                "echo-control.socket")
         self.assertEqual(res.returncode, 0, res)
         for unit in UNITS:
             self.assertEqual(self.ct.unit_property(unit, "ActiveState"), "inactive",

@@ -467,6 +467,24 @@ static void parse_text_skips_a_utf8_byte_order_mark(void **state)
         config_fini(&config);
 }
 
+static void control_is_an_absolute_path_or_none(void **state)
+{
+        struct config config;
+        char error[CONFIG_ERROR_MAX] = "";
+
+        (void)state;
+        config_defaults(&config);
+        assert_null(config.control_path);
+        assert_int_equal(config_set(&config, "control", "/run/x/control", error, sizeof(error)), 0);
+        assert_string_equal(config.control_path, "/run/x/control");
+        assert_int_equal(config_set(&config, "control", "none", error, sizeof(error)), 0);
+        assert_string_equal(config.control_path, "none");
+        assert_int_equal(config_set(&config, "control", "relative/control", error, sizeof(error)),
+                         -EINVAL);
+        assert_non_null(strstr(error, "want an absolute path or none"));
+        config_fini(&config);
+}
+
 static void parse_text_value_keeps_later_equals_signs(void **state)
 {
         struct config config;
@@ -944,6 +962,7 @@ int main(void)
             cmocka_unit_test(echo_takes_at_most_16_addresses),
             cmocka_unit_test(parse_text_skips_comments_blanks_and_whitespace),
             cmocka_unit_test(parse_text_value_keeps_later_equals_signs),
+        cmocka_unit_test(control_is_an_absolute_path_or_none),
             cmocka_unit_test(parse_text_empty_text_changes_nothing),
             cmocka_unit_test(parse_text_missing_equals_names_file_and_line),
             cmocka_unit_test(parse_text_unknown_key_names_file_and_line),

@@ -170,6 +170,9 @@ int chat_hand_over(void *state, struct handover_writer *writer,
                    const struct service_handover *handover);
 int chat_take_over(void *state, struct handover_record *record, int fd);
 
+/* chat_admin.c: echoctl's forget-identities, users, users remove, kick. */
+const struct control_chat_admin *chat_admin(void *state);
+
 /* chat_session.c */
 
 /* Greet a new connection: HELLO and PASSWORD?, or NAME?. */

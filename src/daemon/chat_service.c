@@ -657,5 +657,6 @@ const struct service_ops chat_service_ops = {
     .hand_over = chat_hand_over,
     .handover_type = HANDOVER_CHAT,
     .take_over = chat_take_over,
+    .chat_admin = chat_admin,
     .fini = chat_fini,
 };

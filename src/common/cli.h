@@ -10,9 +10,9 @@
 
 /* Exit statuses, the same for echod and every tool (each --help lists them). */
 enum {
-        EXIT_OK = 0,          /* done, and what was asked worked */
-        EXIT_FAILED = 1,      /* a runtime failure: unreachable, refused, mismatched bytes */
-        EXIT_USAGE = 2,       /* bad flags, arguments or configuration */
+        EXIT_OK = 0,            /* done, and what was asked worked */
+        EXIT_FAILED = 1,        /* a runtime failure: unreachable, refused, mismatched bytes */
+        EXIT_USAGE = 2,         /* bad flags, arguments or configuration */
         EXIT_INTERRUPTED = 130, /* stopped by SIGINT (128 + 2), as shells report it */
 };
 

@@ -33,8 +33,8 @@ static int list_one(void *context, const struct store_user *user)
         return 0;
 }
 
-static int admin_list_users(void *state, void (*each)(void *arg, const char *name, unsigned sessions),
-                            void *arg)
+static int admin_list_users(void *state,
+                            void (*each)(void *arg, const char *name, unsigned sessions), void *arg)
 {
         struct list_context list = {.chat = state, .each = each, .arg = arg};
         int r = store_user_list(&list.chat->store, list_one, &list);

@@ -49,8 +49,9 @@ static void guard_configured_ports(struct udpguard *guard, const struct config *
                 if (spec->proto != ADDR_UDP || first == 0)
                         continue;
                 if (!config->strict_port)
-                        last = first + LISTEN_PORT_TRIES - 1 > 65535 ? 65535
-                                                                     : first + LISTEN_PORT_TRIES - 1;
+                        last = first + LISTEN_PORT_TRIES - 1 > 65535
+                                   ? 65535
+                                   : first + LISTEN_PORT_TRIES - 1;
                 if (udpguard_add_own_ports(guard, (unsigned short)first, (unsigned short)last) < 0)
                         break; /* the list holds every socket echod can have */
         }
@@ -205,14 +206,14 @@ static void echo_status(void *state, char *buf, size_t size)
         struct echo_service *echo = state;
         int n;
 
-        n = snprintf(buf, size, "echo: %u connection%s (%" PRIu64 " total, %" PRIu64 " bytes echoed)",
+        n = snprintf(buf, size,
+                     "echo: %u connection%s (%" PRIu64 " total, %" PRIu64 " bytes echoed)",
                      echo->pool.count, echo->pool.count == 1 ? "" : "s", echo->pool.total,
                      echo->pool.bytes_out);
         /* UDP figures only when there is a UDP socket to speak of. */
         if (echo->udp_count > 0 && n >= 0 && (size_t)n < size)
                 snprintf(buf + n, size - (size_t)n,
-                         "; udp: %" PRIu64 " echoed, %" PRIu64 " dropped",
-                         echo->udp_stats.answered,
+                         "; udp: %" PRIu64 " echoed, %" PRIu64 " dropped", echo->udp_stats.answered,
                          echo->udp_stats.dropped_guard + echo->udp_stats.dropped_rate);
 }
 

@@ -31,7 +31,7 @@ struct restart_inherited {
                 int fd;
                 uint64_t token; /* N of "conn-N" */
                 bool taken;     /* a service serves it now */
-        } *conns;
+        } * conns;
         size_t conn_count;
         size_t conn_capacity;
 };

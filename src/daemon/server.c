@@ -18,6 +18,7 @@
 #include "log.h"
 #include "notify.h"
 #include "restart.h"
+#include "server_internal.h"
 #include "version.h"
 
 /* Connections accepted per wake-up before other watchers get a turn. */
@@ -25,10 +26,8 @@
 /* How long accepting pauses when file descriptors run out. */
 #define ACCEPT_RETRY_SECONDS 0.5
 
-static void update_accepting(struct server *server);
-
 /* Connections open in every service. */
-static unsigned open_connections(struct server *server)
+unsigned server_open_connections(struct server *server)
 {
         unsigned open = 0;
 
@@ -41,7 +40,7 @@ static unsigned open_connections(struct server *server)
         return open;
 }
 
-static void compose_status(struct server *server, char *status, size_t size)
+void server_compose_status(struct server *server, char *status, size_t size)
 {
         size_t length = 0;
         bool full = false;
@@ -84,7 +83,7 @@ static void on_status_timer(struct ev_loop *loop, ev_timer *timer, int revents)
                 if (server->services[i].ops->tick)
                         server->services[i].ops->tick(server->services[i].state);
         }
-        compose_status(server, status, sizeof(status));
+        server_compose_status(server, status, sizeof(status));
         if (strcmp(status, server->status) != 0) {
                 memcpy(server->status, status, sizeof(status));
                 notify_status(status);
@@ -104,7 +103,7 @@ static void note_fd_exhaustion(struct server *server, int error)
         ev_tstamp now = ev_now(server->loop);
 
         server->fd_exhausted = true;
-        update_accepting(server);
+        server_update_accepting(server);
         /* libev forbids ev_timer_set on an active timer. */
         ev_timer_stop(server->loop, &server->accept_retry_timer);
         ev_timer_set(&server->accept_retry_timer, ACCEPT_RETRY_SECONDS, 0);
@@ -112,7 +111,7 @@ static void note_fd_exhaustion(struct server *server, int error)
         /* One line a minute is enough to say it goes on. */
         if (now - server->last_fd_log >= 60) {
                 log_warning("cannot accept: %s; pausing accepts (%u connections open)",
-                            strerror(error), open_connections(server));
+                            strerror(error), server_open_connections(server));
                 server->last_fd_log = now;
         }
 }
@@ -148,7 +147,7 @@ static bool accept_error_is_transient(int error)
         return false;
 }
 
-static void on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
+void server_on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
 {
         struct listener *listener = watcher->data;
         struct server *server = listener->server;
@@ -161,7 +160,7 @@ static void on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
                 int fd, r;
 
                 if (!service->ops->has_room(service->state)) {
-                        update_accepting(server);
+                        server_update_accepting(server);
                         return;
                 }
                 /* A blocking listener (as some launchers pass them) must not stall the loop. */
@@ -201,10 +200,10 @@ static void on_accept_retry(struct ev_loop *loop, ev_timer *timer, int revents)
         (void)loop;
         (void)revents;
         server->fd_exhausted = false;
-        update_accepting(server);
+        server_update_accepting(server);
 }
 
-static void update_accepting(struct server *server)
+void server_update_accepting(struct server *server)
 {
         for (size_t i = 0; i < server->listener_count; i++) {
                 struct listener *listener = &server->listeners[i];
@@ -227,14 +226,14 @@ static void on_connection_closed(void *arg)
 {
         struct server *server = arg;
 
-        if ((server->inetd || server->stopping) && open_connections(server) == 0) {
+        if ((server->inetd || server->stopping) && server_open_connections(server) == 0) {
                 ev_break(server->loop, EVBREAK_ALL);
                 return;
         }
-        update_accepting(server);
+        server_update_accepting(server);
 }
 
-static void close_all(struct server *server, const char *reason)
+void server_close_all(struct server *server, const char *reason)
 {
         for (size_t i = 0; i < server->service_count; i++)
                 server->services[i].ops->close_all(server->services[i].state, reason);
@@ -246,79 +245,26 @@ static void on_shutdown_timer(struct ev_loop *loop, ev_timer *timer, int revents
 
         (void)revents;
         log_warning("shutdown timeout: closing %u connection(s) still open",
-                    open_connections(server));
-        close_all(server, "shutdown timeout");
+                    server_open_connections(server));
+        server_close_all(server, "shutdown timeout");
         ev_break(loop, EVBREAK_ALL);
 }
 
-static int store_connection(void *arg, int fd, uint64_t *token)
-{
-        struct server *server = arg;
 
-        *token = ++server->next_handover_token;
-        return restart_store_fd(fd, *token);
-}
 
-/*
- * A planned restart: every connection's socket and state go to systemd's
- * fd store, for the next process to serve on (restart.h). Services that
- * cannot hand over close their connections cleanly.
- */
-static void hand_over(struct server *server, const char *why)
-{
-        struct service_handover handover = {.store_fd = store_connection, .server = server};
-        struct handover_writer writer;
-        const unsigned char *state;
-        char status[96];
-        unsigned open = open_connections(server);
-        ev_tstamp started = ev_time();
-        long length;
-        int handed = 0, r;
-
-        server->stopping = true;
-        snprintf(status, sizeof(status), "Restarting: handing %u connection(s) over", open);
-        notify_stopping(status);
-        update_accepting(server);
-        handover_writer_init(&writer);
-        for (size_t i = 0; i < server->service_count; i++) {
-                struct server_service *service = &server->services[i];
-
-                if (service->ops->hand_over) {
-                        r = service->ops->hand_over(service->state, &writer, &handover);
-                        if (r > 0)
-                                handed += r;
-                } else {
-                        service->ops->close_all(service->state, "restart");
-                }
-        }
-        length = handover_writer_finish(&writer, &state);
-        r = length < 0 ? (int)length : restart_store_state(state, (size_t)length);
-        if (r < 0)
-                log_error("restart: cannot store the state of %d connection(s): %s; the next "
-                          "process will close them",
-                          handed, strerror(-r));
-        else
-                log_notice("%s: restarting; handed %d connection(s) over to the next "
-                           "process (%ld bytes of state, %.1f ms)",
-                           why, handed, length,
-                           (ev_time() - started) * 1e3);
-        handover_writer_fini(&writer);
-        ev_break(server->loop, EVBREAK_ALL);
-}
-
-static void begin_shutdown(struct server *server, const char *why)
+void server_begin_shutdown(struct server *server, const char *why)
 {
         char status[96];
-        unsigned open = open_connections(server);
+        unsigned open = server_open_connections(server);
 
         if (server->stopping) {
                 /* A second signal: stop waiting for peers. */
-                close_all(server, "shutdown");
+                server_close_all(server, "shutdown");
                 ev_break(server->loop, EVBREAK_ALL);
                 return;
         }
         if (restart_requested()) {
-                hand_over(server, why);
+                server_hand_over(server, why);
                 return;
         }
         server->stopping = true;
@@ -326,10 +272,10 @@ static void begin_shutdown(struct server *server, const char *why)
         notify_stopping(status);
         log_notice("%s: stopping; draining %u connection(s), at most %g s", why, open,
                    server->config.shutdown_timeout);
-        update_accepting(server);
+        server_update_accepting(server);
         for (size_t i = 0; i < server->service_count; i++)
                 server->services[i].ops->drain(server->services[i].state);
-        if (open_connections(server) == 0) {
+        if (server_open_connections(server) == 0) {
                 ev_break(server->loop, EVBREAK_ALL);
                 return;
         }
@@ -344,7 +290,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *watcher, int revents
         (void)loop;
         (void)revents;
         snprintf(why, sizeof(why), "received %s", strsignal(watcher->signum));
-        begin_shutdown(watcher->data, why);
+        server_begin_shutdown(watcher->data, why);
 }
 
 /* Settings a reload may change; addresses and buffer sizes stay as started. */
@@ -375,7 +321,7 @@ static void apply_reloadable(struct server *server, struct config *fresh)
 }
 
 /* Reload as SIGHUP asks. 0, or -errno with the reason in error (the running config stays). */
-static int reload(struct server *server, char *error, size_t error_size)
+int server_reload(struct server *server, char *error, size_t error_size)
 {
         struct config fresh;
         enum config_action action;
@@ -410,8 +356,8 @@ static int reload(struct server *server, char *error, size_t error_size)
                            server->config.config_path ? server->config.config_path : "(none)");
         }
         config_fini(&fresh);
-        update_accepting(server);
-        compose_status(server, server->status, sizeof(server->status));
+        server_update_accepting(server);
+        server_compose_status(server, server->status, sizeof(server->status));
         notify_ready(server->status);
         return status;
 }
@@ -425,37 +371,12 @@ static void on_reload_signal(struct ev_loop *loop, ev_signal *watcher, int reven
         (void)loop;
         (void)revents;
         if (!server->stopping)
-                reload(server, error, sizeof(error));
+                server_reload(server, error, sizeof(error));
 }
 
-static void log_listening(const struct listener *listener, bool print)
-{
-        const struct listen_socket *socket_info = &listener->socket;
-        const char *service = listener->service->ops->name;
-        char address[ADDR_TEXT_MAX], address_field[ADDR_TEXT_MAX + 16], protocol_field[32],
-            service_field[48];
-        const char *fields[] = {service_field, address_field, protocol_field, NULL};
-        const char *protocol = listen_protocol_name(socket_info);
-
-        if (socket_info->address_length > 0)
-                addr_format((const struct sockaddr *)&socket_info->address, address,
-                            sizeof(address));
-        else
-                snprintf(address, sizeof(address), "fd %d", socket_info->fd);
-        snprintf(service_field, sizeof(service_field), "SERVICE=%s", service);
-        snprintf(address_field, sizeof(address_field), "LISTEN_ADDR=%s", address);
-        snprintf(protocol_field, sizeof(protocol_field), "PROTOCOL=%s", protocol);
-        log_record(LOG_INFO, LOG_ID_LISTENING, fields, "%s: listening on %s (%s%s)", service,
-                   address, protocol, socket_info->inherited ? ", from systemd" : "");
-        /* Standalone, say on stdout where we are: the port may not be the one asked for. */
-        if (print) {
-                printf("listening %s/%s %s\n", service, protocol, address);
-                fflush(stdout);
-        }
-}
 
 /* The running service for ops, started on first use; NULL if it cannot start (logged). */
-static struct server_service *service_for(struct server *server, const struct service_ops *ops)
+struct server_service *server_service_for(struct server *server, const struct service_ops *ops)
 {
         struct service_env env = {
             .loop = server->loop,
@@ -484,354 +405,22 @@ static struct server_service *service_for(struct server *server, const struct se
         return service;
 }
 
-/* The control channel's view of the server (control_host.h). */
 
-static double host_uptime(void *arg)
-{
-        struct server *server = arg;
 
-        return ev_time() - server->started;
-}
 
-static size_t host_service_count(void *arg)
-{
-        struct server *server = arg;
 
-        return server->service_count;
-}
 
-static void host_service_info(void *arg, size_t index, struct control_service_info *info)
-{
-        struct server *server = arg;
-        struct server_service *service = &server->services[index];
-        size_t length = 0;
 
-        memset(info, 0, sizeof(*info));
-        info->name = service->ops->name;
-        info->paused = service->paused;
-        service->ops->counts(service->state, &info->counts);
-        service->ops->status(service->state, info->status, sizeof(info->status));
-        for (size_t i = 0; i < server->listener_count && length < sizeof(info->sockets); i++) {
-                const struct listen_socket *socket_info = &server->listeners[i].socket;
-                char address[ADDR_TEXT_MAX];
 
-                if (server->listeners[i].service != service)
-                        continue;
-                if (socket_info->address_length > 0)
-                        addr_format((const struct sockaddr *)&socket_info->address, address,
-                                    sizeof(address));
-                else
-                        snprintf(address, sizeof(address), "fd %d", socket_info->fd);
-                length += (size_t)snprintf(info->sockets + length, sizeof(info->sockets) - length,
-                                           "%s%s %s", length ? ", " : "",
-                                           listen_protocol_name(socket_info), address);
-        }
-}
 
-static int host_set_paused(void *arg, const char *name, bool paused)
-{
-        struct server *server = arg;
 
-        for (size_t i = 0; i < server->service_count; i++) {
-                struct server_service *service = &server->services[i];
 
-                if (strcmp(service->ops->name, name) != 0)
-                        continue;
-                service->paused = paused;
-                if (service->ops->pause_datagrams)
-                        service->ops->pause_datagrams(service->state, paused);
-                update_accepting(server);
-                compose_status(server, server->status, sizeof(server->status));
-                notify_status(server->status);
-                return 0;
-        }
-        return -ENOENT;
-}
 
-static void host_shutdown(void *arg, const char *who)
-{
-        begin_shutdown(arg, who);
-}
 
-static int host_reload(void *arg, char *error, size_t size)
-{
-        struct server *server = arg;
 
-        if (server->stopping) {
-                snprintf(error, size, "echod is stopping");
-                return -ECANCELED;
-        }
-        return reload(server, error, size);
-}
 
-static const struct control_chat_admin *host_chat_admin(void *arg, void **state)
-{
-        struct server *server = arg;
 
-        for (size_t i = 0; i < server->service_count; i++) {
-                const struct service_ops *ops = server->services[i].ops;
-                const struct control_chat_admin *admin;
 
-                if (ops->chat_admin && (admin = ops->chat_admin(server->services[i].state))) {
-                        *state = server->services[i].state;
-                        return admin;
-                }
-        }
-        return NULL;
-}
-
-static void control_host_init(struct server *server)
-{
-        server->control_host = (struct control_host){
-            .server = server,
-            .logs = &server->logs,
-            .uptime = host_uptime,
-            .service_count = host_service_count,
-            .service_info = host_service_info,
-            .set_paused = host_set_paused,
-            .shutdown = host_shutdown,
-            .reload = host_reload,
-            .chat_admin = host_chat_admin,
-        };
-}
-
-/* The standalone control socket: --control PATH, or the per-user or system default. */
-static int bind_control(struct server *server)
-{
-        const char *path = server->config.control_path;
-        struct listen_socket *socket_info = &server->listeners[server->listener_count].socket;
-        char fallback[sizeof(((struct sockaddr_un *)0)->sun_path)];
-        int r;
-
-        if (path && strcmp(path, "none") == 0)
-                return 0;
-        if (!path) {
-                const char *runtime = getenv("XDG_RUNTIME_DIR");
-
-                if (geteuid() == 0)
-                        snprintf(fallback, sizeof(fallback), "/run/echod/control");
-                else if (runtime && runtime[0] == '/')
-                        snprintf(fallback, sizeof(fallback), "%s/echod/control", runtime);
-                else {
-                        log_notice("control: no XDG_RUNTIME_DIR; no control socket (see --control)");
-                        return 0;
-                }
-        }
-        if (server->listener_count == LISTEN_MAX)
-                return -EMFILE;
-        r = listen_bind_unix(path ? path : fallback, 0660, "control", socket_info);
-        if (r < 0) {
-                /* Only a path asked for is a reason not to start. */
-                log_record(path ? LOG_ERR : LOG_WARNING, NULL,
-                           (const char *const[]){"SERVICE=control", NULL},
-                           "control: cannot listen on %s: %s%s", path ? path : fallback,
-                           strerror(-r),
-                           r == -EADDRINUSE ? " (another echod answers there)" : "");
-                return path ? r : 0;
-        }
-        server->listener_count++;
-        return 0;
-}
-
-/* Bind the standalone sockets of one service, named name. */
-static int bind_service(struct server *server, const char *name, const struct addr_spec *specs,
-                        size_t count)
-{
-        bool strict = server->config.strict_port;
-
-        for (size_t i = 0; i < count; i++) {
-                const struct addr_spec *spec = &specs[i];
-                struct listen_socket *socket_info;
-                char wanted[ADDR_TEXT_MAX];
-                int r;
-
-                if (server->listener_count == LISTEN_MAX) {
-                        log_error("%s: more than %d sockets in all", name, LISTEN_MAX);
-                        return -EMFILE;
-                }
-                socket_info = &server->listeners[server->listener_count].socket;
-                addr_format((const struct sockaddr *)&spec->sa, wanted, sizeof(wanted));
-                r = listen_bind(spec, strict, name, socket_info);
-                if (r < 0) {
-                        log_error("%s: cannot listen on %s (%s): %s%s", name, wanted,
-                                  spec->proto == ADDR_UDP ? "udp" : "tcp", strerror(-r),
-                                  r == -EADDRINUSE && !strict ? " (and the next ports)" : "");
-                        return r;
-                }
-                server->listener_count++;
-                if (addr_port((struct sockaddr *)&socket_info->address) !=
-                        addr_port((const struct sockaddr *)&spec->sa) &&
-                    addr_port((const struct sockaddr *)&spec->sa) != 0)
-                        log_notice("%s: port %u is busy; took %u instead", name,
-                                   addr_port((const struct sockaddr *)&spec->sa),
-                                   addr_port((struct sockaddr *)&socket_info->address));
-        }
-        return 0;
-}
-
-static int bind_standalone(struct server *server)
-{
-        const struct config *config = &server->config;
-        int r;
-
-        r = bind_service(server, "echo", config->echo, config->echo_count);
-        if (r == 0)
-                r = bind_service(server, "chat", config->chat, config->chat_count);
-        if (r == 0)
-                r = bind_control(server);
-        return r;
-}
-
-/* Serve an Accept=yes connection: this process serves it, then exits. */
-static int serve_connected(struct server *server, struct listener *listener)
-{
-        struct listen_socket *socket_info = &listener->socket;
-        const struct service_ops *ops = listener->service->ops;
-        struct sockaddr_storage peer = {0};
-        socklen_t length = sizeof(peer);
-        int fd = socket_info->fd;
-
-        if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
-            getpeername(fd, (struct sockaddr *)&peer, &length) < 0) {
-                log_error("%s: cannot serve connection fd %d: %s", ops->name, fd, strerror(errno));
-                return -errno;
-        }
-        /* The connection is the service's now; it closes it when done. */
-        socket_info->inherited = false;
-        socket_info->fd = -1;
-        server->inetd = true;
-        return ops->connection(listener->service->state, fd, (struct sockaddr *)&peer, length);
-}
-
-/* Hand one socket to its service. 0 if it is served, else -errno (logged). */
-static int start_listener(struct server *server, struct listener *listener)
-{
-        struct listen_socket *socket_info = &listener->socket;
-        const struct service_ops *ops = service_find(socket_info->name);
-        int flags, r = -EPROTONOSUPPORT;
-
-        listener->server = server;
-        if (!ops || socket_info->type == LISTEN_UNSUPPORTED ||
-            (socket_info->type == LISTEN_DATAGRAM && !ops->datagram) ||
-            (socket_info->type != LISTEN_DATAGRAM && !ops->connection)) {
-                log_warning("ignoring socket fd %d named '%s': not a name or type echod serves",
-                            socket_info->fd, socket_info->name);
-                return -EPROTONOSUPPORT;
-        }
-        listener->service = service_for(server, ops);
-        if (!listener->service)
-                return -ENOMEM;
-        switch (socket_info->type) {
-        case LISTEN_CONNECTED:
-                return serve_connected(server, listener);
-        case LISTEN_STREAM:
-                /* A blocking listener (as some launchers pass them) is accepted from
-                 * once per wake-up; echod leaves an inherited socket's flags alone. */
-                flags = fcntl(socket_info->fd, F_GETFL);
-                listener->nonblocking = flags >= 0 && (flags & O_NONBLOCK);
-                ev_io_init(&listener->accept_watcher, on_accept, socket_info->fd, EV_READ);
-                listener->accept_watcher.data = listener;
-                r = 0;
-                break;
-        case LISTEN_DATAGRAM:
-                r = ops->datagram(listener->service->state, socket_info->fd);
-                if (r < 0)
-                        log_error("%s: cannot serve datagram socket fd %d: %s", ops->name,
-                                  socket_info->fd, strerror(-r));
-                break;
-        case LISTEN_UNSUPPORTED:
-                break;
-        }
-        if (r == 0)
-                log_listening(listener, !server->socket_activated);
-        else
-                listener->service = NULL;
-        return r;
-}
-
-static int start_sockets(struct server *server)
-{
-        size_t served = 0;
-
-        for (size_t i = 0; i < server->listener_count; i++) {
-                if (start_listener(server, &server->listeners[i]) == 0)
-                        served++;
-        }
-        return served > 0 ? 0 : -ENOENT;
-}
-
-static int claim_inherited(void *arg, int fd, const char *name)
-{
-        struct server *server = arg;
-
-        return restart_claim(&server->inherited, fd, name);
-}
-
-/* The service that reads records of type, started if need be; NULL if none. */
-static struct server_service *service_for_record(struct server *server, uint16_t type)
-{
-        for (size_t i = 0; service_table[i]; i++) {
-                if (service_table[i]->take_over && service_table[i]->handover_type == type)
-                        return service_for(server, service_table[i]);
-        }
-        return NULL;
-}
-
-/* Serve on the connections a previous process handed over, and forget the rest cleanly. */
-static void take_over(struct server *server)
-{
-        struct restart_inherited *inherited = &server->inherited;
-        struct handover_reader reader;
-        struct handover_record record;
-        unsigned char *state = NULL;
-        size_t length = 0, taken = 0, closed;
-        int r;
-
-        if (inherited->state_fd < 0 && inherited->conn_count == 0)
-                return;
-        r = restart_read_state(inherited, &state, &length);
-        if (r == 0)
-                r = handover_reader_init(&reader, state, length);
-        if (r < 0)
-                log_error("restart: the state left by the previous process is %s (%s); closing "
-                          "its %zu connection(s)",
-                          r == -ENOENT ? "missing" : "not understood", strerror(-r),
-                          inherited->conn_count);
-        while (r == 0 && (r = handover_next_record(&reader, &record)) == 1) {
-                struct server_service *service = service_for_record(server, record.type);
-                uint64_t token;
-                int fd;
-
-                r = 0;
-                if (!service || handover_get_u64(&record, &token) < 0) {
-                        log_warning("restart: skipping a record of unknown type %u", record.type);
-                        continue;
-                }
-                fd = restart_take_fd(inherited, token);
-                if (fd < 0) {
-                        log_warning("restart: no socket for %s connection %" PRIu64,
-                                    service->ops->name, token);
-                        continue;
-                }
-                r = service->ops->take_over(service->state, &record, fd);
-                if (r < 0)
-                        log_warning("restart: cannot serve %s connection %" PRIu64 " on: %s",
-                                    service->ops->name, token, strerror(-r));
-                else
-                        taken++;
-                r = 0;
-        }
-        if (r < 0 && state)
-                log_error("restart: the state is damaged (%s); closing what is left",
-                          strerror(-r));
-        free(state);
-        closed = restart_finish(inherited);
-        log_notice("restart: serving %zu connection(s) handed over by the previous process%s",
-                   taken, closed ? "; closed the others" : "");
-        if (closed)
-                log_warning("restart: closed %zu connection(s) that could not be taken over",
-                            closed);
-}
 
 int server_init(struct server *server, struct config *config, int argc, char **argv)
 {
@@ -853,13 +442,13 @@ int server_init(struct server *server, struct config *config, int argc, char **a
         server->started = ev_time();
         log_ring_init(&server->logs);
         log_set_sink(log_ring_sink, &server->logs);
-        control_host_init(server);
+        server_control_host_init(server);
 
         log_record(LOG_INFO, LOG_ID_START,
                    (const char *const[]){"ECHOD_VERSION=" ECHOD_VERSION, NULL}, "echod %s starting",
                    ECHOD_VERSION);
         server->inherited.state_fd = -1;
-        r = listen_from_systemd(sockets, LISTEN_MAX, &server->listener_count, claim_inherited,
+        r = listen_from_systemd(sockets, LISTEN_MAX, &server->listener_count, server_claim_inherited,
                                 server);
         if (r < 0) {
                 log_error("cannot take sockets from systemd: %s", strerror(-r));
@@ -872,12 +461,12 @@ int server_init(struct server *server, struct config *config, int argc, char **a
                             r, server->listener_count);
         server->socket_activated = server->listener_count > 0;
         if (!server->socket_activated) {
-                r = bind_standalone(server);
+                r = server_bind_standalone(server);
                 if (r < 0)
                         return r;
         }
-        r = start_sockets(server);
-        take_over(server);
+        r = server_start_sockets(server);
+        server_take_over(server);
         if (r < 0) {
                 log_error("no socket to serve: %s",
                           server->socket_activated
@@ -926,13 +515,13 @@ int server_run(struct server *server)
                         log_warning("--console: %s; no console",
                                     r == -ENOTTY ? "stdin is not a terminal" : strerror(-r));
         }
-        update_accepting(server);
-        compose_status(server, server->status, sizeof(server->status));
+        server_update_accepting(server);
+        server_compose_status(server, server->status, sizeof(server->status));
         notify_ready(server->status);
 
         ev_run(loop, 0);
 
-        close_all(server, "shutdown");
+        server_close_all(server, "shutdown");
         for (size_t i = 0; i < server->service_count; i++) {
                 struct service_counts counts;
 

@@ -42,12 +42,12 @@ struct service_handover {
 
 /* Counters for STATUS=, the stop record and (later) echoctl status. */
 struct service_counts {
-        unsigned open;        /* connections open now */
-        uint64_t total;       /* connections served since start */
+        unsigned open;  /* connections open now */
+        uint64_t total; /* connections served since start */
         uint64_t bytes_in;
         uint64_t bytes_out;
-        uint64_t datagrams;   /* datagrams answered */
-        uint64_t dropped;     /* datagrams dropped by guards or limits */
+        uint64_t datagrams; /* datagrams answered */
+        uint64_t dropped;   /* datagrams dropped by guards or limits */
 };
 
 struct service_ops {

@@ -272,8 +272,7 @@ int handover_get_u64(struct handover_record *record, uint64_t *value)
         return get(record, 8, value);
 }
 
-int handover_get_bytes(struct handover_record *record, const unsigned char **bytes,
-                       size_t *length)
+int handover_get_bytes(struct handover_record *record, const unsigned char **bytes, size_t *length)
 {
         uint32_t n;
 

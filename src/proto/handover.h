@@ -16,13 +16,13 @@
  * by the caller.
  */
 
-#define HANDOVER_MAGIC        "ECHODHO1"
-#define HANDOVER_VERSION      1
-#define HANDOVER_HEADER_SIZE  32
+#define HANDOVER_MAGIC       "ECHODHO1"
+#define HANDOVER_VERSION     1
+#define HANDOVER_HEADER_SIZE 32
 /* The largest state accepted (64 MiB of unsent bytes and bookkeeping). */
-#define HANDOVER_MAX          (64u * 1024 * 1024)
+#define HANDOVER_MAX (64u * 1024 * 1024)
 /* The largest record. */
-#define HANDOVER_RECORD_MAX   (1u * 1024 * 1024)
+#define HANDOVER_RECORD_MAX (1u * 1024 * 1024)
 
 enum handover_type {
         HANDOVER_ECHO_TCP = 1, /* an echo connection */
@@ -96,7 +96,6 @@ int handover_get_u16(struct handover_record *record, uint16_t *value);
 int handover_get_u32(struct handover_record *record, uint32_t *value);
 int handover_get_u64(struct handover_record *record, uint64_t *value);
 /* A length and bytes as written by handover_put_bytes(); *bytes points into the state. */
-int handover_get_bytes(struct handover_record *record, const unsigned char **bytes,
-                       size_t *length);
+int handover_get_bytes(struct handover_record *record, const unsigned char **bytes, size_t *length);
 
 #endif

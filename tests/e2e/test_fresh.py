@@ -77,7 +77,7 @@ def base_tarball(cache_dir):
     os.makedirs(cache_dir, exist_ok=True)
     partial = tarball + ".partial"
     start = time.monotonic()
-    run_checked(["mmdebstrap", "--quiet", "--variant=important", "--components=main", SUITE,
+    run_checked(["mmdebstrap", "--quiet", "--variant=important", "--format=tar", "--components=main", SUITE,
                  partial] + SOURCES, "mmdebstrap", timeout=RUN_TIMEOUT)
     os.rename(partial, tarball)
     print("made %s in %.0f s" % (tarball, time.monotonic() - start), flush=True)

@@ -98,6 +98,7 @@ class FreshMachine(unittest.TestCase):
         self.addCleanup(self.remove_work)
         self.root = os.path.join(self.work, "root")
         os.mkdir(self.root)
+        start = time.monotonic()
         run_checked(["tar", "-C", self.root, "-xf", self.tarball], "unpacking the root", 300)
         run_checked(["git", "clone", "--quiet", "--no-hardlinks", echotest.SOURCE_DIR,
                      os.path.join(self.root, "root", "echod")], "git clone", 300)
@@ -105,6 +106,7 @@ class FreshMachine(unittest.TestCase):
         # mirror's signed lists); everything else starts pristine.
         self.archives = os.path.join(self.cache, "apt-archives")
         os.makedirs(os.path.join(self.archives, "partial"), exist_ok=True)
+        print("unpacked and cloned in %.1f s" % (time.monotonic() - start), flush=True)
 
     def remove_work(self):
         # nspawn mounts in its own namespace; refuse to delete through a mount all the same.
@@ -157,13 +159,17 @@ class FreshMachine(unittest.TestCase):
             self.assertEqual(echotest.recv_exactly(sock, len(message)), message)
 
     def stop(self, proc):
+        start = time.monotonic()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
+                print("nspawn did not stop on SIGTERM in 30 s: killed", flush=True)
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(30)
+        proc.stdout.close()
+        print("stopped in %.1f s" % (time.monotonic() - start), flush=True)
 
 
 if __name__ == "__main__":

@@ -34,12 +34,19 @@ static void compose_status(struct server *server, char *status, size_t size)
                 paused = "; not accepting: out of file descriptors";
         else if (server->pool.count >= server->config.max_connections)
                 paused = "; not accepting: max-connections reached";
-        snprintf(status, size,
-                 "echo: %u connections (%" PRIu64 " total, %" PRIu64 " bytes echoed); udp: %" PRIu64
-                 " echoed, %" PRIu64 " dropped%s",
-                 server->pool.count, server->pool.total, server->pool.bytes_out,
-                 server->udp_stats.answered,
-                 server->udp_stats.dropped_guard + server->udp_stats.dropped_rate, paused);
+        char udp[96] = "";
+        bool has_udp = false;
+
+        /* UDP counts only when there is a UDP socket: "udp: 0 echoed" reads as if there were one. */
+        for (size_t i = 0; i < server->socket_count; i++)
+                has_udp = has_udp || server->sockets[i].kind == LISTEN_ECHO_UDP;
+        if (has_udp)
+                snprintf(udp, sizeof(udp), "; udp: %" PRIu64 " echoed, %" PRIu64 " dropped",
+                         server->udp_stats.answered,
+                         server->udp_stats.dropped_guard + server->udp_stats.dropped_rate);
+        snprintf(status, size, "echo: %u connection%s (%" PRIu64 " total, %" PRIu64 " bytes echoed)%s%s",
+                 server->pool.count, server->pool.count == 1 ? "" : "s", server->pool.total,
+                 server->pool.bytes_out, udp, paused);
 }
 
 /* STATUS= is sent from a timer, not per connection, to keep it off the hot path. */
@@ -538,9 +545,10 @@ int server_run(struct server *server)
         if (server->pool.count > 0)
                 conn_pool_close_all(&server->pool, "shutdown");
         log_record(LOG_INFO, LOG_ID_STOP, NULL,
-                   "echod stopped: %" PRIu64 " connections served, %" PRIu64
-                   " UDP datagrams echoed",
-                   server->pool.total, server->udp_stats.answered);
+                   "echod stopped: %" PRIu64 " connection%s served, %" PRIu64
+                   " UDP datagram%s echoed",
+                   server->pool.total, server->pool.total == 1 ? "" : "s",
+                   server->udp_stats.answered, server->udp_stats.answered == 1 ? "" : "s");
         return 0;
 }
 

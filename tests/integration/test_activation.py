@@ -113,7 +113,7 @@ class Activation(unittest.TestCase):
             while sa.stderr().count("echod stopped") < 3 and time.monotonic() < deadline:
                 time.sleep(0.05)
             log = sa.stderr()
-            self.assertEqual(log.count("echod stopped: 1 connections served"), 3, log)
+            self.assertEqual(log.count("echod stopped: 1 connection served"), 3, log)
             sa.stop()  # the launcher itself dies of the signal; its children are gone
 
 

@@ -18,7 +18,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -173,8 +172,5 @@ class FreshMachine(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    reason = missing_precondition()
-    if reason:
-        print("MISSING: " + reason)
-        sys.exit(1)
+    echotest.require(missing_precondition())
     echotest.main()

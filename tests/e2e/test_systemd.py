@@ -34,8 +34,7 @@ MAX_EXPOSURE = float(os.environ.get("ECHOD_MAX_EXPOSURE", "2.0"))
 def install_stage(build_dir, stage):
     """cmake --install the build into stage; returns the unit directory in it."""
     env = dict(os.environ, DESTDIR=stage)
-    subprocess.run(["cmake", "--install", build_dir], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    echotest.run_helper(["cmake", "--install", build_dir], env=env, timeout=120)
     for root, _, files in os.walk(stage):
         if "echo.service" in files:
             return "/" + os.path.relpath(root, stage)
@@ -72,7 +71,7 @@ class SystemdTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if container.port_in_use(7) or container.port_in_use(7, socket.SOCK_DGRAM):
-            raise unittest.SkipTest("port 7 is in use on this machine")
+            raise AssertionError("MISSING: port 7 is in use on this machine (the container's sockets need it): ss -ltnup sport = 7 shows by whom")
         cls.stage = tempfile.mkdtemp(prefix="echod-stage-")
         cls.unit_dir = install_stage(echotest.BUILD_DIR, cls.stage)
         cls.ct = container.Container(bind=cls.stage)

@@ -30,6 +30,8 @@ import tempfile
 import time
 import unittest
 
+import echotest
+
 LOCK_PATH = "/run/lock/echod-e2e.lock"
 WORK_PARENT = "/var/tmp"
 PR_SET_PDEATHSIG = 1
@@ -48,16 +50,16 @@ def unavailable_reason():
         if shutil.which(tool) is None:
             return "%s is not installed (scripts/deps.sh installs it)" % tool
     if not os.path.isdir("/lib/systemd") or not os.path.exists("/lib/systemd/systemd"):
-        return "systemd is not installed on the host root"
-    return None
+        return "systemd is not installed on the host root (apt-get install systemd)"
+    if not echotest.has_capability(echotest.CAP_SYS_ADMIN):
+        return ("CAP_SYS_ADMIN is missing (systemd-nspawn mounts and makes namespaces): run as "
+                "root on the host or in a privileged container")
+    return echotest.machine_id_problem()
 
 
 def skip_unless_available():
-    """Exit with CTest's skip code (77) when no container can be booted."""
-    reason = unavailable_reason()
-    if reason:
-        print("SKIP: " + reason)
-        raise SystemExit(77)
+    """Exit 1 with one line saying what is missing when no container can be booted."""
+    echotest.require(unavailable_reason())
 
 
 class Result:
@@ -113,7 +115,7 @@ class Container:
         self.root = os.path.join(self.work, "root")
         os.mkdir(self.root)
         self.log_path = os.path.join(self.work, "console.log")
-        subprocess.run(["mount", "--bind", "/", self.root], check=True)
+        echotest.run_helper(["mount", "--bind", "/", self.root])
         self.mounted = True
         argv = ["systemd-nspawn", "-q", "-D", self.root, "--volatile=overlay",
                 "--register=no", "--keep-unit", "--console=read-only", "-M", self.name]

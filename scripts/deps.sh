@@ -9,7 +9,7 @@ set -eu
 
 BUILD="build-essential cmake pkg-config libev-dev libsystemd-dev libsodium-dev libsqlite3-dev liburing-dev"
 TEST="libcmocka-dev python3 systemd systemd-container socat iproute2 nftables nmap python3-uvloop nodejs procps"
-PACKAGE="lintian rpm rpmlint dpkg-dev file"
+PACKAGE="lintian rpm rpmlint dpkg-dev file elfutils"
 FRESH="mmdebstrap git ca-certificates systemd-container"
 
 [ $# -gt 0 ] || set -- build test package fresh

@@ -83,6 +83,33 @@ def base_tarball(cache_dir):
     return tarball
 
 
+def process_name(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def descendants(root):
+    """PIDs of every process below root (by parent PID, read from /proc)."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def no_mounts_below(path):
     with open("/proc/self/mountinfo") as f:
         return not any(line.split()[4].startswith(path + "/") or line.split()[4] == path
@@ -156,6 +183,12 @@ class FreshMachine(unittest.TestCase):
             sock.sendall(message)
             sock.settimeout(10)
             self.assertEqual(echotest.recv_exactly(sock, len(message)), message)
+        # README: Ctrl-C stops it. SIGINT to echod (what Ctrl-C sends), found
+        # among nspawn's descendants only: other echods on this host are not ours.
+        echods = [pid for pid in descendants(proc.pid) if process_name(pid) == "echod"]
+        self.assertEqual(len(echods), 1, "echod processes under nspawn: %r" % echods)
+        os.kill(echods[0], signal.SIGINT)
+        self.assertEqual(proc.wait(60), 0, "".join(output)[-3000:])
 
     def stop(self, proc):
         start = time.monotonic()

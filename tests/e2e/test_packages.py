@@ -65,7 +65,9 @@ def build_packages():
         pkgdir = os.path.join(build, "packages")
         kinds = [(r"^echod_.*\.deb$", "deb"), (r"^echod-tools_.*\.deb$", "deb-tools"),
                  (r"^echod-dbgsym_.*\.ddeb$", "ddeb"), (r"^echod-tools-dbgsym_.*\.ddeb$", "ddeb-tools"),
-                 (r"^echod-\d.*\.rpm$", "rpm"), (r"^echod-tools-\d.*\.rpm$", "rpm-tools")]
+                 (r"^echod-\d.*\.rpm$", "rpm"), (r"^echod-tools-\d.*\.rpm$", "rpm-tools"),
+                 (r"^echod-debuginfo-\d.*\.rpm$", "rpm-debuginfo"),
+                 (r"^echod-tools-debuginfo-\d.*\.rpm$", "rpm-tools-debuginfo")]
         names = sorted(os.listdir(pkgdir))
         for pattern, kind in kinds:
             found = [n for n in names if re.match(pattern, n)]
@@ -243,6 +245,15 @@ class PackageContentsTest(unittest.TestCase):
                 self.assertIn("/usr/lib/debug/.build-id/%s/%s.debug" % (build_id[:2], build_id[2:]),
                               debug_files, path)
                 self.assertFalse(has_debug, "%s in %s is not stripped" % (path, name))
+
+    def test_rpm_debuginfo_has_symbols_and_sources(self):
+        for kind, binary in (("rpm-debuginfo", "/usr/sbin/echod"),
+                             ("rpm-tools-debuginfo", "/usr/bin/echoscan")):
+            files = rpm_files(self.pkgs[(kind, "1")])
+            self.assertTrue(any(f.startswith("/usr/lib/debug" + binary) and f.endswith(".debug")
+                                for f in files), files)
+            self.assertTrue(any(f.startswith("/usr/src/debug/echod/") and f.endswith(".c")
+                                for f in files), files)
 
     def test_config_is_a_conffile_in_both(self):
         tmp = tempfile.mkdtemp()

@@ -17,15 +17,9 @@
 #include "bench.h"
 #include "bench_args.h"
 #include "bench_report.h"
+#include "cli.h"
 #include "resolve.h"
-#include "version.h"
 
-enum {
-        EXIT_OK = 0,
-        /* Mismatches, errors, or nothing echoed at all. */
-        EXIT_FAILED = 1,
-        EXIT_USAGE = 2,
-};
 
 struct thread_job {
         pthread_t thread;
@@ -95,17 +89,14 @@ int main(int argc, char **argv)
         int r, status = EXIT_FAILED;
 
         if (bench_args_parse(argc, argv, &opts, error, sizeof(error)) < 0) {
-                fprintf(stderr, "echobench: %s\nTry 'echobench --help'.\n", error);
-                return EXIT_USAGE;
+                return cli_usage_error("echobench", "%s", error);
         }
         if (opts.action == BENCH_HELP) {
                 fputs(bench_args_usage, stdout);
                 return EXIT_OK;
         }
-        if (opts.action == BENCH_VERSION) {
-                printf("echobench %s\n", ECHOD_VERSION);
-                return EXIT_OK;
-        }
+        if (opts.action == BENCH_VERSION)
+                return cli_print_version("echobench");
         signal(SIGPIPE, SIG_IGN);
         catch_stop_signals();
         raise_file_limit(opts.connections);

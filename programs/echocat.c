@@ -15,17 +15,11 @@
 
 #include "addr.h"
 #include "cat_args.h"
+#include "cli.h"
 #include "prompt.h"
 #include "resolve.h"
 #include "session.h"
-#include "version.h"
 
-enum {
-        EXIT_OK = 0,
-        /* Could not resolve, connect, or the connection broke before every echo came back. */
-        EXIT_FAILED = 1,
-        EXIT_USAGE = 2,
-};
 
 static void print_event(void *arg, const struct client_event *event)
 {
@@ -174,17 +168,14 @@ int main(int argc, char **argv)
         if (fill_closed_standard_fds() < 0)
                 return EXIT_FAILED;
         if (cat_args_parse(argc, argv, &opts, error, sizeof(error)) < 0) {
-                fprintf(stderr, "echocat: %s\nTry 'echocat --help'.\n", error);
-                return EXIT_USAGE;
+                return cli_usage_error("echocat", "%s", error);
         }
         if (opts.action == CAT_HELP) {
                 fputs(cat_args_usage, stdout);
                 return EXIT_OK;
         }
-        if (opts.action == CAT_VERSION) {
-                printf("echocat %s\n", ECHOD_VERSION);
-                return EXIT_OK;
-        }
+        if (opts.action == CAT_VERSION)
+                return cli_print_version("echocat");
         /* A closed socket or output is an error to report, not a signal to die of. */
         signal(SIGPIPE, SIG_IGN);
         interactive = isatty(STDIN_FILENO);

@@ -1,12 +1,12 @@
-/* echod: the echo daemon. All the work is in the echocore library. */
+/* echod: the echo daemon. All the work is in the daemon library (src/daemon). */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "log.h"
 #include "server.h"
-#include "version.h"
 
 int main(int argc, char **argv)
 {
@@ -16,27 +16,27 @@ int main(int argc, char **argv)
         char error[CONFIG_ERROR_MAX];
         int r, status;
 
-        log_init();
+        log_init("echod");
         config_defaults(&config);
         if (config_load(&config, argc, argv, &action, error, sizeof(error)) < 0) {
                 fprintf(stderr, "echod: %s\n", error);
                 config_fini(&config);
-                return 2;
+                return EXIT_USAGE;
         }
         if (action != CONFIG_RUN) {
                 if (action == CONFIG_HELP)
                         config_usage();
                 else
-                        printf("echod %s\n", ECHOD_VERSION);
+                        cli_print_version("echod");
                 config_fini(&config);
-                return 0;
+                return EXIT_OK;
         }
         if (config.check_only) {
                 /* Only an explicit --config must exist; a missing default file means defaults. */
                 printf("echod: configuration OK (%s%s)\n", config.config_path,
                        access(config.config_path, F_OK) == 0 ? "" : " does not exist: defaults apply");
                 config_fini(&config);
-                return 0;
+                return EXIT_OK;
         }
         log_set_level(config.log_level);
         r = log_set_file(config.log_file);
@@ -44,10 +44,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "echod: cannot open log file %s: %s\n", config.log_file,
                         strerror(-r));
                 config_fini(&config);
-                return 1;
+                return EXIT_FAILED;
         }
 
-        status = 1;
+        status = EXIT_FAILED;
         if (server_init(&server, &config, argc, argv) == 0)
                 status = server_run(&server);
         server_fini(&server);

@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,15 +14,15 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "cli.h"
 #include "portspec.h"
 #include "probe.h"
 #include "report.h"
 #include "scan.h"
 #include "services.h"
 #include "target.h"
-#include "version.h"
+#include "units.h"
 
-#define EXIT_USAGE 2
 /* Width of the progress bar in cells, and how often it is redrawn. */
 #define PROGRESS_WIDTH    30
 #define PROGRESS_INTERVAL 0.1
@@ -69,50 +68,23 @@ static void usage(FILE *out)
             "Exit status: 0 scan done, 1 a host seems down or the scan failed, 2 usage error.\n");
 }
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-static int usage_error(const char *fmt, ...)
-{
-        va_list args;
-
-        fprintf(stderr, "echoscan: ");
-        va_start(args, fmt);
-        vfprintf(stderr, fmt, args);
-        va_end(args);
-        fprintf(stderr, "\nTry 'echoscan --help'.\n");
-        return EXIT_USAGE;
-}
-
-/* "500ms", "2s", "1.5" (seconds). Returns 0 or -EINVAL. */
+/* "500ms", "2s", "1.5" (seconds), from 1 ms to an hour. Returns 0 or -EINVAL. */
 static int parse_duration(const char *text, double *seconds)
 {
-        char *end = NULL;
-        double value;
+        uint64_t ns;
 
-        errno = 0;
-        value = strtod(text, &end);
-        if (errno || end == text || !isfinite(value) || value <= 0)
+        if (units_parse_duration(text, &ns) < 0 || ns < 1000000 || ns > 3600 * 1000000000ull)
                 return -EINVAL;
-        if (strcmp(end, "ms") == 0)
-                value /= 1000.0;
-        else if (strcmp(end, "s") != 0 && *end != '\0')
-                return -EINVAL;
-        if (value < 0.001 || value > 3600)
-                return -EINVAL;
-        *seconds = value;
+        *seconds = (double)ns / 1e9;
         return 0;
 }
 
 static int parse_count(const char *text, unsigned max, unsigned *out)
 {
-        char *end = NULL;
         unsigned long value;
 
-        if (*text < '0' || *text > '9')
-                return -EINVAL;
-        errno = 0;
-        value = strtoul(text, &end, 10);
-        if (errno || *end != '\0' || value > max)
+        if (units_parse_uint(text, 0, max, &value) < 0)
                 return -EINVAL;
         *out = (unsigned)value;
         return 0;
@@ -143,23 +115,23 @@ static int parse_options(int argc, char **argv, struct options *opt)
                 case 'c':
                         if (parse_count(optarg, 1u << 20, &opt->concurrency) < 0 ||
                             opt->concurrency == 0)
-                                return usage_error("bad concurrency '%s': want 1-1048576", optarg);
+                                return cli_usage_error("echoscan", "bad concurrency '%s': want 1-1048576", optarg);
                         break;
                 case 't':
                         if (parse_duration(optarg, &opt->timeout) < 0)
-                                return usage_error("bad timeout '%s': want e.g. 500ms or 2s",
+                                return cli_usage_error("echoscan", "bad timeout '%s': want e.g. 500ms or 2s",
                                                    optarg);
                         break;
                 case 'r':
                         if (parse_count(optarg, SCAN_MAX_RETRIES, &opt->retries) < 0)
-                                return usage_error("bad retries '%s': want 0-15", optarg);
+                                return cli_usage_error("echoscan", "bad retries '%s': want 0-15", optarg);
                         break;
                 case 'a':
                         opt->all = true;
                         break;
                 case 'o':
                         if (report_format_parse(optarg, &opt->format) < 0)
-                                return usage_error("bad output format '%s': want plain, json "
+                                return cli_usage_error("echoscan", "bad output format '%s': want plain, json "
                                                    "or grep",
                                                    optarg);
                         break;
@@ -177,17 +149,16 @@ static int parse_options(int argc, char **argv, struct options *opt)
                         break;
                 case 'h':
                         usage(stdout);
-                        exit(EXIT_SUCCESS);
+                        exit(EXIT_OK);
                 case 'V':
-                        printf("echoscan %s\n", ECHOD_VERSION);
-                        exit(EXIT_SUCCESS);
+                        exit(cli_print_version("echoscan"));
                 default:
                         fprintf(stderr, "Try 'echoscan --help'.\n");
                         return EXIT_USAGE;
                 }
         }
         if (optind >= argc)
-                return usage_error("%s", "no host given");
+                return cli_usage_error("echoscan", "%s", "no host given");
         return 0;
 }
 
@@ -238,7 +209,7 @@ static int add_targets(struct target_list *list, char **hosts, int count, int fa
                         fprintf(stderr, "echoscan: %s: not a host or a CIDR block\n", hosts[i]);
                 else
                         fprintf(stderr, "echoscan: %s: %s\n", hosts[i], strerror(-r));
-                return r == -EAGAIN || r == -ENOMEM || r == -EIO ? EXIT_FAILURE : EXIT_USAGE;
+                return r == -EAGAIN || r == -ENOMEM || r == -EIO ? EXIT_FAILED : EXIT_USAGE;
         }
         return 0;
 }
@@ -334,7 +305,7 @@ int main(int argc, char **argv)
         spec = malloc(sizeof(*spec));
         if (!spec) {
                 fprintf(stderr, "echoscan: out of memory\n");
-                return EXIT_FAILURE;
+                return EXIT_FAILED;
         }
         status = parse_ports(opt.ports, spec);
         if (status)
@@ -342,7 +313,7 @@ int main(int argc, char **argv)
         status = add_targets(&targets, argv + optind, argc - optind, opt.family);
         if (status)
                 goto out;
-        status = EXIT_FAILURE;
+        status = EXIT_FAILED;
         ports = calloc(spec->count, sizeof(*ports));
         hosts = calloc(targets.count, sizeof(*hosts));
         addresses = calloc(targets.count, sizeof(*addresses));
@@ -378,7 +349,7 @@ int main(int argc, char **argv)
         if (r < 0) {
                 fprintf(stderr, "echoscan: %s\n",
                         r == -E2BIG ? "too many host and port pairs" : strerror(-r));
-                status = r == -E2BIG ? EXIT_USAGE : EXIT_FAILURE;
+                status = r == -E2BIG ? EXIT_USAGE : EXIT_FAILED;
                 goto out;
         }
         r = run(loop, scan, !opt.quiet && isatty(STDERR_FILENO), &elapsed);
@@ -421,11 +392,11 @@ int main(int argc, char **argv)
                                    (uint64_t)targets.count * spec->count, elapsed) > 0)
                         fprintf(stderr, "echoscan: %s\n", line);
         }
-        status = any_down ? EXIT_FAILURE : EXIT_SUCCESS;
+        status = any_down ? EXIT_FAILED : EXIT_OK;
 out:
         scan_free(scan);
-        services_free(&db);
-        target_list_free(&targets);
+        services_fini(&db);
+        target_list_fini(&targets);
         free(addresses);
         free(hosts);
         free(ports);

@@ -23,7 +23,7 @@ import echotest
 
 MSG_CONNECT = "e9f608983f504fdc879109589f12a2f3"
 MSG_RELOAD = "96380c7d7f1140ec9c4eb40d5c919714"
-UNITS = ("echo.socket", "echo-udp.socket", "echo.service")
+UNITS = ("echo.socket", "echo-udp.socket", "echo-chat.socket", "echo.service")
 CONFIG = "/etc/echod/echod.conf"
 STATE_DIRS = ("/var/lib/private/echod", "/var/lib/echod")
 # The deb's documentation only Debian wants; the rpm has them in its header.

@@ -145,6 +145,10 @@ class SystemdTest(unittest.TestCase):
             unit="echo.service")
         self.assertIn(connect.get("REMOTE_ADDR"), LOOPBACK, connect)
         self.assertEqual(connect.get("SERVICE"), "echo", connect)
+        # The caller's location, relative to the source tree; never the logging wrapper.
+        self.assertEqual(connect.get("CODE_FILE"), "src/daemon/echo_tcp.c", connect)
+        self.assertNotIn(connect.get("CODE_FUNC"), ("write_journal", "log_record_at"), connect)
+        self.assertRegex(connect.get("CODE_LINE", ""), r"^[0-9]+$", connect)
         disconnect = self.ct.wait_journal(
             lambda e: e.get("MESSAGE_ID") == MSG_DISCONNECT and e.get("REMOTE_PORT") == port,
             unit="echo.service")

@@ -22,7 +22,7 @@ static void init_allocates_nothing(void **state)
         assert_int_equal(buffer_length(&buffer), 0);
         assert_null(buffer_head(&buffer, &length));
         assert_int_equal(length, 0);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
 }
 
 static void reserve_allocates_on_first_use(void **state)
@@ -37,7 +37,7 @@ static void reserve_allocates_on_first_use(void **state)
         assert_non_null(buffer.data);
         assert_ptr_equal(tail, buffer.data);
         assert_int_equal(space, 32);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
         assert_null(buffer.data);
 }
 
@@ -56,7 +56,7 @@ static void append_then_head_returns_bytes_in_order(void **state)
         head = buffer_head(&buffer, &length);
         assert_int_equal(length, 9);
         assert_memory_equal(head, "hello you", 9);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
 }
 
 static void append_past_capacity_returns_partial_count(void **state)
@@ -74,7 +74,7 @@ static void append_past_capacity_returns_partial_count(void **state)
         head = buffer_head(&buffer, &length);
         assert_int_equal(length, 8);
         assert_memory_equal(head, "abcdefgh", 8);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
 }
 
 static void reserve_reports_no_space_when_full(void **state)
@@ -88,7 +88,7 @@ static void reserve_reports_no_space_when_full(void **state)
         assert_int_equal(buffer_append(&buffer, "abcd", 4), 4);
         assert_int_equal(buffer_reserve(&buffer, &tail, &space), 0);
         assert_int_equal(space, 0);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
 }
 
 static void consume_drops_from_head(void **state)
@@ -105,7 +105,7 @@ static void consume_drops_from_head(void **state)
         head = buffer_head(&buffer, &length);
         assert_int_equal(length, 4);
         assert_memory_equal(head, "cdef", 4);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
 }
 
 static void consume_everything_resets_to_front(void **state)
@@ -124,7 +124,7 @@ static void consume_everything_resets_to_front(void **state)
         assert_int_equal(buffer_reserve(&buffer, &tail, &space), 0);
         assert_ptr_equal(tail, buffer.data);
         assert_int_equal(space, 16);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
 }
 
 static void consume_more_than_waiting_empties(void **state)
@@ -138,7 +138,7 @@ static void consume_more_than_waiting_empties(void **state)
         assert_true(buffer_empty(&buffer));
         assert_int_equal(buffer_length(&buffer), 0);
         assert_int_equal(buffer_append(&buffer, "0123456789abcdef", 16), 16);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
 }
 
 static void reserve_compacts_when_tail_reaches_capacity(void **state)
@@ -165,7 +165,7 @@ static void reserve_compacts_when_tail_reaches_capacity(void **state)
         head = buffer_head(&buffer, &length);
         assert_int_equal(length, 8);
         assert_memory_equal(head, "fghijklm", 8);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
 }
 
 static void reserve_leaves_data_in_place_while_tail_has_room(void **state)
@@ -182,7 +182,7 @@ static void reserve_leaves_data_in_place_while_tail_has_room(void **state)
         assert_int_equal(buffer.start, 2);
         assert_ptr_equal(tail, buffer.data + 4);
         assert_int_equal(space, 4);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
 }
 
 static void produce_counts_bytes_written_at_tail(void **state)
@@ -202,7 +202,7 @@ static void produce_counts_bytes_written_at_tail(void **state)
         assert_int_equal(space, 5);
         head = buffer_head(&buffer, &length);
         assert_memory_equal(head, "xyz", 3);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
 }
 
 static void free_then_reuse_allocates_again(void **state)
@@ -212,11 +212,11 @@ static void free_then_reuse_allocates_again(void **state)
         (void)state;
         buffer_init(&buffer, 8);
         assert_int_equal(buffer_append(&buffer, "abc", 3), 3);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
         assert_true(buffer_empty(&buffer));
         assert_int_equal(buffer_append(&buffer, "abcdefghij", 10), 8);
         assert_int_equal(buffer_length(&buffer), 8);
-        buffer_free(&buffer);
+        buffer_fini(&buffer);
 }
 
 int main(void)

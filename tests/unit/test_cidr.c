@@ -144,7 +144,7 @@ static void target_list_expands_blocks_and_numeric_hosts(void **state)
         assert_int_equal(list.items[5].sa.ss_family, AF_INET6);
         assert_int_equal(target_add(&list, "10.0.0.0/24", AF_INET6), -EAFNOSUPPORT);
         assert_int_equal(target_add(&list, "127.0.0.1", AF_INET6), -ENOENT);
-        target_list_free(&list);
+        target_list_fini(&list);
         assert_int_equal(list.count, 0);
 }
 

@@ -34,7 +34,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         (void)state;
-        services_free(&db);
+        services_fini(&db);
         return 0;
 }
 

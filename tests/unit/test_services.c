@@ -49,7 +49,7 @@ static void tcp_entries_are_named(void **state)
         assert_int_equal(services_load(&db, path), 0);
         assert_string_equal(services_name(&db, 22), "ssh");
         assert_string_equal(services_name(&db, 53), "domain");
-        services_free(&db);
+        services_fini(&db);
 }
 
 static void first_name_for_a_port_wins(void **state)
@@ -59,7 +59,7 @@ static void first_name_for_a_port_wins(void **state)
         (void)state;
         assert_int_equal(services_load(&db, path), 0);
         assert_string_equal(services_name(&db, 80), "http");
-        services_free(&db);
+        services_fini(&db);
 }
 
 static void udp_only_and_unlisted_ports_are_unknown(void **state)
@@ -71,7 +71,7 @@ static void udp_only_and_unlisted_ports_are_unknown(void **state)
         assert_string_equal(services_name(&db, 514), "unknown");
         assert_string_equal(services_name(&db, 4444), "unknown");
         assert_string_equal(services_name(&db, 0), "unknown");
-        services_free(&db);
+        services_fini(&db);
 }
 
 static void missing_file_leaves_every_port_unknown(void **state)
@@ -81,7 +81,7 @@ static void missing_file_leaves_every_port_unknown(void **state)
         (void)state;
         assert_int_equal(services_load(&db, "/nonexistent/services"), -ENOENT);
         assert_string_equal(services_name(&db, 22), "unknown");
-        services_free(&db);
+        services_fini(&db);
         assert_string_equal(services_name(NULL, 22), "unknown");
 }
 

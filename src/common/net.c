@@ -1,0 +1,30 @@
+#include "net.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+int net_connect_start(const struct sockaddr *address, socklen_t length, int type, int *fd)
+{
+        int one = 1;
+
+        *fd = socket(address->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (*fd < 0)
+                return -errno;
+        /* Request and echo go out at once: Nagle would hold small writes back. */
+        if (type == SOCK_STREAM && address->sa_family != AF_UNIX)
+                (void)setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(*fd, address, length) == 0)
+                return 0;
+        return -errno;
+}
+
+int net_connect_result(int fd)
+{
+        int error = 0;
+        socklen_t length = sizeof(error);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0)
+                return -errno;
+        return -error;
+}

@@ -1,0 +1,24 @@
+#ifndef ECHOD_NET_H
+#define ECHOD_NET_H
+
+#include <sys/socket.h>
+
+/*
+ * Non-blocking connect, the one way the tools open a connection: start it,
+ * wait for the socket to be writable (in the caller's loop), then ask for
+ * the result.
+ */
+
+/*
+ * Open a non-blocking, close-on-exec socket of type (SOCK_STREAM or
+ * SOCK_DGRAM) and connect it to address. Returns 0 when connected at once,
+ * -EINPROGRESS while a stream connect goes on (wait for EV_WRITE, then call
+ * net_connect_result()), or -errno; *fd is set whenever a socket was opened
+ * (also on failure: the caller closes it), else -1.
+ */
+int net_connect_start(const struct sockaddr *address, socklen_t length, int type, int *fd);
+
+/* The outcome of a connect that was in progress: 0 or -errno (SO_ERROR). */
+int net_connect_result(int fd);
+
+#endif

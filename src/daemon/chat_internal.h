@@ -1,0 +1,177 @@
+#ifndef ECHOD_CHAT_INTERNAL_H
+#define ECHOD_CHAT_INTERNAL_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "auth.h"
+#include "bus.h"
+#include "chat_line.h"
+#include "service.h"
+#include "store.h"
+#include "workers.h"
+
+/*
+ * Shared by the chat's two files: chat_service.c (the service table,
+ * connections, their bounded output queues, the relay and the failure
+ * table) and chat_session.c (what a connection says: the login dialogue and
+ * the commands after it).
+ */
+
+/* Wrong passwords (per address and per name) before the connection is closed. */
+#define CHAT_FAILURES_MAX 5
+/* Failures are forgotten after this long without a new one. */
+#define CHAT_FAILURE_MEMORY 900.0
+/* The pause after a wrong password: this, doubled for each failure before it. */
+#define CHAT_FAILURE_DELAY 0.25
+/* Slots of the failure table (addresses and names). */
+#define CHAT_FAILURE_SLOTS 4096
+/* Raw bytes read and not yet split into lines, per connection. */
+#define CHAT_INPUT_MAX 4096
+/* Messages /history shows at most. */
+#define CHAT_HISTORY_REQUEST_MAX 1000
+
+enum chat_phase {
+        CHAT_PHASE_NAME,     /* NAME? was sent */
+        CHAT_PHASE_PASSWORD, /* PASSWORD? was sent */
+        CHAT_PHASE_WAITING,  /* a password job runs, or the pause after a failure */
+        CHAT_PHASE_CHAT,     /* logged in */
+        CHAT_PHASE_CLOSING,  /* flushing its last lines, then closed */
+};
+
+struct chat_service;
+struct chat_job;
+
+/* Which of the service's counters a connection is in. */
+enum chat_count {
+        CHAT_COUNT_NONE,
+        CHAT_COUNT_PENDING, /* logging in */
+        CHAT_COUNT_ONLINE,  /* logged in */
+};
+
+struct chat_conn {
+        struct chat_service *chat;
+        struct chat_conn *prev, *next; /* every connection */
+        struct chat_conn *dirty_next;  /* connections with output to flush */
+        bool dirty;
+        uint64_t id; /* the bus's sender id */
+        int fd;
+        ev_io read_watcher;
+        ev_io write_watcher;
+        ev_timer timer; /* the login timeout, or the pause after a failure */
+        enum chat_phase phase;
+        enum chat_count counted;
+        bool registering;    /* the name is not registered yet */
+        bool pausing;        /* in the pause after a failure */
+        enum chat_phase resume_phase; /* the prompt to give again after the pause */
+        ev_tstamp login_deadline;
+        bool peer_closed;    /* end of input was read */
+        bool overflowed;     /* its output queue filled: a slow reader, closed */
+        const char *close_reason;
+        char name[CHAT_NAME_MAX + 1];
+        char address[ADDR_HOST_MAX];
+        char port[8];
+        struct chat_line_reader reader;
+        char input[CHAT_INPUT_MAX];
+        size_t input_start, input_end;
+        /* Bytes queued for the peer; grows up to chat_output_max. */
+        char *output;
+        size_t output_start, output_end, output_capacity;
+        struct chat_job *job; /* the password job out for it, if any */
+        workers_job_id job_id;
+        char token_hash[AUTH_TOKEN_HASH_TEXT_SIZE]; /* its session, once logged in */
+        double flood_tokens;
+        ev_tstamp flood_at;
+        ev_tstamp started;
+        uint64_t bytes_in, bytes_out, messages;
+};
+
+struct chat_failure {
+        char key[ADDR_HOST_MAX + 4]; /* "a:ADDRESS" or "n:name" (lower case); "" if free */
+        unsigned count;
+        ev_tstamp last;
+};
+
+struct chat_service {
+        struct service_env env;
+        struct ev_loop *loop;
+        const struct config *config;
+        struct store store;
+        struct bus bus;
+        struct workers workers;
+        struct auth_params auth;
+        struct chat_conn *head;
+        struct chat_conn *dirty_head;
+        ev_prepare flush_watcher; /* flushes every dirty connection once per loop iteration */
+        uint64_t next_id;
+        unsigned count;   /* connections */
+        unsigned online;  /* connections logged in */
+        unsigned pending; /* connections logging in */
+        uint64_t total, bytes_in, bytes_out, messages;
+        unsigned ticks;
+        bool draining;
+        struct chat_failure *failures; /* CHAT_FAILURE_SLOTS */
+};
+
+/* chat_service.c */
+
+/* Queue a server line (text ending in LF) for conn; a full queue marks it a slow reader. */
+void chat_send(struct chat_conn *conn, const char *line, size_t length);
+
+/* Queue a formatted server line; the format supplies the LF. */
+void chat_sendf(struct chat_conn *conn, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Flush what is queued, then close with reason (the phase becomes CLOSING). */
+void chat_close_after_flush(struct chat_conn *conn, const char *reason);
+
+/* Stop or start reading a connection (while a job runs, or during a pause). */
+void chat_pause_input(struct chat_conn *conn, bool paused);
+
+/* Go on with input already read, after a pause. */
+void chat_resume_input(struct chat_conn *conn);
+
+/* Milliseconds since the epoch, now. */
+uint64_t chat_now_ms(void);
+
+/* The failures counted for key ("a:..." or "n:..."), forgetting old ones. */
+unsigned chat_failures(struct chat_service *chat, const char *key);
+
+/* Count one more failure for key; returns the new count. */
+unsigned chat_failure_add(struct chat_service *chat, const char *key);
+
+/* Forget the failures of key (after a login). */
+void chat_failure_clear(struct chat_service *chat, const char *key);
+
+/* Connections of name that are logged in, other than except. */
+unsigned chat_online_count(struct chat_service *chat, const char *name,
+                           const struct chat_conn *except);
+
+/* Log a chat event with the connection's fields (SERVICE=chat, REMOTE_*, USER). */
+void chat_log(struct chat_conn *conn, int priority, const char *message_id, const char *extra,
+              const char *format, ...) __attribute__((format(printf, 5, 6)));
+
+/* chat_session.c */
+
+/* Greet a new connection: HELLO and PASSWORD?, or NAME?. */
+void chat_session_start(struct chat_conn *conn);
+
+/* Handle one complete line from the peer. */
+void chat_session_line(struct chat_conn *conn, const struct chat_line *line);
+
+/* Handle an overlong line (already dropped by the reader). */
+void chat_session_too_long(struct chat_conn *conn);
+
+/* The login timer or the failure pause ran out. */
+void chat_session_timer(struct chat_conn *conn);
+
+/* The connection goes away: cancel its job, announce LEAVE if it was the user's last. */
+void chat_session_end(struct chat_conn *conn);
+
+/* Deliver a relayed message to the local users (the bus's subscriber). */
+void chat_session_deliver(void *context, const struct bus_message *message);
+
+#endif

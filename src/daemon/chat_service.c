@@ -1,0 +1,641 @@
+#include "chat_service.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chat_internal.h"
+#include "log.h"
+#include "store_sqlite.h"
+
+/* The first allocation of an output queue; it doubles up to chat_output_max. */
+#define CHAT_OUTPUT_INITIAL 4096
+
+static void chat_close(struct chat_conn *conn, const char *reason);
+
+uint64_t chat_now_ms(void)
+{
+        struct timespec now;
+
+        clock_gettime(CLOCK_REALTIME, &now);
+        return (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+}
+
+void chat_log(struct chat_conn *conn, int priority, const char *message_id, const char *extra,
+              const char *format, ...)
+{
+        char message[512], host_field[ADDR_HOST_MAX + 16], port_field[32],
+            user_field[CHAT_NAME_MAX + 8];
+        const char *fields[6] = {"SERVICE=chat", host_field, port_field};
+        size_t n = 3;
+        va_list ap;
+
+        if (!log_enabled(priority))
+                return;
+        va_start(ap, format);
+        vsnprintf(message, sizeof(message), format, ap);
+        va_end(ap);
+        snprintf(host_field, sizeof(host_field), "REMOTE_ADDR=%s", conn->address);
+        snprintf(port_field, sizeof(port_field), "REMOTE_PORT=%s", conn->port);
+        if (conn->name[0]) {
+                snprintf(user_field, sizeof(user_field), "USER=%s", conn->name);
+                fields[n++] = user_field;
+        }
+        if (extra)
+                fields[n++] = extra;
+        fields[n] = NULL;
+        log_record(priority, message_id, fields, "chat: %s (%s port %s)", message, conn->address,
+                   conn->port);
+}
+
+/* ---- failures: per address and per name, so new connections do not reset them ---- */
+
+static struct chat_failure *failure_find(struct chat_service *chat, const char *key, bool create)
+{
+        struct chat_failure *oldest = NULL;
+        ev_tstamp now = ev_now(chat->loop);
+
+        for (size_t i = 0; i < CHAT_FAILURE_SLOTS; i++) {
+                struct chat_failure *slot = &chat->failures[i];
+
+                if (slot->key[0] && now - slot->last > CHAT_FAILURE_MEMORY)
+                        slot->key[0] = '\0';
+                if (slot->key[0] && strcmp(slot->key, key) == 0)
+                        return slot;
+                if (!oldest || !slot->key[0] || (oldest->key[0] && slot->last < oldest->last))
+                        oldest = slot;
+        }
+        if (!create)
+                return NULL;
+        /*
+         * The table is full of recent failures: the oldest goes. An attacker
+         * who floods it to evict a victim's count needs 4096 failing
+         * addresses within the memory time, each of them delayed.
+         */
+        memset(oldest, 0, sizeof(*oldest));
+        snprintf(oldest->key, sizeof(oldest->key), "%s", key);
+        return oldest;
+}
+
+unsigned chat_failures(struct chat_service *chat, const char *key)
+{
+        struct chat_failure *slot = failure_find(chat, key, false);
+
+        return slot ? slot->count : 0;
+}
+
+unsigned chat_failure_add(struct chat_service *chat, const char *key)
+{
+        struct chat_failure *slot = failure_find(chat, key, true);
+
+        slot->count++;
+        slot->last = ev_now(chat->loop);
+        return slot->count;
+}
+
+void chat_failure_clear(struct chat_service *chat, const char *key)
+{
+        struct chat_failure *slot = failure_find(chat, key, false);
+
+        if (slot)
+                slot->key[0] = '\0';
+}
+
+unsigned chat_online_count(struct chat_service *chat, const char *name,
+                           const struct chat_conn *except)
+{
+        unsigned count = 0;
+
+        for (struct chat_conn *conn = chat->head; conn; conn = conn->next) {
+                if (conn != except && conn->phase == CHAT_PHASE_CHAT &&
+                    strcasecmp(conn->name, name) == 0)
+                        count++;
+        }
+        return count;
+}
+
+/* ---- output: one bounded queue per connection, flushed once per loop iteration ---- */
+
+static void mark_dirty(struct chat_conn *conn)
+{
+        struct chat_service *chat = conn->chat;
+
+        if (conn->dirty)
+                return;
+        conn->dirty = true;
+        conn->dirty_next = chat->dirty_head;
+        chat->dirty_head = conn;
+        ev_prepare_start(chat->loop, &chat->flush_watcher);
+}
+
+void chat_send(struct chat_conn *conn, const char *line, size_t length)
+{
+        size_t max = conn->chat->config->chat_output_max;
+        size_t queued = conn->output_end - conn->output_start;
+
+        if (conn->overflowed || conn->fd < 0)
+                return;
+        if (queued + length > max) {
+                /* A slow reader: drop it rather than grow without bound or stall others. */
+                conn->overflowed = true;
+                mark_dirty(conn);
+                return;
+        }
+        if (conn->output_end + length > conn->output_capacity) {
+                size_t capacity = conn->output_capacity ? conn->output_capacity
+                                                        : CHAT_OUTPUT_INITIAL;
+                char *bigger;
+
+                if (conn->output_start > 0) {
+                        memmove(conn->output, conn->output + conn->output_start, queued);
+                        conn->output_start = 0;
+                        conn->output_end = queued;
+                }
+                while (capacity < queued + length)
+                        capacity *= 2;
+                if (capacity > conn->output_capacity) {
+                        bigger = realloc(conn->output, capacity);
+                        if (!bigger) {
+                                conn->overflowed = true;
+                                mark_dirty(conn);
+                                return;
+                        }
+                        conn->output = bigger;
+                        conn->output_capacity = capacity;
+                }
+        }
+        memcpy(conn->output + conn->output_end, line, length);
+        conn->output_end += length;
+        mark_dirty(conn);
+}
+
+void chat_sendf(struct chat_conn *conn, const char *format, ...)
+{
+        char line[CHAT_SERVER_LINE_MAX + 64];
+        va_list ap;
+        int n;
+
+        va_start(ap, format);
+        n = vsnprintf(line, sizeof(line), format, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        if ((size_t)n >= sizeof(line)) {
+                n = (int)sizeof(line) - 1;
+                line[n - 1] = '\n';
+        }
+        chat_send(conn, line, (size_t)n);
+}
+
+/* Write what is queued. Returns false if the connection was closed. */
+static bool flush(struct chat_conn *conn)
+{
+        struct chat_service *chat = conn->chat;
+
+        if (conn->overflowed) {
+                chat_close(conn, "slow reader: output queue full");
+                return false;
+        }
+        while (conn->output_end > conn->output_start) {
+                ssize_t n = send(conn->fd, conn->output + conn->output_start,
+                                 conn->output_end - conn->output_start, MSG_NOSIGNAL);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                        ev_io_start(chat->loop, &conn->write_watcher);
+                        return true;
+                }
+                if (n < 0) {
+                        char reason[80];
+
+                        snprintf(reason, sizeof(reason), "send: %s", strerror(errno));
+                        chat_close(conn, reason);
+                        return false;
+                }
+                conn->output_start += (size_t)n;
+                conn->bytes_out += (uint64_t)n;
+                chat->bytes_out += (uint64_t)n;
+        }
+        conn->output_start = conn->output_end = 0;
+        ev_io_stop(chat->loop, &conn->write_watcher);
+        if (conn->phase == CHAT_PHASE_CLOSING) {
+                chat_close(conn, conn->close_reason);
+                return false;
+        }
+        return true;
+}
+
+static void on_flush(struct ev_loop *loop, ev_prepare *watcher, int revents)
+{
+        struct chat_service *chat = watcher->data;
+
+        (void)revents;
+        while (chat->dirty_head) {
+                struct chat_conn *conn = chat->dirty_head;
+
+                chat->dirty_head = conn->dirty_next;
+                conn->dirty = false;
+                conn->dirty_next = NULL;
+                flush(conn);
+        }
+        ev_prepare_stop(loop, watcher);
+}
+
+static void on_writable(struct ev_loop *loop, ev_io *watcher, int revents)
+{
+        (void)loop;
+        (void)revents;
+        flush(watcher->data);
+}
+
+void chat_close_after_flush(struct chat_conn *conn, const char *reason)
+{
+        conn->close_reason = reason;
+        conn->phase = CHAT_PHASE_CLOSING;
+        chat_pause_input(conn, true);
+        ev_timer_stop(conn->chat->loop, &conn->timer);
+        mark_dirty(conn);
+}
+
+/* ---- input ---- */
+
+void chat_pause_input(struct chat_conn *conn, bool paused)
+{
+        if (paused || conn->peer_closed || conn->chat->draining)
+                ev_io_stop(conn->chat->loop, &conn->read_watcher);
+        else
+                ev_io_start(conn->chat->loop, &conn->read_watcher);
+}
+
+/* The phases in which lines are taken; otherwise they wait in the input buffer. */
+static bool taking_lines(const struct chat_conn *conn)
+{
+        return conn->phase == CHAT_PHASE_NAME || conn->phase == CHAT_PHASE_PASSWORD ||
+               conn->phase == CHAT_PHASE_CHAT;
+}
+
+/* Split what was read into lines and handle them while the phase takes lines. */
+static void process_input(struct chat_conn *conn)
+{
+        /*
+         * The session never frees a connection while it handles a line: it
+         * closes with chat_close_after_flush(), which only changes the phase.
+         */
+        while (conn->input_start < conn->input_end && taking_lines(conn)) {
+                struct chat_line line;
+                size_t used = 0;
+                enum chat_line_result result =
+                    chat_line_next(&conn->reader, conn->input + conn->input_start,
+                                   conn->input_end - conn->input_start, &used, &line);
+
+                conn->input_start += used;
+                if (result == CHAT_LINE_READY)
+                        chat_session_line(conn, &line);
+                else if (result == CHAT_LINE_TOO_LONG)
+                        chat_session_too_long(conn);
+        }
+        if (conn->input_start == conn->input_end)
+                conn->input_start = conn->input_end = 0;
+}
+
+void chat_resume_input(struct chat_conn *conn)
+{
+        process_input(conn);
+        if (conn->peer_closed && conn->input_start == conn->input_end && taking_lines(conn)) {
+                struct chat_line line;
+
+                if (chat_line_finish(&conn->reader, &line) == CHAT_LINE_READY)
+                        chat_session_line(conn, &line);
+                if (taking_lines(conn))
+                        chat_close_after_flush(conn, "peer closed");
+                return;
+        }
+        if (taking_lines(conn) && conn->input_end < sizeof(conn->input))
+                chat_pause_input(conn, false);
+}
+
+static void on_readable(struct ev_loop *loop, ev_io *watcher, int revents)
+{
+        struct chat_conn *conn = watcher->data;
+        struct chat_service *chat = conn->chat;
+        ssize_t n;
+
+        (void)loop;
+        (void)revents;
+        if (conn->input_start > 0) {
+                memmove(conn->input, conn->input + conn->input_start,
+                        conn->input_end - conn->input_start);
+                conn->input_end -= conn->input_start;
+                conn->input_start = 0;
+        }
+        n = recv(conn->fd, conn->input + conn->input_end, sizeof(conn->input) - conn->input_end, 0);
+        if (n < 0) {
+                char reason[80];
+
+                if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                        return;
+                snprintf(reason, sizeof(reason), "recv: %s", strerror(errno));
+                chat_close(conn, reason);
+                return;
+        }
+        if (n == 0) {
+                conn->peer_closed = true;
+                ev_io_stop(chat->loop, &conn->read_watcher);
+        }
+        conn->input_end += (size_t)n;
+        conn->bytes_in += (uint64_t)n;
+        chat->bytes_in += (uint64_t)n;
+        chat_resume_input(conn);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *timer, int revents)
+{
+        (void)loop;
+        (void)revents;
+        chat_session_timer(timer->data);
+}
+
+/* ---- connections ---- */
+
+static void chat_close(struct chat_conn *conn, const char *reason)
+{
+        struct chat_service *chat = conn->chat;
+        ev_tstamp seconds = ev_now(chat->loop) - conn->started;
+        char extra[160];
+
+        chat_session_end(conn);
+        snprintf(extra, sizeof(extra), "REASON=%s", reason ? reason : "closed");
+        chat_log(conn, LOG_INFO, LOG_ID_DISCONNECT, extra,
+                 "disconnect (%s): %" PRIu64 " bytes in, %" PRIu64 " bytes out, %" PRIu64
+                 " messages, %.3f s",
+                 reason ? reason : "closed", conn->bytes_in, conn->bytes_out, conn->messages,
+                 seconds > 0 ? seconds : 0.0);
+        ev_io_stop(chat->loop, &conn->read_watcher);
+        ev_io_stop(chat->loop, &conn->write_watcher);
+        ev_timer_stop(chat->loop, &conn->timer);
+        close(conn->fd);
+        conn->fd = -1;
+        if (conn->dirty) {
+                struct chat_conn **link = &chat->dirty_head;
+
+                while (*link != conn)
+                        link = &(*link)->dirty_next;
+                *link = conn->dirty_next;
+        }
+        if (conn->prev)
+                conn->prev->next = conn->next;
+        else
+                chat->head = conn->next;
+        if (conn->next)
+                conn->next->prev = conn->prev;
+        chat->count--;
+        free(conn->output);
+        free(conn);
+        if (chat->env.connection_closed)
+                chat->env.connection_closed(chat->env.server);
+}
+
+static int chat_connection(void *state, int fd, const struct sockaddr *peer, socklen_t length)
+{
+        struct chat_service *chat = state;
+        struct chat_conn *conn = calloc(1, sizeof(*conn));
+        int one = 1;
+
+        if (!conn) {
+                close(fd);
+                return -ENOMEM;
+        }
+        conn->chat = chat;
+        conn->fd = fd;
+        conn->id = ++chat->next_id;
+        conn->started = conn->flood_at = ev_now(chat->loop);
+        conn->flood_tokens = chat->config->chat_burst;
+        addr_host_length(peer, length, conn->address, sizeof(conn->address));
+        snprintf(conn->port, sizeof(conn->port), "%u", addr_port(peer));
+        /* Lines go out at once: Nagle and delayed ACK would stall a chat. */
+        if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)
+                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        chat_line_reader_init(&conn->reader);
+        ev_io_init(&conn->read_watcher, on_readable, fd, EV_READ);
+        ev_io_init(&conn->write_watcher, on_writable, fd, EV_WRITE);
+        ev_init(&conn->timer, on_timer);
+        conn->read_watcher.data = conn->write_watcher.data = conn->timer.data = conn;
+        conn->next = chat->head;
+        if (chat->head)
+                chat->head->prev = conn;
+        chat->head = conn;
+        chat->count++;
+        chat->total++;
+        chat_log(conn, LOG_INFO, LOG_ID_CONNECT, NULL, "connect");
+        if (chat->pending >= chat->config->chat_max_pending) {
+                chat_sendf(conn, "ERR busy: too many logins at once, try again later\n");
+                chat_close_after_flush(conn, "too many connections logging in");
+                return 0;
+        }
+        conn->counted = CHAT_COUNT_PENDING;
+        chat->pending++;
+        ev_io_start(chat->loop, &conn->read_watcher);
+        chat_session_start(conn);
+        return 0;
+}
+
+/* The directory for chat.db: --state-dir, systemd's StateDirectory=, or a per-user default. */
+static int state_directory(const struct config *config, char *path, size_t size)
+{
+        const char *dir = config->state_dir;
+        const char *env = getenv("STATE_DIRECTORY");
+        int n;
+
+        if (dir && *dir)
+                n = snprintf(path, size, "%s", dir);
+        else if (env && *env)
+                n = snprintf(path, size, "%.*s", (int)strcspn(env, ":"), env);
+        else if (geteuid() == 0)
+                n = snprintf(path, size, "/var/lib/echod");
+        else if (getenv("XDG_STATE_HOME") && *getenv("XDG_STATE_HOME"))
+                n = snprintf(path, size, "%s/echod", getenv("XDG_STATE_HOME"));
+        else if (getenv("HOME") && *getenv("HOME"))
+                n = snprintf(path, size, "%s/.local/state/echod", getenv("HOME"));
+        else
+                return -ENOENT;
+        if (n < 0 || (size_t)n >= size)
+                return -ENAMETOOLONG;
+        /* Only the last component is created: its parent is the admin's to provide. */
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int chat_init(void **state, const struct service_env *env)
+{
+        const struct config *config = env->config;
+        struct chat_service *chat = calloc(1, sizeof(*chat));
+        struct store_sqlite_options options = {0};
+        char directory[4096];
+        int r;
+
+        if (!chat)
+                return -ENOMEM;
+        chat->env = *env;
+        chat->loop = env->loop;
+        chat->config = config;
+        chat->auth = auth_params_default();
+        chat->failures = calloc(CHAT_FAILURE_SLOTS, sizeof(*chat->failures));
+        if (!chat->failures) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = auth_init();
+        if (r < 0) {
+                log_error("chat: cannot initialise libsodium");
+                goto fail;
+        }
+        r = state_directory(config, directory, sizeof(directory));
+        if (r < 0) {
+                log_error("chat: no state directory (--state-dir): %s", strerror(-r));
+                goto fail;
+        }
+        options.directory = directory;
+        options.history_max = config->chat_history_max;
+        r = store_sqlite_open(&chat->store, &options);
+        if (r < 0) {
+                log_error("chat: cannot open the store in %s: %s", directory, strerror(-r));
+                goto fail;
+        }
+        r = bus_local_open(&chat->bus);
+        if (r < 0)
+                goto fail_store;
+        r = bus_subscribe(&chat->bus, chat_session_deliver, chat);
+        if (r < 0)
+                goto fail_bus;
+        r = workers_init(&chat->workers, env->loop, config->chat_workers, config->chat_queue);
+        if (r < 0) {
+                log_error("chat: cannot start password workers: %s", strerror(-r));
+                goto fail_bus;
+        }
+        ev_prepare_init(&chat->flush_watcher, on_flush);
+        chat->flush_watcher.data = chat;
+        log_info("chat: store %s/%s (%s), %u password worker(s)", directory, STORE_SQLITE_FILE,
+                 chat->store.ops->kind, config->chat_workers);
+        *state = chat;
+        return 0;
+fail_bus:
+        bus_fini(&chat->bus);
+fail_store:
+        store_fini(&chat->store);
+fail:
+        free(chat->failures);
+        free(chat);
+        return r;
+}
+
+static bool chat_has_room(void *state)
+{
+        struct chat_service *chat = state;
+
+        return chat->count < chat->config->chat_max_users + chat->config->chat_max_pending;
+}
+
+static void chat_drain(void *state)
+{
+        struct chat_service *chat = state;
+        struct chat_conn *conn, *next;
+
+        chat->draining = true;
+        for (conn = chat->head; conn; conn = next) {
+                next = conn->next;
+                if (conn->phase == CHAT_PHASE_CLOSING)
+                        continue;
+                chat_sendf(conn, "BYE server stopping\n");
+                chat_close_after_flush(conn, "shutdown");
+        }
+}
+
+static void chat_close_all(void *state, const char *reason)
+{
+        struct chat_service *chat = state;
+
+        while (chat->head)
+                chat_close(chat->head, reason);
+}
+
+static void chat_reload(void *state, const struct config *config)
+{
+        struct chat_service *chat = state;
+
+        /* Limits are read from the config as they are used; nothing to copy. */
+        chat->config = config;
+}
+
+static void chat_tick(void *state)
+{
+        struct chat_service *chat = state;
+
+        /* Expired sessions are purged once an hour. */
+        if (++chat->ticks % 3600 == 0)
+                (void)store_session_purge_expired(&chat->store, chat_now_ms(),
+                                                  (uint64_t)(chat->config->chat_token_idle * 1000));
+}
+
+static void chat_counts(void *state, struct service_counts *counts)
+{
+        struct chat_service *chat = state;
+
+        *counts = (struct service_counts){
+            .open = chat->count,
+            .total = chat->total,
+            .bytes_in = chat->bytes_in,
+            .bytes_out = chat->bytes_out,
+        };
+}
+
+static void chat_status(void *state, char *buf, size_t size)
+{
+        struct chat_service *chat = state;
+
+        snprintf(buf, size, "chat: %u user%s online, %u logging in, %" PRIu64 " messages",
+                 chat->online, chat->online == 1 ? "" : "s", chat->pending, chat->messages);
+}
+
+static void chat_fini(void *state)
+{
+        struct chat_service *chat = state;
+
+        chat->env.connection_closed = NULL;
+        chat_close_all(chat, "shutdown");
+        /* Runs the done functions of jobs still out (cancelled): they free their args. */
+        workers_fini(&chat->workers);
+        ev_prepare_stop(chat->loop, &chat->flush_watcher);
+        bus_fini(&chat->bus);
+        store_fini(&chat->store);
+        free(chat->failures);
+        free(chat);
+}
+
+static const char *const chat_socket_names[] = {"chat", NULL};
+
+const struct service_ops chat_service_ops = {
+    .name = "chat",
+    .socket_names = chat_socket_names,
+    .init = chat_init,
+    .connection = chat_connection,
+    .has_room = chat_has_room,
+    .drain = chat_drain,
+    .close_all = chat_close_all,
+    .reload = chat_reload,
+    .tick = chat_tick,
+    .counts = chat_counts,
+    .status = chat_status,
+    .fini = chat_fini,
+};

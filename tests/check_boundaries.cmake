@@ -1,0 +1,50 @@
+# Checks the rules of docs/architecture.md that the link graph alone does not:
+#   cmake -DSOURCE_DIR=... -DTOOLS=a;b;c -P check_boundaries.cmake
+# 1. The tools (echocat, echoscan, echobench) do not link libsystemd.
+# 2. No file under src/proto includes ev.h, a socket header or a daemon header.
+# 3. Nothing under src/common includes a header of another part.
+set(failures "")
+
+foreach(tool IN LISTS TOOLS)
+  execute_process(COMMAND readelf -d ${tool} OUTPUT_VARIABLE dynamic RESULT_VARIABLE rc ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "readelf -d ${tool} failed (package binutils): ${err}")
+  endif()
+  if(dynamic MATCHES "libsystemd")
+    list(APPEND failures "${tool} links libsystemd")
+  endif()
+endforeach()
+
+file(GLOB proto_files ${SOURCE_DIR}/src/proto/*.c ${SOURCE_DIR}/src/proto/*.h)
+if(NOT proto_files)
+  list(APPEND failures "no files found under ${SOURCE_DIR}/src/proto")
+endif()
+foreach(file IN LISTS proto_files)
+  file(STRINGS ${file} includes REGEX "^#[ \t]*include")
+  foreach(line IN LISTS includes)
+    if(line MATCHES "<(ev\\.h|sys/socket\\.h|netinet/|arpa/|netdb\\.h|sys/un\\.h|systemd/)")
+      list(APPEND failures "${file}: ${line}")
+    endif()
+  endforeach()
+endforeach()
+
+# Headers of every part but common; common may include only its own.
+file(GLOB other_headers RELATIVE ${SOURCE_DIR}/src
+     ${SOURCE_DIR}/src/proto/*.h ${SOURCE_DIR}/src/daemon/*.h ${SOURCE_DIR}/src/daemon/*/*.h
+     ${SOURCE_DIR}/src/echo*/*.h)
+file(GLOB common_files ${SOURCE_DIR}/src/common/*.c ${SOURCE_DIR}/src/common/*.h)
+foreach(file IN LISTS common_files)
+  file(STRINGS ${file} includes REGEX "^#[ \t]*include[ \t]*\"")
+  foreach(line IN LISTS includes)
+    string(REGEX REPLACE ".*\"([^\"]+)\".*" "\\1" name "${line}")
+    if(NOT EXISTS ${SOURCE_DIR}/src/common/${name} AND NOT name STREQUAL "version.h")
+      list(APPEND failures "${file}: includes ${name}, which is not in src/common")
+    endif()
+  endforeach()
+endforeach()
+
+if(failures)
+  list(JOIN failures "\n  " text)
+  message(FATAL_ERROR "architecture boundaries broken:\n  ${text}")
+endif()
+message(STATUS "boundaries hold: tools without libsystemd, codecs without sockets or loop")

@@ -191,14 +191,21 @@ class FreshMachine(unittest.TestCase):
         self.assertEqual(proc.wait(60), 0, "".join(output)[-3000:])
 
     def stop(self, proc):
+        """After a failure: end the container. Killing nspawn alone would leave
+        its processes running (they are in their own session), so they go too."""
         start = time.monotonic()
         if proc.poll() is None:
+            inside = descendants(proc.pid)
             os.killpg(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 print("nspawn did not stop on SIGTERM in 30 s: killed", flush=True)
-                os.killpg(proc.pid, signal.SIGKILL)
+                for pid in [proc.pid] + inside:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 proc.wait(30)
         proc.stdout.close()
         print("stopped in %.1f s" % (time.monotonic() - start), flush=True)

@@ -348,11 +348,9 @@ class LifecycleMixin:
 
     @classmethod
     def setUpClass(cls):
-        if container.port_in_use(7):
-            raise AssertionError("MISSING: port 7 is in use on this machine (the container's sockets need it): ss -ltnup sport = 7 shows by whom")
         cls.pkgs = build_packages()
         cls.version = project_version()
-        cls.ct = container.Container(bind=cls.pkgs["dir"])
+        cls.ct = container.Container(bind=cls.pkgs["dir"], free_ports=container.PORT_7)
         cls.ct.__enter__()
         # Docker-derived hosts carry a policy-rc.d that forbids maintainer
         # scripts to start or stop anything (deb-systemd-invoke obeys it).

@@ -33,6 +33,8 @@ import unittest
 import echotest
 
 LOCK_PATH = "/run/lock/echod-e2e.lock"
+# What echo.socket and echo-udp.socket listen on.
+PORT_7 = ((7, socket.SOCK_STREAM), (7, socket.SOCK_DGRAM))
 WORK_PARENT = "/var/tmp"
 PR_SET_PDEATHSIG = 1
 _counter = itertools.count()
@@ -79,8 +81,12 @@ class Result:
 class Container:
     """Boot on __enter__, tear down on __exit__ (also after failures)."""
 
-    def __init__(self, bind=None, name_prefix="echod-e2e", boot_timeout=90.0, lock=True):
+    def __init__(self, bind=None, name_prefix="echod-e2e", boot_timeout=90.0, lock=True,
+                 free_ports=()):
         self.bind = os.path.abspath(bind) if bind else None
+        # (port, socket type) pairs the container will listen on: checked once
+        # the lock is held, since another test's container may hold them until then.
+        self.free_ports = free_ports
         self.name = "%s-%d-%d" % (name_prefix, os.getpid(), next(_counter))
         self.boot_timeout = boot_timeout
         self.use_lock = lock
@@ -110,6 +116,12 @@ class Container:
             os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
             self.lock_file = open(LOCK_PATH, "w")
             fcntl.flock(self.lock_file, fcntl.LOCK_EX)
+        for port, kind in self.free_ports:
+            if port_in_use(port, kind):
+                raise ContainerError(
+                    "MISSING: %s port %d is in use on this machine outside the e2e tests (the "
+                    "container's sockets need it): ss -ltnup sport = %d shows by whom"
+                    % ("UDP" if kind == socket.SOCK_DGRAM else "TCP", port, port))
         _clean_stale()
         self.work = tempfile.mkdtemp(prefix="echod-ct-%d-" % os.getpid(), dir=WORK_PARENT)
         self.root = os.path.join(self.work, "root")
@@ -373,7 +385,7 @@ class ContainerTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.ct = Container(bind=cls.bind)
+        cls.ct = Container(bind=cls.bind, free_ports=PORT_7)
         cls.ct.__enter__()
 
     @classmethod

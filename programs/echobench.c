@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "bench.h"
@@ -31,6 +32,8 @@ struct thread_job {
 static pthread_barrier_t start_barrier;
 /* Set by the first SIGINT or SIGTERM: the workers stop and the report is printed. */
 static atomic_int stop_requested;
+/* Requests completed so far over every worker, for the progress line. */
+static atomic_ullong requests_so_far;
 
 static void on_stop_signal(int sig)
 {
@@ -85,7 +88,7 @@ int main(int argc, char **argv)
         char error[256], target[ADDR_TEXT_MAX];
         const char *reason;
         unsigned next = 0, started = 0;
-        bool failed = false;
+        bool failed = false, interrupted;
         int r, status = EXIT_FAILED;
 
         if (bench_args_parse(argc, argv, &opts, error, sizeof(error)) < 0) {
@@ -132,6 +135,9 @@ int main(int argc, char **argv)
                     .pattern = pattern,
                     .connected = wait_for_everyone,
                     .stop = &stop_requested,
+                    .requests_so_far = &requests_so_far,
+                    /* The first worker draws the progress line, on a terminal only. */
+                    .progress = i == 0 && isatty(STDERR_FILENO),
                 };
                 next += share;
         }
@@ -162,10 +168,11 @@ int main(int argc, char **argv)
         if (failed)
                 goto out;
 
+        interrupted = atomic_load(&stop_requested) != 0;
         if (opts.json)
-                bench_report_json(stdout, &opts, target, &total);
+                bench_report_json(stdout, &opts, target, &total, interrupted);
         else
-                bench_report_text(stdout, &opts, target, &total);
+                bench_report_text(stdout, &opts, target, &total, interrupted);
         fflush(stdout);
         if (total.mismatches > 0)
                 fprintf(stderr, "echobench: %llu messages came back different from what was sent\n",
@@ -176,6 +183,8 @@ int main(int argc, char **argv)
         if (total.requests == 0 && total.mismatches == 0 && total.errors == 0)
                 fprintf(stderr, "echobench: no message was echoed\n");
         status = total.mismatches || total.errors || total.requests == 0 ? EXIT_FAILED : EXIT_OK;
+        if (interrupted && status == EXIT_OK)
+                status = EXIT_INTERRUPTED;
 out:
         free(jobs);
         free(pattern);

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "restart.h"
 #include "server.h"
 
 int main(int argc, char **argv)
@@ -17,6 +18,14 @@ int main(int argc, char **argv)
         int r, status;
 
         log_init("echod");
+        /* The unit's ExecStop=+ (restart.h): tell the daemon whether a restart or a stop comes. */
+        if (argc == 2 && strcmp(argv[1], "--announce-stop") == 0) {
+                r = restart_announce_stop();
+                if (r < 0)
+                        fprintf(stderr, "echod: --announce-stop: %s; the daemon will drain\n",
+                                strerror(-r));
+                return EXIT_OK;
+        }
         config_defaults(&config);
         if (config_load(&config, argc, argv, &action, error, sizeof(error)) < 0) {
                 fprintf(stderr, "echod: %s\n", error);

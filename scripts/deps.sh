@@ -9,6 +9,7 @@ set -eu
 
 BUILD="build-essential cmake pkg-config libev-dev libsystemd-dev libsodium-dev libsqlite3-dev liburing-dev"
 TEST="libcmocka-dev python3 systemd systemd-container socat iproute2 nftables nmap python3-uvloop nodejs procps"
+TEST="$TEST ndiff libxml2-utils" # echoscan tests: ndiff and xmllint check its nmap XML
 PACKAGE="lintian rpm rpmlint dpkg-dev file elfutils"
 FRESH="mmdebstrap git ca-certificates systemd-container"
 

@@ -1,6 +1,6 @@
 # Checks the rules of docs/architecture.md that the link graph alone does not:
 #   cmake -DSOURCE_DIR=... -DTOOLS=a;b;c -P check_boundaries.cmake
-# 1. The tools (echocat, echoscan, echobench) do not link libsystemd.
+# 1. The tools (echocat, echoscan, echobench) do not link libsystemd, libsodium or SQLite.
 # 2. No file under src/proto includes ev.h, a socket header or a daemon header.
 # 3. Nothing under src/common includes a header of another part.
 set(failures "")
@@ -10,9 +10,11 @@ foreach(tool IN LISTS TOOLS)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "readelf -d ${tool} failed (package binutils): ${err}")
   endif()
-  if(dynamic MATCHES "libsystemd")
-    list(APPEND failures "${tool} links libsystemd")
-  endif()
+  foreach(library IN ITEMS libsystemd libsodium libsqlite3)
+    if(dynamic MATCHES "${library}")
+      list(APPEND failures "${tool} links ${library}")
+    endif()
+  endforeach()
 endforeach()
 
 file(GLOB proto_files ${SOURCE_DIR}/src/proto/*.c ${SOURCE_DIR}/src/proto/*.h)

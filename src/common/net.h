@@ -18,6 +18,15 @@
  */
 int net_connect_start(const struct sockaddr *address, socklen_t length, int type, int *fd);
 
+/*
+ * The same, from a chosen local address and port (source, or NULL for the
+ * kernel's choice): the socket is bound there first, with SO_REUSEADDR so
+ * that a fixed source port can be used again while an old connection from it
+ * is in TIME_WAIT. Returns as net_connect_start(); a failed bind is its -errno.
+ */
+int net_connect_start_from(const struct sockaddr *address, socklen_t length, int type,
+                           const struct sockaddr *source, socklen_t source_length, int *fd);
+
 /* The outcome of a connect that was in progress: 0 or -errno (SO_ERROR). */
 int net_connect_result(int fd);
 

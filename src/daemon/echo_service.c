@@ -175,6 +175,23 @@ static void echo_status(void *state, char *buf, size_t size)
                          echo->udp_stats.dropped_guard + echo->udp_stats.dropped_rate);
 }
 
+static int echo_hand_over(void *state, struct handover_writer *writer,
+                          const struct service_handover *handover)
+{
+        struct echo_service *echo = state;
+
+        for (size_t i = 0; i < echo->udp_count; i++)
+                echo_udp_stop(&echo->udp[i]);
+        return echo_tcp_pool_hand_over(&echo->pool, writer, handover);
+}
+
+static int echo_take_over(void *state, struct handover_record *record, int fd)
+{
+        struct echo_service *echo = state;
+
+        return echo_tcp_take_over(&echo->pool, record, fd);
+}
+
 static void echo_fini(void *state)
 {
         struct echo_service *echo = state;
@@ -203,5 +220,8 @@ const struct service_ops echo_service_ops = {
     .tick = echo_tick,
     .counts = echo_counts,
     .status = echo_status,
+    .hand_over = echo_hand_over,
+    .handover_type = HANDOVER_ECHO_TCP,
+    .take_over = echo_take_over,
     .fini = echo_fini,
 };

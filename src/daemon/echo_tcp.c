@@ -1,6 +1,7 @@
 #include "echo_tcp.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -284,14 +285,16 @@ static void on_idle_timer(struct ev_loop *loop, ev_timer *timer, int revents)
         echo_tcp_close(conn, "idle timeout");
 }
 
-int echo_tcp_start(struct echo_tcp_pool *pool, int fd, const struct sockaddr *peer, socklen_t peer_length)
+/* A new connection in the pool, not yet watched. NULL (fd closed) when out of memory. */
+static struct echo_tcp_conn *conn_new(struct echo_tcp_pool *pool, int fd,
+                                      const struct sockaddr *peer, socklen_t peer_length)
 {
         struct echo_tcp_conn *conn = calloc(1, sizeof(*conn));
         int one = 1;
 
         if (!conn) {
                 close(fd);
-                return -ENOMEM;
+                return NULL;
         }
         conn->pool = pool;
         conn->fd = fd;
@@ -315,14 +318,141 @@ int echo_tcp_start(struct echo_tcp_pool *pool, int fd, const struct sockaddr *pe
                 pool->head->prev = conn;
         pool->head = conn;
         pool->count++;
-        pool->total++;
-        log_connect(conn);
+        return conn;
+}
 
-        ev_io_start(pool->loop, &conn->read_watcher);
+static void start_idle_timer(struct echo_tcp_conn *conn)
+{
+        struct echo_tcp_pool *pool = conn->pool;
+
         if (pool->idle_timeout > 0) {
                 conn->idle_timer.repeat = pool->idle_timeout;
                 ev_timer_again(pool->loop, &conn->idle_timer);
         }
+}
+
+int echo_tcp_start(struct echo_tcp_pool *pool, int fd, const struct sockaddr *peer, socklen_t peer_length)
+{
+        struct echo_tcp_conn *conn = conn_new(pool, fd, peer, peer_length);
+
+        if (!conn)
+                return -ENOMEM;
+        pool->total++;
+        log_connect(conn);
+        ev_io_start(pool->loop, &conn->read_watcher);
+        start_idle_timer(conn);
+        return 0;
+}
+
+/* Take conn out of the pool and free it; its fd is closed, but systemd holds the socket. */
+static void conn_forget(struct echo_tcp_conn *conn)
+{
+        struct echo_tcp_pool *pool = conn->pool;
+
+        ev_io_stop(pool->loop, &conn->read_watcher);
+        ev_io_stop(pool->loop, &conn->write_watcher);
+        ev_timer_stop(pool->loop, &conn->idle_timer);
+        close(conn->fd);
+        buffer_fini(&conn->pending);
+        if (conn->prev)
+                conn->prev->next = conn->next;
+        else
+                pool->head = conn->next;
+        if (conn->next)
+                conn->next->prev = conn->prev;
+        pool->count--;
+        free(conn);
+}
+
+#define HANDOVER_PEER_CLOSED 0x1
+#define HANDOVER_WRITE_SHUT  0x2
+
+int echo_tcp_pool_hand_over(struct echo_tcp_pool *pool, struct handover_writer *writer,
+                            const struct service_handover *handover)
+{
+        void (*on_close)(struct echo_tcp_pool *pool) = pool->on_close;
+        int handed = 0;
+
+        /* Nobody is told about these ends: the connections live on in the next process. */
+        pool->on_close = NULL;
+        while (pool->head) {
+                struct echo_tcp_conn *conn = pool->head;
+                size_t length;
+                const char *pending = buffer_head(&conn->pending, &length);
+                ev_tstamp started = conn->started > 0 ? conn->started : 0;
+                uint64_t token;
+
+                ev_io_stop(pool->loop, &conn->read_watcher);
+                ev_io_stop(pool->loop, &conn->write_watcher);
+                if (handover->store_fd(handover->server, conn->fd, &token) < 0) {
+                        echo_tcp_close(conn, "restart: cannot hand the connection over");
+                        continue;
+                }
+                handover_record_begin(writer, HANDOVER_ECHO_TCP);
+                handover_put_u64(writer, token);
+                handover_put_u8(writer, (uint8_t)((conn->peer_closed ? HANDOVER_PEER_CLOSED : 0) |
+                                                  (conn->write_shut ? HANDOVER_WRITE_SHUT : 0)));
+                handover_put_u64(writer, conn->bytes_in);
+                handover_put_u64(writer, conn->bytes_out);
+                handover_put_u64(writer, (uint64_t)(started * 1e6));
+                handover_put_bytes(writer, pending, length);
+                handover_record_end(writer);
+                conn_forget(conn);
+                handed++;
+        }
+        pool->on_close = on_close;
+        return handed;
+}
+
+int echo_tcp_take_over(struct echo_tcp_pool *pool, struct handover_record *record, int fd)
+{
+        struct sockaddr_storage peer = {0};
+        socklen_t length = sizeof(peer);
+        const unsigned char *pending;
+        size_t pending_length;
+        uint64_t bytes_in, bytes_out, started_us;
+        struct echo_tcp_conn *conn;
+        uint8_t flags;
+        int flags_fd;
+
+        /* The server has read the token that starts every record. */
+        if (handover_get_u8(record, &flags) < 0 ||
+            handover_get_u64(record, &bytes_in) < 0 || handover_get_u64(record, &bytes_out) < 0 ||
+            handover_get_u64(record, &started_us) < 0 ||
+            handover_get_bytes(record, &pending, &pending_length) < 0 ||
+            pending_length > pool->buffer_size) {
+                close(fd);
+                return -EBADMSG;
+        }
+        flags_fd = fcntl(fd, F_GETFL);
+        if (getpeername(fd, (struct sockaddr *)&peer, &length) < 0 || flags_fd < 0 ||
+            fcntl(fd, F_SETFL, flags_fd | O_NONBLOCK) < 0) {
+                int error = -errno;
+
+                close(fd);
+                return error;
+        }
+        conn = conn_new(pool, fd, (struct sockaddr *)&peer, length);
+        if (!conn)
+                return -ENOMEM;
+        conn->bytes_in = bytes_in;
+        conn->bytes_out = bytes_out;
+        conn->started = (ev_tstamp)started_us / 1e6;
+        conn->peer_closed = flags & HANDOVER_PEER_CLOSED;
+        conn->write_shut = flags & HANDOVER_WRITE_SHUT;
+        if (pending_length > 0 &&
+            buffer_append(&conn->pending, pending, pending_length) != (long)pending_length) {
+                echo_tcp_close(conn, "restart: out of memory");
+                return -ENOMEM;
+        }
+        /* Unsent bytes first; reading resumes once they are out, as after backpressure. */
+        start_idle_timer(conn);
+        if (!buffer_empty(&conn->pending))
+                ev_io_start(pool->loop, &conn->write_watcher);
+        else if (conn->peer_closed)
+                finish_output(conn); /* may free conn */
+        else
+                ev_io_start(pool->loop, &conn->read_watcher);
         return 0;
 }
 

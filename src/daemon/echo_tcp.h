@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 
 #include "buffer.h"
+#include "handover.h"
+#include "service.h"
 
 /*
  * TCP echo connections (RFC 862): every byte back, in order, until the peer
@@ -55,6 +57,17 @@ void echo_tcp_pool_set_idle_timeout(struct echo_tcp_pool *pool, double idle_time
  * the peer has closed too (or echo_tcp_pool_close_all() cuts it short).
  */
 void echo_tcp_pool_drain(struct echo_tcp_pool *pool);
+
+/*
+ * Planned restart: write every connection (peer, counters, unsent bytes) as
+ * a HANDOVER_ECHO_TCP record, store its socket, and free it without a FIN.
+ * Returns how many were handed over.
+ */
+int echo_tcp_pool_hand_over(struct echo_tcp_pool *pool, struct handover_writer *writer,
+                            const struct service_handover *handover);
+
+/* Serve a connection handed over by the previous process (owns fd). 0 or -errno. */
+int echo_tcp_take_over(struct echo_tcp_pool *pool, struct handover_record *record, int fd);
 
 /* Close every connection now, logging reason. */
 void echo_tcp_pool_close_all(struct echo_tcp_pool *pool, const char *reason);

@@ -29,29 +29,39 @@ static void classify(struct listen_socket *socket_info, const char *name)
                 socket_info->address_length = 0;
 }
 
-int listen_from_systemd(struct listen_socket *sockets, size_t max, size_t *count)
+int listen_from_systemd(struct listen_socket *sockets, size_t max, size_t *count,
+                        int (*claim)(void *arg, int fd, const char *name), void *claim_arg)
 {
         char **names = NULL;
-        int n = sd_listen_fds_with_names(1, &names);
+        int n = sd_listen_fds_with_names(1, &names), listeners = 0, r = 0;
 
         *count = 0;
         if (n < 0)
                 return n;
         for (int i = 0; i < n; i++) {
-                if ((size_t)i < max) {
-                        struct listen_socket *s = &sockets[i];
+                const char *name = names && names[i] ? names[i] : "unknown";
+                int fd = SD_LISTEN_FDS_START + i;
+                int claimed = r == 0 && claim ? claim(claim_arg, fd, name) : 0;
 
-                        memset(s, 0, sizeof(*s));
-                        s->fd = SD_LISTEN_FDS_START + i;
-                        s->inherited = true;
-                        classify(s, names && names[i] ? names[i] : "unknown");
-                        (*count)++;
+                if (claimed < 0)
+                        r = claimed;
+                if (claimed == 0) {
+                        if (*count < max) {
+                                struct listen_socket *s = &sockets[*count];
+
+                                memset(s, 0, sizeof(*s));
+                                s->fd = fd;
+                                s->inherited = true;
+                                classify(s, name);
+                                (*count)++;
+                        }
+                        listeners++;
                 }
                 if (names)
                         free(names[i]);
         }
         free(names);
-        return n;
+        return r < 0 ? r : listeners;
 }
 
 static int open_socket(const struct addr_spec *spec, struct sockaddr *address, socklen_t length)

@@ -33,9 +33,12 @@ struct listen_socket {
  * Take the sockets systemd passed (LISTEN_FDS, LISTEN_FDNAMES) with their
  * names ("unknown" when systemd gave none) and types. Takes at most max and
  * sets *count to their number (0 when not socket-activated). Returns how many
- * systemd passed, or -errno.
+ * systemd passed, or -errno. claim (may be NULL) is asked first about each
+ * socket: when it returns 1 it took the socket (a connection handed over
+ * across a restart), which then is not counted here; -errno stops.
  */
-int listen_from_systemd(struct listen_socket *sockets, size_t max, size_t *count);
+int listen_from_systemd(struct listen_socket *sockets, size_t max, size_t *count,
+                        int (*claim)(void *arg, int fd, const char *name), void *claim_arg);
 
 /*
  * Bind a socket for spec, named name (the service's socket name). If the

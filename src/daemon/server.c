@@ -14,6 +14,7 @@
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
+#include "restart.h"
 #include "version.h"
 
 /* Connections accepted per wake-up before other watchers get a turn. */
@@ -246,6 +247,61 @@ static void on_shutdown_timer(struct ev_loop *loop, ev_timer *timer, int revents
         ev_break(loop, EVBREAK_ALL);
 }
 
+static int store_connection(void *arg, int fd, uint64_t *token)
+{
+        struct server *server = arg;
+
+        *token = ++server->next_handover_token;
+        return restart_store_fd(fd, *token);
+}
+
+/*
+ * A planned restart: every connection's socket and state go to systemd's
+ * fd store, for the next process to serve on (restart.h). Services that
+ * cannot hand over close their connections cleanly.
+ */
+static void hand_over(struct server *server, int signal_number)
+{
+        struct service_handover handover = {.store_fd = store_connection, .server = server};
+        struct handover_writer writer;
+        const unsigned char *state;
+        char status[96];
+        unsigned open = open_connections(server);
+        ev_tstamp started = ev_time();
+        long length;
+        int handed = 0, r;
+
+        server->stopping = true;
+        snprintf(status, sizeof(status), "Restarting: handing %u connection(s) over", open);
+        notify_stopping(status);
+        update_accepting(server);
+        handover_writer_init(&writer);
+        for (size_t i = 0; i < server->service_count; i++) {
+                struct server_service *service = &server->services[i];
+
+                if (service->ops->hand_over) {
+                        r = service->ops->hand_over(service->state, &writer, &handover);
+                        if (r > 0)
+                                handed += r;
+                } else {
+                        service->ops->close_all(service->state, "restart");
+                }
+        }
+        length = handover_writer_finish(&writer, &state);
+        r = length < 0 ? (int)length : restart_store_state(state, (size_t)length);
+        if (r < 0)
+                log_error("restart: cannot store the state of %d connection(s): %s; the next "
+                          "process will close them",
+                          handed, strerror(-r));
+        else
+                log_notice("received %s: restarting; handed %d connection(s) over to the next "
+                           "process (%ld bytes of state, %.1f ms)",
+                           strsignal(signal_number), handed, length,
+                           (ev_time() - started) * 1e3);
+        handover_writer_fini(&writer);
+        ev_break(server->loop, EVBREAK_ALL);
+}
+
 static void begin_shutdown(struct server *server, int signal_number)
 {
         char status[96];
@@ -255,6 +311,10 @@ static void begin_shutdown(struct server *server, int signal_number)
                 /* A second signal: stop waiting for peers. */
                 close_all(server, "shutdown");
                 ev_break(server->loop, EVBREAK_ALL);
+                return;
+        }
+        if (restart_requested()) {
+                hand_over(server, signal_number);
                 return;
         }
         server->stopping = true;
@@ -534,6 +594,79 @@ static int start_sockets(struct server *server)
         return served > 0 ? 0 : -ENOENT;
 }
 
+static int claim_inherited(void *arg, int fd, const char *name)
+{
+        struct server *server = arg;
+
+        return restart_claim(&server->inherited, fd, name);
+}
+
+/* The service that reads records of type, started if need be; NULL if none. */
+static struct server_service *service_for_record(struct server *server, uint16_t type)
+{
+        for (size_t i = 0; service_table[i]; i++) {
+                if (service_table[i]->take_over && service_table[i]->handover_type == type)
+                        return service_for(server, service_table[i]);
+        }
+        return NULL;
+}
+
+/* Serve on the connections a previous process handed over, and forget the rest cleanly. */
+static void take_over(struct server *server)
+{
+        struct restart_inherited *inherited = &server->inherited;
+        struct handover_reader reader;
+        struct handover_record record;
+        unsigned char *state = NULL;
+        size_t length = 0, taken = 0, closed;
+        int r;
+
+        if (inherited->state_fd < 0 && inherited->conn_count == 0)
+                return;
+        r = restart_read_state(inherited, &state, &length);
+        if (r == 0)
+                r = handover_reader_init(&reader, state, length);
+        if (r < 0)
+                log_error("restart: the state left by the previous process is %s (%s); closing "
+                          "its %zu connection(s)",
+                          r == -ENOENT ? "missing" : "not understood", strerror(-r),
+                          inherited->conn_count);
+        while (r == 0 && (r = handover_next_record(&reader, &record)) == 1) {
+                struct server_service *service = service_for_record(server, record.type);
+                uint64_t token;
+                int fd;
+
+                r = 0;
+                if (!service || handover_get_u64(&record, &token) < 0) {
+                        log_warning("restart: skipping a record of unknown type %u", record.type);
+                        continue;
+                }
+                fd = restart_take_fd(inherited, token);
+                if (fd < 0) {
+                        log_warning("restart: no socket for %s connection %" PRIu64,
+                                    service->ops->name, token);
+                        continue;
+                }
+                r = service->ops->take_over(service->state, &record, fd);
+                if (r < 0)
+                        log_warning("restart: cannot serve %s connection %" PRIu64 " on: %s",
+                                    service->ops->name, token, strerror(-r));
+                else
+                        taken++;
+                r = 0;
+        }
+        if (r < 0 && state)
+                log_error("restart: the state is damaged (%s); closing what is left",
+                          strerror(-r));
+        free(state);
+        closed = restart_finish(inherited);
+        log_notice("restart: serving %zu connection(s) handed over by the previous process%s",
+                   taken, closed ? "; closed the others" : "");
+        if (closed)
+                log_warning("restart: closed %zu connection(s) that could not be taken over",
+                            closed);
+}
+
 int server_init(struct server *server, struct config *config, int argc, char **argv)
 {
         struct listen_socket sockets[LISTEN_MAX];
@@ -555,7 +688,9 @@ int server_init(struct server *server, struct config *config, int argc, char **a
         log_record(LOG_INFO, LOG_ID_START,
                    (const char *const[]){"ECHOD_VERSION=" ECHOD_VERSION, NULL}, "echod %s starting",
                    ECHOD_VERSION);
-        r = listen_from_systemd(sockets, LISTEN_MAX, &server->listener_count);
+        server->inherited.state_fd = -1;
+        r = listen_from_systemd(sockets, LISTEN_MAX, &server->listener_count, claim_inherited,
+                                server);
         if (r < 0) {
                 log_error("cannot take sockets from systemd: %s", strerror(-r));
                 return r;
@@ -572,6 +707,7 @@ int server_init(struct server *server, struct config *config, int argc, char **a
                         return r;
         }
         r = start_sockets(server);
+        take_over(server);
         if (r < 0) {
                 log_error("no socket to serve: %s",
                           server->socket_activated

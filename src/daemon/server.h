@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "listen.h"
+#include "restart.h"
 #include "service.h"
 
 /*
@@ -55,6 +56,10 @@ struct server {
         ev_timer watchdog_timer;
         ev_timer accept_retry_timer;
         ev_timer shutdown_timer;
+
+        /* Connections and state a previous process handed over (restart.h). */
+        struct restart_inherited inherited;
+        uint64_t next_handover_token;
 
         bool socket_activated;
         bool inetd; /* Accept=yes: serve one connection, then exit */

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "handover.h"
 
 /*
  * What every service echod offers (TCP and UDP echo today; chat and control
@@ -24,6 +25,13 @@ struct service_env {
         const struct config *config;
         /* Call after a connection ended: the server may resume accepting or end a drain. */
         void (*connection_closed)(void *server);
+        void *server;
+};
+
+/* Where a service hands its connections' sockets on a planned restart. */
+struct service_handover {
+        /* Store fd in systemd's fd store; sets *token, the number its record names. 0 or -errno. */
+        int (*store_fd)(void *server, int fd, uint64_t *token);
         void *server;
 };
 
@@ -68,6 +76,20 @@ struct service_ops {
         void (*counts)(void *state, struct service_counts *counts);
         /* Its part of STATUS=, for example "echo: 3 connections (...)". */
         void (*status)(void *state, char *buf, size_t size);
+        /*
+         * Planned restart: stop serving each open connection, write it as a
+         * record of type handover_type that starts with the token store_fd
+         * gave (u64; the server reads it back) and store its socket; a connection
+         * that cannot be handed over is closed cleanly. The connections are
+         * gone from the service afterwards (without a FIN: systemd holds the
+         * sockets). Returns how many were handed over. NULL: none are.
+         */
+        int (*hand_over)(void *state, struct handover_writer *writer,
+                         const struct service_handover *handover);
+        /* The record type hand_over writes and take_over reads. */
+        uint16_t handover_type;
+        /* Serve a connection of the previous process (it owns fd from here). 0 or -errno. */
+        int (*take_over)(void *state, struct handover_record *record, int fd);
         /* Free the state; inherited sockets stay open. */
         void (*fini)(void *state);
 };

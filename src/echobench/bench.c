@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "net.h"
+#include "units.h"
 
 /* One read takes at most this much; it bounds the worker's receive buffer. */
 #define BENCH_READ_MAX (256u * 1024u)
@@ -71,6 +73,23 @@ struct bench_worker {
         ev_timer loss_timer;
         ev_timer stop_timer;
         unsigned char *buffer;
+        /* Open loop (--rate): this worker's share of the rate, the next request's number, */
+        double rate;
+        uint64_t next_request;
+        /*
+         * when measuring started, a timerfd (and its watcher) for the next
+         * intended send, and a round-robin cursor. A timerfd, not an
+         * ev_timer: epoll's timeout has millisecond steps, which would delay
+         * every send by up to a millisecond and show in the latency.
+         */
+        uint64_t start;
+        int rate_fd;
+        ev_io rate_watcher;
+        unsigned next_conn;
+        /* Requests already added to config->requests_so_far; the progress line's timer. */
+        uint64_t published;
+        ev_timer progress_timer;
+        bool progress_drawn;
 };
 
 static uint64_t now_ns(void)
@@ -188,15 +207,82 @@ static void tcp_flush(struct bench_conn *conn)
                 ev_io_stop(conn->worker->loop, &conn->write_watcher);
 }
 
-static void tcp_start_messages(struct bench_conn *conn, uint64_t now)
+/* Start one message on conn whose latency counts from sent_at (now, or the intended time). */
+static void tcp_start_one(struct bench_conn *conn, uint64_t sent_at)
 {
         const struct bench_options *opts = conn->worker->opts;
 
-        while (conn->started - conn->completed < opts->pipeline) {
-                conn->sent_at[conn->started % opts->pipeline] = now;
-                conn->started++;
-                conn->queued_pos += opts->message_size;
+        conn->sent_at[conn->started % opts->pipeline] = sent_at;
+        conn->started++;
+        conn->queued_pos += opts->message_size;
+}
+
+static void tcp_start_messages(struct bench_conn *conn, uint64_t now)
+{
+        while (conn->started - conn->completed < conn->worker->opts->pipeline)
+                tcp_start_one(conn, now);
+}
+
+static uint64_t intended_time(const struct bench_worker *worker, uint64_t request)
+{
+        return worker->start + (uint64_t)((double)request * 1e9 / worker->rate);
+}
+
+/*
+ * Open loop: start every request whose intended send time has come, each on
+ * the next connection with room in its pipeline (wrk2's model: with
+ * --pipeline 1, one request in flight per connection). A request that finds
+ * no room waits, and its latency still counts from its intended time, so a
+ * server that stalls shows in the latency instead of slowing the load down
+ * (coordinated omission). Then the timer is set for the next intended time.
+ */
+static void open_loop_dispatch(struct bench_worker *worker, uint64_t now)
+{
+        unsigned n = worker->config->connections, pipeline = worker->opts->pipeline;
+
+        while (worker->measuring) {
+                uint64_t intended = intended_time(worker, worker->next_request);
+                struct bench_conn *conn = NULL;
+
+                if (intended > now) {
+                        struct itimerspec when = {
+                            .it_value = {.tv_sec = (time_t)(intended / 1000000000u),
+                                         .tv_nsec = (long)(intended % 1000000000u)}};
+
+                        timerfd_settime(worker->rate_fd, TFD_TIMER_ABSTIME, &when, NULL);
+                        return;
+                }
+                for (unsigned i = 0; i < n && !conn; i++) {
+                        struct bench_conn *c = &worker->conns[(worker->next_conn + i) % n];
+
+                        if (c->connected && !c->closed && c->started - c->completed < pipeline) {
+                                conn = c;
+                                worker->next_conn = (worker->next_conn + i + 1) % n;
+                        }
+                }
+                if (!conn)
+                        return; /* every pipeline is full: the next answer dispatches again */
+                /* When behind, fill this connection's pipeline with what is due: one send for all.
+                 */
+                do {
+                        tcp_start_one(conn, intended);
+                        worker->next_request++;
+                        intended = intended_time(worker, worker->next_request);
+                } while (intended <= now && conn->started - conn->completed < pipeline);
+                tcp_flush(conn);
         }
+}
+
+static void on_rate_timer(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct bench_worker *worker = w->data;
+        uint64_t expirations;
+
+        (void)loop;
+        (void)revents;
+        if (read(worker->rate_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+                return;
+        open_loop_dispatch(worker, now_ns());
 }
 
 /* Check received bytes against the pattern, message by message. */
@@ -262,7 +348,9 @@ static void on_tcp_read(struct ev_loop *loop, ev_io *w, int revents)
         }
         now = now_ns();
         tcp_check(conn, worker->buffer, (size_t)n, now);
-        if (worker->measuring) {
+        if (worker->measuring && worker->rate > 0) {
+                open_loop_dispatch(worker, now);
+        } else if (worker->measuring) {
                 tcp_start_messages(conn, now);
                 tcp_flush(conn);
         }
@@ -453,8 +541,31 @@ static void on_stop_timer(struct ev_loop *loop, ev_timer *w, int revents)
         struct bench_worker *worker = w->data;
 
         (void)revents;
-        if (atomic_load(worker->config->stop))
+        if (worker->config->requests_so_far && worker->measuring) {
+                atomic_fetch_add(worker->config->requests_so_far,
+                                 worker->stats->requests - worker->published);
+                worker->published = worker->stats->requests;
+        }
+        if (worker->config->stop && atomic_load(worker->config->stop))
                 ev_break(loop, EVBREAK_ALL);
+}
+
+/* Once a second on a terminal: elapsed time, the rate of every worker, p99 of this one. */
+static void on_progress_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct bench_worker *worker = w->data;
+        double elapsed = (double)(now_ns() - worker->start) / 1e9;
+        unsigned long long done =
+            worker->config->requests_so_far ? atomic_load(worker->config->requests_so_far) : 0;
+        char p99[32];
+
+        (void)loop;
+        (void)revents;
+        units_format_duration(histogram_percentile(&worker->stats->latency, 99.0), p99,
+                              sizeof(p99));
+        fprintf(stderr, "\r%5.0fs  %10.0f req/s  p99 %s\033[K", elapsed,
+                elapsed > 0 ? (double)done / elapsed : 0.0, p99);
+        worker->progress_drawn = true;
 }
 
 static int conn_open(struct bench_worker *worker, struct bench_conn *conn, unsigned number)
@@ -500,6 +611,10 @@ static void worker_fini(struct bench_worker *worker)
                         free(conn->slots);
                 }
         }
+        if (worker->rate_fd >= 0) {
+                ev_io_stop(worker->loop, &worker->rate_watcher);
+                close(worker->rate_fd);
+        }
         free(worker->conns);
         free(worker->buffer);
         if (worker->loop)
@@ -528,7 +643,8 @@ static void worker_start_traffic(struct bench_worker *worker, uint64_t now)
 int bench_worker_run(const struct bench_worker_config *config, struct bench_stats *stats)
 {
         const struct bench_options *opts = config->opts;
-        struct bench_worker worker = {.config = config, .opts = opts, .stats = stats};
+        struct bench_worker worker = {
+            .config = config, .opts = opts, .stats = stats, .rate_fd = -1};
         bool signalled = false;
         uint64_t start;
         int r = 0;
@@ -559,7 +675,7 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
                         goto out;
         }
 
-        if (config->stop) {
+        if (config->stop || config->requests_so_far) {
                 ev_timer_init(&worker.stop_timer, on_stop_timer, 0.1, 0.1);
                 worker.stop_timer.data = &worker;
                 ev_timer_start(worker.loop, &worker.stop_timer);
@@ -580,10 +696,34 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
         if (config->connected)
                 config->connected(config->connected_arg);
 
-        /* Phase two: keep every connection busy for the duration. */
+        /* Phase two: keep every connection busy (or, open loop, at the rate) for the duration. */
         start = now_ns();
+        worker.start = start;
         worker.measuring = true;
-        worker_start_traffic(&worker, start);
+        if (opts->rate > 0) {
+                /* Each worker's share of the rate follows its share of the connections. */
+                worker.rate = opts->rate * config->connections / opts->connections;
+                worker.rate_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+                if (worker.rate_fd < 0) {
+                        r = -errno;
+                        goto out;
+                }
+                ev_io_init(&worker.rate_watcher, on_rate_timer, worker.rate_fd, EV_READ);
+                worker.rate_watcher.data = &worker;
+                ev_io_start(worker.loop, &worker.rate_watcher);
+                for (unsigned i = 0; i < config->connections; i++) {
+                        if (worker.conns[i].connected && !worker.conns[i].closed)
+                                stats->connected++;
+                }
+                open_loop_dispatch(&worker, start);
+        } else {
+                worker_start_traffic(&worker, start);
+        }
+        if (config->progress) {
+                ev_timer_init(&worker.progress_timer, on_progress_timer, 1.0, 1.0);
+                worker.progress_timer.data = &worker;
+                ev_timer_start(worker.loop, &worker.progress_timer);
+        }
         if (worker.open > 0 && !(config->stop && atomic_load(config->stop))) {
                 ev_now_update(worker.loop);
                 ev_timer_init(&worker.timer, on_timer, (double)opts->duration_ns / 1e9, 0.0);
@@ -600,6 +740,14 @@ int bench_worker_run(const struct bench_worker_config *config, struct bench_stat
                 ev_timer_stop(worker.loop, &worker.loss_timer);
         }
         stats->elapsed_ns = now_ns() - start;
+        worker.measuring = false;
+        if (opts->rate > 0)
+                ev_io_stop(worker.loop, &worker.rate_watcher);
+        if (config->progress) {
+                ev_timer_stop(worker.loop, &worker.progress_timer);
+                if (worker.progress_drawn)
+                        fputs("\r\033[K", stderr);
+        }
         ev_timer_stop(worker.loop, &worker.stop_timer);
 out:
         /* The other workers wait for this one at the start line, even when it failed. */

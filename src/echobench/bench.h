@@ -58,6 +58,10 @@ struct bench_worker_config {
         void *connected_arg;
         /* Optional: set (from a signal handler, say) to end the run early. */
         const atomic_int *stop;
+        /* Optional: every worker adds the requests it completed here, ten times a second. */
+        atomic_ullong *requests_so_far;
+        /* Draw a progress line on stderr once a second (one worker only). */
+        bool progress;
 };
 
 /* A pattern buffer for messages up to message_size bytes; free() it. NULL on ENOMEM. */

@@ -35,7 +35,14 @@ struct bench_options {
         int family;
         bool udp;
         bool json;
+        /* Open loop: requests per second over all connections; 0 for the closed loop. */
+        double rate;
+        /* Print the latency distribution (percentiles to p99.999, mean, stdev). */
+        bool latency;
 };
+
+/* The most --rate takes: beyond what any one machine's loopback echoes. */
+#define BENCH_MAX_RATE 1e8
 
 /*
  * Parse echobench's command line into opts (defaults filled in). Returns 0,

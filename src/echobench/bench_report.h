@@ -9,12 +9,20 @@
 #define BENCH_REPORT_PERCENTILES 4
 extern const double bench_report_percentiles[BENCH_REPORT_PERCENTILES];
 
-/* Write the results for people: a few aligned lines. target is "host:port". */
-void bench_report_text(FILE *out, const struct bench_options *opts, const char *target,
-                       const struct bench_stats *stats);
+/* The percentiles of the distribution (--latency, and always in the JSON). */
+#define BENCH_REPORT_DISTRIBUTION 8
+extern const double bench_report_distribution[BENCH_REPORT_DISTRIBUTION];
 
-/* Write the results as one JSON object on one line, for scripts. */
+/*
+ * Write the results for people: a few aligned lines, and with opts->latency
+ * the latency distribution. target is "host:port"; interrupted says the run
+ * was cut short by a signal.
+ */
+void bench_report_text(FILE *out, const struct bench_options *opts, const char *target,
+                       const struct bench_stats *stats, bool interrupted);
+
+/* Write the results as one JSON object on one line, for scripts: everything the text has. */
 void bench_report_json(FILE *out, const struct bench_options *opts, const char *target,
-                       const struct bench_stats *stats);
+                       const struct bench_stats *stats, bool interrupted);
 
 #endif

@@ -93,3 +93,23 @@ double histogram_mean(const struct histogram *h)
 {
         return h->count ? (double)h->sum / (double)h->count : 0.0;
 }
+
+double histogram_stdev(const struct histogram *h)
+{
+        double mean = histogram_mean(h), sum = 0;
+
+        if (h->count == 0)
+                return 0.0;
+        for (unsigned i = 0; i < HISTOGRAM_BUCKETS; i++) {
+                double value, d;
+
+                if (!h->buckets[i])
+                        continue;
+                value = (double)histogram_bucket_highest(i);
+                if (value > (double)h->max)
+                        value = (double)h->max;
+                d = value - mean;
+                sum += d * d * (double)h->buckets[i];
+        }
+        return sqrt(sum / (double)h->count);
+}

@@ -43,6 +43,10 @@ uint64_t histogram_percentile(const struct histogram *h, double percentile);
 /* The arithmetic mean of the recorded values (0 when empty). */
 double histogram_mean(const struct histogram *h);
 
+/* The standard deviation, from the buckets (each value taken as its bucket's highest; 0 when
+ * empty). */
+double histogram_stdev(const struct histogram *h);
+
 /* The bucket index of value, and the highest value a bucket holds (exported for tests). */
 unsigned histogram_bucket_index(uint64_t value);
 uint64_t histogram_bucket_highest(unsigned index);

@@ -11,6 +11,12 @@
 #include "prompt.h"
 #include "units.h"
 
+/* Long options without a letter. */
+enum {
+        CAT_OPTION_CHAT = 256,
+        CAT_OPTION_NO_TOKEN,
+};
+
 const char cat_args_usage[] =
     "Usage: echocat [OPTIONS] [HOST [PORT]]\n"
     "Send lines (on a terminal) or standard input (piped) to an echo server and\n"
@@ -20,7 +26,15 @@ const char cat_args_usage[] =
     "  -4, -6               use IPv4 or IPv6 only\n"
     "  -w, --timeout TIME   connect timeout, and the longest wait for an echo\n"
     "                       (default 10s; 0 waits for ever)\n"
-    "  -v, --verbose        print every event on standard error\n"
+    "  -z                   only report whether the port is open (exit 0) or not (1)\n"
+    "  -s, --source ADDR    connect from this local address\n"
+    "  -p, --source-port PORT  connect from this local port\n"
+    "  -q SECONDS           piped: after end of input, quit at the latest this much\n"
+    "                       later, whether or not every byte came back\n"
+    "  -v, --verbose        print every event on standard error, and a summary\n"
+    "      --chat           be a chat client (echod's chat; default port 7070);\n"
+    "                       keeps the session token under $XDG_CONFIG_HOME/echocat/\n"
+    "      --no-token       with --chat: neither use nor keep a session token\n"
     "  -h, --help           show this help\n"
     "  -V, --version        show the version\n"
     "\n"
@@ -30,9 +44,16 @@ const char cat_args_usage[] =
 int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error, size_t error_size)
 {
         static const struct option longopts[] = {
-            {"udp", no_argument, NULL, 'u'},     {"timeout", required_argument, NULL, 'w'},
-            {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-            {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
+            {"udp", no_argument, NULL, 'u'},
+            {"timeout", required_argument, NULL, 'w'},
+            {"verbose", no_argument, NULL, 'v'},
+            {"help", no_argument, NULL, 'h'},
+            {"chat", no_argument, NULL, CAT_OPTION_CHAT},
+            {"no-token", no_argument, NULL, CAT_OPTION_NO_TOKEN},
+            {"version", no_argument, NULL, 'V'},
+            {"source", required_argument, NULL, 's'},
+            {"source-port", required_argument, NULL, 'p'},
+            {NULL, 0, NULL, 0},
         };
         uint16_t port;
         int c;
@@ -41,11 +62,12 @@ int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error,
         opts->action = CAT_RUN;
         opts->family = AF_UNSPEC;
         opts->timeout_ns = CAT_DEFAULT_TIMEOUT_NS;
+        opts->quit_after_eof = -1;
 
         /* getopt keeps state between calls; 0 makes glibc start afresh. */
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":uw:v46hV", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":uw:v46hVzs:p:q:", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'u':
                         opts->udp = true;
@@ -61,11 +83,46 @@ int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error,
                 case 'v':
                         opts->verbose = true;
                         break;
+                case 'z':
+                        opts->zero_io = true;
+                        break;
+                case 's':
+                        if (optarg[0] == '\0') {
+                                snprintf(error, error_size, "the source address is empty");
+                                return -EINVAL;
+                        }
+                        opts->source_host = optarg;
+                        break;
+                case 'p':
+                        if (addr_parse_port(optarg, &port) < 0 || port == 0) {
+                                snprintf(error, error_size,
+                                         "source port must be a number from 1 to 65535, not '%s'",
+                                         optarg);
+                                return -EINVAL;
+                        }
+                        opts->source_port = port;
+                        break;
+                case 'q':
+                        /* As netcat-openbsd: seconds; a negative number waits for ever. */
+                        if (units_parse_double(optarg, -1e9, 1e9, &opts->quit_after_eof) < 0) {
+                                snprintf(error, error_size,
+                                         "-q wants seconds, such as 0, 1 or 2.5, not '%s'", optarg);
+                                return -EINVAL;
+                        }
+                        if (opts->quit_after_eof < 0)
+                                opts->quit_after_eof = -1;
+                        break;
                 case '4':
                         opts->family = AF_INET;
                         break;
                 case '6':
                         opts->family = AF_INET6;
+                        break;
+                case CAT_OPTION_CHAT:
+                        opts->chat = true;
+                        break;
+                case CAT_OPTION_NO_TOKEN:
+                        opts->no_token = true;
                         break;
                 case 'h':
                         opts->action = CAT_HELP;
@@ -84,6 +141,18 @@ int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error,
                                          argv[optind - 1]);
                         return -EINVAL;
                 }
+        }
+        if (opts->chat && opts->udp) {
+                snprintf(error, error_size, "--chat runs over TCP; it cannot go with --udp");
+                return -EINVAL;
+        }
+        if (opts->chat && (opts->zero_io || opts->quit_after_eof >= 0)) {
+                snprintf(error, error_size, "--chat cannot go with -z or -q");
+                return -EINVAL;
+        }
+        if (opts->no_token && !opts->chat) {
+                snprintf(error, error_size, "--no-token goes with --chat");
+                return -EINVAL;
         }
         if (argc - optind > 2) {
                 snprintf(error, error_size, "too many arguments: expected [HOST [PORT]]");

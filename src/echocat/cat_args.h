@@ -7,6 +7,8 @@
 
 #define CAT_DEFAULT_HOST "localhost"
 #define CAT_DEFAULT_PORT "7007"
+/* The chat port (echod --chat, echo-chat.socket). */
+#define CAT_DEFAULT_CHAT_PORT "7070"
 /* Ten seconds to connect, and to wait for an echo that is due. */
 #define CAT_DEFAULT_TIMEOUT_NS 10000000000ull
 
@@ -27,6 +29,16 @@ struct cat_options {
         uint64_t timeout_ns;
         bool udp;
         bool verbose;
+        /* --chat: the chat client (session_chat.c); --no-token: keep no session token. */
+        bool chat;
+        bool no_token;
+        /* -z: only report whether the port accepts a connection; send nothing. */
+        bool zero_io;
+        /* -s ADDR and -p PORT: where to connect from (NULL and 0 when not given). */
+        const char *source_host;
+        uint16_t source_port;
+        /* -q SECONDS: after end of input, quit at the latest this much later; negative: never. */
+        double quit_after_eof;
 };
 
 /*

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "net.h"
 
 static void observe(struct client *client, enum client_event_kind kind, size_t bytes, int error)
@@ -173,17 +174,56 @@ static void on_connect_timeout(struct ev_loop *loop, ev_timer *w, int revents)
         attempt_failed(w->data, -ETIMEDOUT);
 }
 
+/*
+ * The local address to bind before connecting to ai, in *out: the first of
+ * client->sources of ai's family, or the wildcard address, with the source
+ * port. Returns 1 when there is one to bind, 0 when the kernel may choose,
+ * -EAFNOSUPPORT when no source address has ai's family.
+ */
+static int source_for(const struct client *client, const struct addrinfo *ai,
+                      struct sockaddr_storage *out, socklen_t *len)
+{
+        memset(out, 0, sizeof(*out));
+        if (client->sources) {
+                const struct addrinfo *src = client->sources;
+
+                while (src && src->ai_family != ai->ai_family)
+                        src = src->ai_next;
+                if (!src)
+                        return -EAFNOSUPPORT;
+                memcpy(out, src->ai_addr, src->ai_addrlen);
+                *len = src->ai_addrlen;
+        } else if (client->source_port) {
+                out->ss_family = (sa_family_t)ai->ai_family;
+                *len = ai->ai_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                 : sizeof(struct sockaddr_in);
+        } else {
+                return 0;
+        }
+        addr_set_port((struct sockaddr *)out, client->source_port);
+        return 1;
+}
+
 static void try_next(struct client *client)
 {
         while (client->next_address) {
                 const struct addrinfo *ai = client->next_address;
+                struct sockaddr_storage source;
+                socklen_t source_len = 0;
                 int fd, r;
 
                 client->next_address = ai->ai_next;
                 memset(&client->peer, 0, sizeof(client->peer));
                 memcpy(&client->peer, ai->ai_addr, ai->ai_addrlen);
                 observe(client, CLIENT_EVENT_CONNECTING, 0, 0);
-                r = net_connect_start(ai->ai_addr, ai->ai_addrlen, ai->ai_socktype, &fd);
+                r = source_for(client, ai, &source, &source_len);
+                if (r < 0) {
+                        client->last_error = r;
+                        observe(client, CLIENT_EVENT_CONNECT_FAILED, 0, r);
+                        continue;
+                }
+                r = net_connect_start_from(ai->ai_addr, ai->ai_addrlen, ai->ai_socktype,
+                                           r ? (struct sockaddr *)&source : NULL, source_len, &fd);
                 if (fd < 0) {
                         client->last_error = r;
                         observe(client, CLIENT_EVENT_CONNECT_FAILED, 0, client->last_error);

@@ -73,6 +73,13 @@ struct client {
         /* Optional: told every event, for echocat -v. */
         void (*observe)(void *arg, const struct client_event *event);
         void *observe_arg;
+        /*
+         * Optional, set before client_start(): the local addresses to connect
+         * from (-s; the first of the peer's family is used) and the local
+         * port (-p; 0 for any).
+         */
+        const struct addrinfo *sources;
+        uint16_t source_port;
 
         int fd;
         bool udp;

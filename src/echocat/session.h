@@ -27,6 +27,12 @@ struct session_config {
         /* Optional: told every connection event (echocat -v). */
         void (*observe)(void *arg, const struct client_event *event);
         void *observe_arg;
+        /* Optional: connect from these addresses and this port (-s, -p). */
+        const struct addrinfo *sources;
+        uint16_t source_port;
+        /* Piped: after end of input, quit at the latest this many seconds later (-q); < 0: never.
+         */
+        double quit_after_eof;
 };
 
 /* What happened, for the caller's one message and exit status. */
@@ -37,6 +43,8 @@ struct session_totals {
         bool output_failed;
         /* Line session: the server closed with no echo due (a normal end, result 0). */
         bool closed_by_peer;
+        /* Piped: -q ended the session before every byte came back. */
+        bool quit_early;
         uint64_t sent;
         uint64_t received;
 };
@@ -48,6 +56,13 @@ struct session_totals {
  * -ETIMEDOUT, or the -errno that broke the connection or the files.
  */
 int session_pipe_run(struct ev_loop *loop, const struct addrinfo *addresses,
+                     const struct session_config *config, struct session_totals *totals);
+
+/*
+ * -z: connect and close at once, sending nothing. Returns 0 when a
+ * connection was made, else the -errno of the last attempt.
+ */
+int session_zero_run(struct ev_loop *loop, const struct addrinfo *addresses,
                      const struct session_config *config, struct session_totals *totals);
 
 /*

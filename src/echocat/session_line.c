@@ -22,6 +22,8 @@ struct line_session {
         bool finished;
         bool input_failed;
         bool output_failed;
+        /* The last byte written to the output, to end a partial line with a newline at the end. */
+        char last_output;
         int result;
 };
 
@@ -45,6 +47,13 @@ static void next_line(struct line_session *s)
         ssize_t n;
 
         if (len == 0) {
+                /*
+                 * Ctrl-D after a partial line: its echo has no newline either,
+                 * and the shell's prompt would follow it on the same line.
+                 */
+                if (s->input_done && s->last_output && s->last_output != '\n' &&
+                    session_write_all(s->config->out_fd, "\n", 1) == 0)
+                        s->last_output = '\n';
                 if (s->input_done)
                         finish(s, 0);
                 else
@@ -116,6 +125,8 @@ static void on_received(struct client *client, const char *data, size_t len)
                 finish(s, r);
                 return;
         }
+        if (len > 0)
+                s->last_output = data[len - 1];
         s->awaiting = len < s->awaiting ? s->awaiting - len : 0;
         if (s->awaiting > 0) {
                 if (s->config->timeout > 0)
@@ -174,6 +185,8 @@ int session_line_run(struct ev_loop *loop, const struct addrinfo *addresses,
         s.echo_timer.data = &s;
         s.client.observe = config->observe;
         s.client.observe_arg = config->observe_arg;
+        s.client.sources = config->sources;
+        s.client.source_port = config->source_port;
         r = client_start(&s.client, loop, addresses, config->udp, config->timeout, &line_ops, &s);
         if (r == 0) {
                 if (!s.finished)

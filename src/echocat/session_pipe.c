@@ -19,6 +19,10 @@ struct pipe_session {
         const struct session_config *config;
         ev_io stdin_watcher;
         ev_timer echo_timer;
+        /* -q: started at end of input; when it fires the session ends once the buffer is sent. */
+        ev_timer quit_timer;
+        bool quit_due;
+        bool quit_early;
         char *input;
         size_t input_max;
         bool input_done;
@@ -67,6 +71,7 @@ static void finish(struct pipe_session *s, int result)
         s->result = result;
         ev_io_stop(s->loop, &s->stdin_watcher);
         ev_timer_stop(s->loop, &s->echo_timer);
+        ev_timer_stop(s->loop, &s->quit_timer);
         client_close(&s->client);
         ev_break(s->loop, EVBREAK_ALL);
 }
@@ -143,8 +148,14 @@ static void on_stdin(struct ev_loop *loop, ev_io *w, int revents)
                 s->input_done = true;
                 ev_io_stop(loop, w);
                 client_shutdown_write(&s->client);
-                if (all_echoed(s))
+                if (all_echoed(s)) {
                         finish(s, 0);
+                        return;
+                }
+                if (s->config->quit_after_eof >= 0) {
+                        ev_timer_set(&s->quit_timer, s->config->quit_after_eof, 0.0);
+                        ev_timer_start(loop, &s->quit_timer);
+                }
                 return;
         }
         /* room was checked, so the client takes it all. */
@@ -182,9 +193,32 @@ static void on_received(struct client *client, const char *data, size_t len)
                 ev_io_start(s->loop, &s->stdin_watcher);
 }
 
+/* -q: the wait after end of input is over; quit once what is queued went out. */
+static void quit_if_sent(struct pipe_session *s)
+{
+        if (!s->quit_due || s->client.send_len > 0)
+                return;
+        s->quit_early = !all_echoed(s);
+        finish(s, 0);
+}
+
+static void on_quit_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct pipe_session *s = w->data;
+
+        (void)loop;
+        (void)revents;
+        s->quit_due = true;
+        quit_if_sent(s);
+}
+
 static void on_writable(struct client *client)
 {
         struct pipe_session *s = client->session;
+
+        quit_if_sent(s);
+        if (s->finished)
+                return;
 
         if (input_may_flow(s))
                 ev_io_start(s->loop, &s->stdin_watcher);
@@ -230,8 +264,12 @@ int session_pipe_run(struct ev_loop *loop, const struct addrinfo *addresses,
         ev_init(&s.echo_timer, on_echo_timeout);
         s.echo_timer.repeat = config->timeout;
         s.echo_timer.data = &s;
+        ev_init(&s.quit_timer, on_quit_timer);
+        s.quit_timer.data = &s;
         s.client.observe = config->observe;
         s.client.observe_arg = config->observe_arg;
+        s.client.sources = config->sources;
+        s.client.source_port = config->source_port;
         r = client_start(&s.client, loop, addresses, config->udp, config->timeout, &pipe_ops, &s);
         if (r == 0) {
                 if (!s.finished)
@@ -241,6 +279,7 @@ int session_pipe_run(struct ev_loop *loop, const struct addrinfo *addresses,
         totals->connected = s.client.local.ss_family != 0;
         totals->input_failed = s.input_failed;
         totals->output_failed = s.output_failed;
+        totals->quit_early = s.quit_early;
         totals->sent = s.client.bytes_sent;
         totals->received = s.client.bytes_received;
         client_fini(&s.client);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 int report_format_parse(const char *text, enum report_format *out)
 {
@@ -61,7 +62,10 @@ bool report_host_down(const struct report_counts *counts)
 
 static bool shown(const struct report_host *host, size_t i, bool all)
 {
-        return all || (host->states[i] & SCAN_STATE_MASK) == SCAN_OPEN;
+        unsigned state = host->states[i] & SCAN_STATE_MASK;
+
+        /* A port still pending when the scan was interrupted was not scanned. */
+        return state == SCAN_OPEN || (all && state != SCAN_PENDING);
 }
 
 
@@ -109,9 +113,26 @@ static void write_grep(FILE *out, const struct report_host *hosts, size_t nhosts
 }
 
 static void write_json(FILE *out, const struct report_host *hosts, size_t nhosts, bool all,
-                       const struct services *db)
+                       const struct services *db, const struct report_run *run)
 {
-        fputs("{\"hosts\": [", out);
+        fputc('{', out);
+        if (run) {
+                char when[64];
+                time_t start = (time_t)run->start;
+                struct tm tm;
+
+                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", localtime_r(&start, &tm));
+                fputs("\"scanner\": \"echoscan\", \"version\": ", out);
+                json_write_string(out, run->version);
+                fputs(", \"args\": ", out);
+                json_write_string(out, run->args);
+                fprintf(out,
+                        ", \"start\": %.3f, \"startstr\": \"%s\", \"elapsed\": %.3f, "
+                        "\"interrupted\": %s,\n ",
+                        run->start, when, run->end - run->start,
+                        run->interrupted ? "true" : "false");
+        }
+        fputs("\"hosts\": [", out);
         for (size_t h = 0; h < nhosts; h++) {
                 const struct report_host *host = &hosts[h];
                 struct report_counts counts = {0};
@@ -145,11 +166,11 @@ static void write_json(FILE *out, const struct report_host *hosts, size_t nhosts
 }
 
 int report_write(FILE *out, enum report_format format, const struct report_host *hosts,
-                 size_t nhosts, bool all, const struct services *db)
+                 size_t nhosts, bool all, const struct services *db, const struct report_run *run)
 {
         switch (format) {
         case REPORT_JSON:
-                write_json(out, hosts, nhosts, all, db);
+                write_json(out, hosts, nhosts, all, db, run);
                 break;
         case REPORT_GREP:
                 write_grep(out, hosts, nhosts, all, db);

@@ -23,6 +23,17 @@ struct report_host {
         size_t nports;
 };
 
+/* What the run was, for the headers of the JSON and nmap formats. */
+struct report_run {
+        const char *version; /* echoscan's */
+        const char *args;    /* the command line, words joined by blanks */
+        double start, end;   /* wall clock, seconds since the epoch */
+        bool interrupted;    /* stopped by a signal: pending ports were not scanned */
+        unsigned verbose;    /* -v count */
+        bool open_only;      /* --open: report open ports only, even with --all */
+        bool all;            /* --all: report every port */
+};
+
 struct report_counts {
         uint64_t open, closed, filtered;
 };
@@ -41,10 +52,11 @@ bool report_host_down(const struct report_counts *counts);
 
 /*
  * Write the results of nhosts hosts to out in format: open ports only, or
- * every port when all. Returns 0 or -EIO when writing failed.
+ * every decided port when all. run (may be NULL) adds the start time,
+ * arguments and version to the JSON. Returns 0 or -EIO when writing failed.
  */
 int report_write(FILE *out, enum report_format format, const struct report_host *hosts,
-                 size_t nhosts, bool all, const struct services *db);
+                 size_t nhosts, bool all, const struct services *db, const struct report_run *run);
 
 /*
  * Format the closing summary (no newline) into buf. Returns its length, or

@@ -38,6 +38,8 @@ static void decide(struct scan *s, uint32_t index, enum scan_state state)
 {
         s->states[index] = (uint8_t)((s->states[index] & ATTEMPT_MASK) | state);
         s->done++;
+        if (state == SCAN_OPEN && s->options.on_open)
+                s->options.on_open(s->options.data, index / s->nports, s->ports[index % s->nports]);
 }
 
 /* Put a port back to be tried again; undo_attempt when it was not really tried. */
@@ -183,11 +185,47 @@ static void stop(struct scan *s)
         s->oldest = s->newest = NULL;
         ev_idle_stop(s->loop, &s->idle);
         ev_timer_stop(s->loop, &s->timer);
+        ev_timer_stop(s->loop, &s->rate_timer);
         for (int i = 0; i < 2; i++) {
                 if (s->spare[i] >= 0)
                         close(s->spare[i]);
                 s->spare[i] = -1;
         }
+}
+
+/* Whether --max-rate holds the next attempt back for now. */
+static bool rate_limited(const struct scan *s)
+{
+        return s->options.max_rate > 0 && s->next_start > ev_now(s->loop);
+}
+
+/*
+ * Take the right to start one attempt under --max-rate. Start times are
+ * spaced 1/rate apart; after a pause (all slots busy, a late timer) at most
+ * 10 ms (or one interval) of missed starts is made up, so no window of the
+ * scan goes faster than the rate by more than that burst.
+ */
+static bool rate_take(struct scan *s)
+{
+        ev_tstamp now = ev_now(s->loop), interval, credit;
+
+        if (s->options.max_rate <= 0)
+                return true;
+        if (s->next_start > now)
+                return false;
+        interval = 1.0 / s->options.max_rate;
+        credit = interval > 0.01 ? interval : 0.01;
+        if (s->next_start < now - credit)
+                s->next_start = now - credit;
+        s->next_start += interval;
+        return true;
+}
+
+static void on_rate_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        (void)loop;
+        (void)revents;
+        scan__fill(w->data, FILL_BATCH);
 }
 
 /* Start or stop the idle watcher that launches attempts, and notice the end. */
@@ -199,10 +237,17 @@ static void schedule(struct scan *s)
                 stop(s);
                 return;
         }
-        if (work && !s->stalled && s->inflight < s->limit)
-                ev_idle_start(s->loop, &s->idle);
-        else
+        if (work && !s->stalled && s->inflight < s->limit && rate_limited(s)) {
                 ev_idle_stop(s->loop, &s->idle);
+                if (!ev_is_active(&s->rate_timer)) {
+                        ev_timer_set(&s->rate_timer, s->next_start - ev_now(s->loop), 0.);
+                        ev_timer_start(s->loop, &s->rate_timer);
+                }
+        } else if (work && !s->stalled && s->inflight < s->limit) {
+                ev_idle_start(s->loop, &s->idle);
+        } else {
+                ev_idle_stop(s->loop, &s->idle);
+        }
         if (!work && s->inflight == 0)
                 stop(s);
         else
@@ -277,6 +322,7 @@ void scan__fill(struct scan *s, unsigned budget)
         uint32_t index;
 
         while (budget-- > 0 && !s->error && !s->stalled && s->inflight < s->limit &&
+               (s->retry_count > 0 || s->cursor < s->total) && rate_take(s) &&
                next_index(s, &index)) {
                 if (s->ring)
                         scan__launch_ring(s, index);
@@ -337,13 +383,21 @@ int scan_new(struct scan **out, struct ev_loop *loop, const struct target *targe
         s->timer.data = s;
         ev_idle_init(&s->idle, on_idle);
         s->idle.data = s;
+        ev_timer_init(&s->rate_timer, on_rate_timer, 0., 0.);
+        s->rate_timer.data = s;
         *out = s;
         return 0;
 }
 
 void scan_start(struct scan *scan)
 {
+        scan->next_start = ev_now(scan->loop);
         schedule(scan);
+}
+
+void scan_interrupt(struct scan *scan)
+{
+        stop(scan);
 }
 
 int scan_error(const struct scan *scan)

@@ -27,6 +27,10 @@ struct scan_options {
         double timeout;       /* seconds one attempt may take */
         unsigned retries;     /* further attempts for ports that timed out */
         bool no_uring;        /* use plain connect() even where io_uring works */
+        double max_rate;      /* attempts started per second at most; 0 for no limit */
+        /* Called as each open port is found (may be NULL). */
+        void (*on_open)(void *data, size_t host, uint16_t port);
+        void *data;
 };
 
 struct scan;
@@ -41,6 +45,9 @@ int scan_new(struct scan **out, struct ev_loop *loop, const struct target *targe
 
 /* Start the scan; ev_run() returns when it is over (or failed). */
 void scan_start(struct scan *scan);
+
+/* Stop now (Ctrl-C): what is decided stays, ports in flight stay pending; ev_run() returns. */
+void scan_interrupt(struct scan *scan);
 
 /* 0 while the scan goes well, else the -errno that stopped it. */
 int scan_error(const struct scan *scan);

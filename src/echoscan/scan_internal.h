@@ -68,6 +68,9 @@ struct scan {
         struct slot *oldest, *newest;
         bool stalled;
         ev_timer timer;
+        /* --max-rate: when the next attempt may start, and the timer that waits for it. */
+        ev_tstamp next_start;
+        ev_timer rate_timer;
         ev_idle idle;
         /* Without io_uring: a refused socket kept to connect again (IPv4, IPv6). */
         int spare[2];

@@ -3,6 +3,8 @@
 #include "cidr.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,4 +120,80 @@ void target_list_fini(struct target_list *list)
         list->items = NULL;
         list->count = 0;
         list->capacity = 0;
+}
+
+/* The address bytes of ss (4 or 16) and their family. */
+static const unsigned char *address_bytes(const struct sockaddr_storage *ss, size_t *len)
+{
+        if (ss->ss_family == AF_INET) {
+                *len = 4;
+                return (const unsigned char *)&((const struct sockaddr_in *)ss)->sin_addr;
+        }
+        *len = 16;
+        return (const unsigned char *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+}
+
+static bool in_block(const struct cidr *block, const struct sockaddr_storage *ss)
+{
+        size_t len;
+        const unsigned char *bytes = address_bytes(ss, &len);
+        unsigned full = block->prefix / 8, rest = block->prefix % 8;
+
+        if (ss->ss_family != block->family)
+                return false;
+        if (memcmp(bytes, block->addr, full) != 0)
+                return false;
+        return rest == 0 ||
+               ((bytes[full] ^ block->addr[full]) & (0xffu << (8 - rest)) & 0xffu) == 0;
+}
+
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+        size_t la, lb;
+        const unsigned char *ba, *bb;
+
+        if (a->ss_family != b->sa_family)
+                return false;
+        ba = address_bytes(a, &la);
+        bb = address_bytes((const struct sockaddr_storage *)(const void *)b, &lb);
+        return la == lb && memcmp(ba, bb, la) == 0;
+}
+
+int target_exclude(struct target_list *list, const char *text, int family)
+{
+        struct addrinfo hints, *res = NULL;
+        struct cidr block;
+        size_t kept = 0, before = list->count;
+        int r;
+
+        if (!text || !*text)
+                return -EINVAL;
+        if (strchr(text, '/')) {
+                r = cidr_parse(text, &block);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < list->count; i++) {
+                        if (!in_block(&block, &list->items[i].sa))
+                                list->items[kept++] = list->items[i];
+                }
+                list->count = kept;
+                return (int)(before - kept);
+        }
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = family;
+        hints.ai_socktype = SOCK_STREAM;
+        r = getaddrinfo(text, NULL, &hints, &res);
+        if (r != 0)
+                return gai_to_errno(r);
+        for (size_t i = 0; i < list->count; i++) {
+                bool excluded = false;
+
+                for (const struct addrinfo *ai = res; ai && !excluded; ai = ai->ai_next)
+                        excluded = same_address(&list->items[i].sa, ai->ai_addr);
+                if (!excluded)
+                        list->items[kept++] = list->items[i];
+        }
+        freeaddrinfo(res);
+        list->count = kept;
+        return (int)(before - kept);
 }

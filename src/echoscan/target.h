@@ -29,6 +29,14 @@ struct target_list {
  */
 int target_add(struct target_list *list, const char *text, int family);
 
+/*
+ * Remove from list every target that text names: a CIDR block (every
+ * address inside it), a numeric address or a host name (every address
+ * getaddrinfo() gives). Returns the number removed, or the errors of
+ * target_add().
+ */
+int target_exclude(struct target_list *list, const char *text, int family);
+
 /* Free the list's memory; the list is empty afterwards. */
 void target_list_fini(struct target_list *list);
 

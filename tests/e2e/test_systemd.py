@@ -183,6 +183,11 @@ class SystemdTest(unittest.TestCase):
         self.assertEqual(tcp_echo(b"before\n")[0], b"before\n")
         self.assertEqual(self.ct.wait_state("echo.service", "active"), "active", self.status())
         self.assertEqual(self.ct.unit_property("echo-udp.socket", "ActiveState"), "inactive")
+        # A connection open across the command: the restart hands it over.
+        held = socket.create_connection(("127.0.0.1", 7), timeout=10)
+        self.addCleanup(held.close)
+        held.sendall(b"held\n")
+        self.assertEqual(echotest.recv_exactly(held, 5), b"held\n")
         res = self.ct.run(["sh", "-c", ENABLE_UDP])
         self.assertEqual(res.returncode, 0, "%r\n%s" % (res, self.status()))
         payload = b"udp echo %d" % random.getrandbits(32)
@@ -192,6 +197,8 @@ class SystemdTest(unittest.TestCase):
         self.assertEqual(self.ct.unit_property("echo.service", "ActiveState"), "active")
         self.assertEqual(self.ct.run("systemctl is-enabled echo-udp.socket").stdout.strip(), "enabled")
         self.assertEqual(tcp_echo(b"tcp too\n")[0], b"tcp too\n")
+        held.sendall(b"still here\n")
+        self.assertEqual(echotest.recv_exactly(held, 11), b"still here\n", self.status())
 
     def test_06b_udp_alone_opens_no_tcp_port(self):
         self.ct.check("systemctl stop echo.service echo.socket echo-udp.socket")

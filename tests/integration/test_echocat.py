@@ -5,8 +5,10 @@ connections, timeouts, UDP, IPv6)."""
 import os
 import pty
 import select
+import signal
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -133,14 +135,28 @@ class TerminalTests(unittest.TestCase):
         term.expect("a host name has no spaces; try again.")
         term.expect("Host [localhost]: ")
         term.type("no-such-host.invalid\n")
+        # The name is resolved before the port is asked: no port is asked for a bad host.
+        shown = term.expect("Host [localhost]: ")
+        self.assertIn("cannot resolve 'no-such-host.invalid'", shown)
+        self.assertNotIn("Port", shown)
+        term.type("%s\n" % self.host)
         term.expect("Port [7007]: ")
         term.type("%d\n" % self.port)
-        term.expect("cannot resolve 'no-such-host.invalid'")
-        term.expect("Host [localhost]: ")
-        term.type("%s\n" % self.host)
         term.type("found it\n")
         term.expect("found it")
         term.expect("found it")
+        term.type("exit\n")
+        self.assertEqual(term.wait(), 0)
+
+    def test_exit_at_the_host_prompt_ends_echocat(self):
+        term = self.start()
+        term.expect("Host [localhost]: ")
+        term.type("exit\n")
+        self.assertEqual(term.wait(), 0)
+
+    def test_exit_at_the_port_prompt_ends_echocat(self):
+        term = self.start(self.host)
+        term.expect("Port [7007]: ")
         term.type("exit\n")
         self.assertEqual(term.wait(), 0)
 
@@ -172,7 +188,8 @@ class TerminalTests(unittest.TestCase):
         time.sleep(0.3)
         term.type("\x04")
         term.expect("abc")  # what the terminal showed while typing
-        term.expect("abc")  # the echo
+        # The echo, then a newline of echocat's, so the shell's prompt starts a line of its own.
+        term.expect("abc\r\n")
         self.assertEqual(term.wait(), 0)
 
     def test_server_closing_with_nothing_due_is_a_normal_end(self):
@@ -208,6 +225,124 @@ class TerminalTests(unittest.TestCase):
             term.type("anyone there?\n")
             term.expect("connection closed by peer")
             self.assertEqual(term.wait(), 1)
+
+
+class PeerRecordingServer:
+    """An echo server on 127.0.0.1 that records the address of each client."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(8)
+        self.address = self.listener.getsockname()
+        self.peers = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, peer = self.listener.accept()
+            except OSError:
+                return
+            self.peers.append(peer)
+            with conn:
+                while True:
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    conn.sendall(data)
+
+    def close(self):
+        self.listener.close()
+
+
+class NetcatOptions(unittest.TestCase):
+    """-z, -s, -p and -q, as netcat-openbsd users type them."""
+
+    def test_zero_io_reports_an_open_port_with_status_0_and_sends_nothing(self):
+        with TestServer("echo") as server:
+            host, port = server.address()
+            result = run_piped(["-z", host, str(port)], b"never sent")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(result.stdout, b"")
+            self.assertEqual(result.stderr, b"")
+            result = run_piped(["-z", "-v", host, str(port)], b"")
+            self.assertIn(b"connection to %s port %d [tcp] succeeded" % (host.encode(), port),
+                          result.stderr)
+
+    def test_zero_io_reports_a_closed_port_with_status_1(self):
+        # A port of our own that nobody listens on: surely closed.
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        self.addCleanup(closed.close)
+        result = run_piped(["-z", "127.0.0.1", str(closed.getsockname()[1])], b"")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn(b"Connection refused", result.stderr)
+
+    def test_source_address_and_port_are_the_ones_the_server_sees(self):
+        server = PeerRecordingServer()
+        self.addCleanup(server.close)
+        # A free port of our own for the source: bound, then released.
+        probe = socket.socket()
+        probe.bind(("127.0.0.2", 0))
+        source_port = probe.getsockname()[1]
+        probe.close()
+        host, port = server.address
+        result = run_piped(["-s", "127.0.0.2", "-p", str(source_port), host, str(port)], b"hi\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, b"hi\n")
+        self.assertEqual(server.peers, [("127.0.0.2", source_port)])
+        result = run_piped(["-s", "127.0.0.3", host, str(port)], b"again\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(server.peers[1][0], "127.0.0.3")
+
+    def test_quit_after_eof_ends_a_session_whose_echo_never_comes(self):
+        # This server reads nothing and never closes: no echo, no end.
+        with TestServer("stall") as server:
+            host, port = server.address()
+            start = time.monotonic()
+            # Without -q the 30 s echo timeout would end it, with status 1.
+            result = run_piped(["-q", "0.2", "-w", "30", "-v", host, str(port)], b"into the void\n")
+            elapsed = time.monotonic() - start
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertLess(elapsed, 20)
+        self.assertIn(b"quit 0.2 s after end of input (-q), 0 of 14 bytes came back", result.stderr)
+
+    def test_quit_after_eof_does_not_hold_a_finished_session(self):
+        with TestServer("echo") as server:
+            host, port = server.address()
+            start = time.monotonic()
+            result = run_piped(["-q", "60", host, str(port)], b"back at once\n")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(result.stdout, b"back at once\n")
+        self.assertLess(time.monotonic() - start, 30)
+
+    def test_ctrl_c_prints_the_summary_and_exits_130(self):
+        with TestServer("stall") as server:
+            host, port = server.address()
+            proc = subprocess.Popen([ECHOCAT, "-v", host, str(port)], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            self.addCleanup(proc.kill)
+            proc.stdin.write(b"waiting\n")
+            proc.stdin.flush()
+            # Wait until it is connected (its -v line) before interrupting.
+            while True:
+                line = proc.stderr.readline()
+                self.assertNotEqual(line, b"", "echocat ended before it sent anything")
+                if b"sent 8 bytes" in line:
+                    break
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        self.assertEqual(proc.returncode, 130, err)
+        self.assertIn(b"8 bytes sent, 0 bytes received in", err)
+        self.assertIn(b"echocat: interrupted\n", err)
+
+    def test_bad_netcat_options_exit_2(self):
+        for args in (["-p", "0", "h", "1"], ["-q", "soon", "h", "1"], ["-s", "", "h", "1"]):
+            result = run_piped(args, b"")
+            self.assertEqual(result.returncode, 2, args)
+            self.assertTrue(result.stderr.startswith(b"echocat: "), result.stderr)
 
 
 class PipeTests(unittest.TestCase):
@@ -265,7 +400,8 @@ class PipeTests(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn(b"sent 9 bytes", result.stderr)
         self.assertIn(b"received 9 bytes", result.stderr)
-        self.assertIn(b"9 bytes sent, 9 bytes received", result.stderr)
+        self.assertRegex(result.stderr, rb"\necho" rb"cat: 9 bytes sent, 9 bytes received in "
+                         rb"[0-9]+\.[0-9]{2} seconds \([0-9]+\.[0-9] bytes/s\)\.\n")
 
     def test_input_is_not_read_while_the_server_does_not_read(self):
         # The server reads nothing. echocat must stop reading its input once

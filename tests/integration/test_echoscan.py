@@ -123,9 +123,12 @@ class LoopbackScan(unittest.TestCase):
         self.assertEqual([row[1] for row in rows], ["%d/tcp" % p for p in self.listeners.open])
         self.assertTrue(all(row[0] == "127.0.0.1" and row[2] == "open" for row in rows))
 
-    def test_service_names_come_from_etc_services(self):
+    def test_service_names_come_from_nmap_services_else_etc_services(self):
         names = {}
-        with open("/etc/services") as f:
+        path = "/usr/share/nmap/nmap-services"
+        if not os.path.exists(path):
+            path = "/etc/services"
+        with open(path) as f:
             for line in f:
                 fields = line.split("#")[0].split()
                 if len(fields) >= 2 and fields[1].endswith("/tcp"):

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import unittest
+import xml.etree.ElementTree as ET
 
 import echotest
 
@@ -214,6 +215,39 @@ class NetnsScan(unittest.TestCase):
         states = states_of(r)
         self.assertEqual(states, {**{p: "open" for p in OPEN},
                                   **{p: "filtered" for p in EMFILE_RANGE}})
+
+
+    def nmap_xml(self, *args):
+        """nmap's connect scan from the scanner namespace, as XML (ElementTree root)."""
+        r = subprocess.run(["ip", "netns", "exec", SCANNER_NS, "nmap", "-sT", "-n", "-Pn",
+                            "-oX", "-"] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return ET.fromstring(r.stdout)
+
+    @unittest.skipUnless(shutil.which("nmap"), "needs nmap")
+    def test_open_ports_are_the_ones_nmap_finds(self):
+        ports = OPEN + CLOSED + REJECTED + DROPPED[:3] + PROHIBITED
+        theirs = self.nmap_xml("-p", ports_arg(ports), "--max-retries", "1", TARGET)
+        r = self.scan(TARGET, "-p", ports_arg(ports), "-oX", "-", "--timeout", "300ms")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ours = ET.fromstring(r.stdout)
+
+        def states(root):
+            return {int(p.get("portid")): p.find("state").get("state")
+                    for p in root.find("host").iter("port")}
+
+        self.assertEqual(states(ours), states(theirs))
+        self.assertEqual(sorted(p for p, s in states(ours).items() if s == "open"), OPEN)
+
+    @unittest.skipUnless(shutil.which("nmap") and os.path.exists("/usr/share/nmap/nmap-services"),
+                         "needs nmap and its services file")
+    def test_top_ports_are_nmaps_top_ports(self):
+        # The target's loopback, where nothing but our listeners is.
+        theirs = self.nmap_xml("--top-ports", "50", TARGET).find("scaninfo").get("services")
+        r = scan_target_loopback("127.0.0.1", "--top-ports", "50", "-oX", "-", extra=self.extra)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(ET.fromstring(r.stdout).find("scaninfo").get("services"), theirs)
 
 
 class NetnsScanWithoutIoUring(NetnsScan):

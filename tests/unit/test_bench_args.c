@@ -110,6 +110,27 @@ static void bad_values_are_refused_with_a_reason(void **state)
         assert_int_equal(parse(port_big, ARGC(port_big), &opts, error), -EINVAL);
 }
 
+static void rate_and_latency_are_read_and_p_is_not_the_pipeline(void **state)
+{
+        char *argv[] = {"echobench", "--rate", "2500.5", "--latency", "h", "7", NULL};
+        char *short_rate[] = {"echobench", "-R", "100", "h", "7", NULL};
+        char *old_p[] = {"echobench", "-p", "4", "h", "7", NULL};
+        char *udp_rate[] = {"echobench", "--udp", "--rate", "10", "h", "7", NULL};
+        char *zero_rate[] = {"echobench", "--rate", "0", "h", "7", NULL};
+        struct bench_options opts;
+        char error[256];
+
+        (void)state;
+        assert_int_equal(parse(argv, ARGC(argv), &opts, error), 0);
+        assert_true(opts.rate == 2500.5);
+        assert_true(opts.latency);
+        assert_int_equal(parse(short_rate, ARGC(short_rate), &opts, error), 0);
+        assert_true(opts.rate == 100);
+        assert_int_equal(parse(old_p, ARGC(old_p), &opts, error), -EINVAL);
+        assert_int_equal(parse(udp_rate, ARGC(udp_rate), &opts, error), -EINVAL);
+        assert_int_equal(parse(zero_rate, ARGC(zero_rate), &opts, error), -EINVAL);
+}
+
 static void help_and_version_need_no_host(void **state)
 {
         char *help[] = {"echobench", "--help", NULL};
@@ -131,6 +152,7 @@ int main(void)
             cmocka_unit_test(every_option_is_read),
             cmocka_unit_test(threads_never_outnumber_connections),
             cmocka_unit_test(bad_values_are_refused_with_a_reason),
+            cmocka_unit_test(rate_and_latency_are_read_and_p_is_not_the_pipeline),
             cmocka_unit_test(help_and_version_need_no_host),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

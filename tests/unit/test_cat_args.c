@@ -47,6 +47,30 @@ static void options_are_read(void **state)
         assert_int_equal(opts.timeout_ns, 250000000ull);
 }
 
+static void netcat_options_are_read(void **state)
+{
+        char *argv[] = {"echocat", "-z",  "-s", "127.0.0.2", "-p", "4000",
+                        "-q",      "1.5", "h",  "9",         NULL};
+        char *plain[] = {"echocat", "h", "9", NULL};
+        char *forever[] = {"echocat", "-q", "-1", "h", "9", NULL};
+        struct cat_options opts;
+        char error[256];
+
+        (void)state;
+        assert_int_equal(cat_args_parse(ARGC(argv), argv, &opts, error, sizeof(error)), 0);
+        assert_true(opts.zero_io);
+        assert_string_equal(opts.source_host, "127.0.0.2");
+        assert_int_equal(opts.source_port, 4000);
+        assert_true(opts.quit_after_eof == 1.5);
+        assert_int_equal(cat_args_parse(ARGC(plain), plain, &opts, error, sizeof(error)), 0);
+        assert_false(opts.zero_io);
+        assert_null(opts.source_host);
+        assert_int_equal(opts.source_port, 0);
+        assert_true(opts.quit_after_eof < 0);
+        assert_int_equal(cat_args_parse(ARGC(forever), forever, &opts, error, sizeof(error)), 0);
+        assert_true(opts.quit_after_eof < 0);
+}
+
 static void bad_input_is_refused_with_a_reason(void **state)
 {
         char *port0[] = {"echocat", "h", "0", NULL};
@@ -88,6 +112,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(host_and_port_are_optional),
             cmocka_unit_test(options_are_read),
+            cmocka_unit_test(netcat_options_are_read),
             cmocka_unit_test(bad_input_is_refused_with_a_reason),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

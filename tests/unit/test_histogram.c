@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "histogram.h"
@@ -125,6 +126,22 @@ static void merge_adds_counts_and_extremes(void **state)
         free(b);
 }
 
+static void stdev_of_exact_values(void **state)
+{
+        struct histogram *h = new_histogram();
+
+        (void)state;
+        /* Below 256 every value has a bucket of its own: 1..100 has stdev sqrt(833.25). */
+        for (uint64_t v = 1; v <= 100; v++)
+                histogram_record(h, v);
+        assert_true(fabs(histogram_stdev(h) - 28.866) < 0.01);
+        histogram_init(h);
+        assert_true(histogram_stdev(h) == 0.0);
+        histogram_record(h, 5000);
+        assert_true(histogram_stdev(h) == 0.0);
+        free(h);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -134,6 +151,7 @@ int main(void)
             cmocka_unit_test(large_values_within_one_percent),
             cmocka_unit_test(percentiles_of_a_skewed_distribution),
             cmocka_unit_test(merge_adds_counts_and_extremes),
+            cmocka_unit_test(stdev_of_exact_values),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

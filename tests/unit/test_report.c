@@ -46,7 +46,7 @@ static char *render(enum report_format format, const struct report_host *hosts, 
         FILE *out = open_memstream(&text, &size);
 
         assert_non_null(out);
-        assert_int_equal(report_write(out, format, hosts, n, all, &db), 0);
+        assert_int_equal(report_write(out, format, hosts, n, all, &db, NULL), 0);
         fclose(out);
         return text;
 }

@@ -1,0 +1,154 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handover.h"
+
+/* A state with two records, copied out of the writer. */
+static unsigned char *sample(size_t *length)
+{
+        struct handover_writer writer;
+        const unsigned char *data;
+        unsigned char *copy;
+        long n;
+
+        handover_writer_init(&writer);
+        handover_record_begin(&writer, HANDOVER_ECHO_TCP);
+        handover_put_u8(&writer, 7);
+        handover_put_u16(&writer, 65535);
+        handover_put_u32(&writer, 0xdeadbeef);
+        handover_put_u64(&writer, 0x0123456789abcdefull);
+        handover_put_bytes(&writer, "pending", 7);
+        handover_record_end(&writer);
+        handover_record_begin(&writer, 999);
+        handover_put_bytes(&writer, "", 0);
+        handover_record_end(&writer);
+        n = handover_writer_finish(&writer, &data);
+        assert_true(n > HANDOVER_HEADER_SIZE);
+        copy = malloc((size_t)n);
+        memcpy(copy, data, (size_t)n);
+        *length = (size_t)n;
+        handover_writer_fini(&writer);
+        return copy;
+}
+
+static void records_round_trip(void **state)
+{
+        struct handover_reader reader;
+        struct handover_record record;
+        const unsigned char *bytes;
+        size_t length, n;
+        unsigned char *data = sample(&length);
+        uint8_t u8;
+        uint16_t u16;
+        uint32_t u32;
+        uint64_t u64;
+
+        (void)state;
+        assert_int_equal(handover_reader_init(&reader, data, length), 0);
+        assert_int_equal(handover_next_record(&reader, &record), 1);
+        assert_int_equal(record.type, HANDOVER_ECHO_TCP);
+        assert_int_equal(handover_get_u8(&record, &u8), 0);
+        assert_int_equal(u8, 7);
+        assert_int_equal(handover_get_u16(&record, &u16), 0);
+        assert_int_equal(u16, 65535);
+        assert_int_equal(handover_get_u32(&record, &u32), 0);
+        assert_int_equal(u32, 0xdeadbeef);
+        assert_int_equal(handover_get_u64(&record, &u64), 0);
+        assert_true(u64 == 0x0123456789abcdefull);
+        assert_int_equal(handover_get_bytes(&record, &bytes, &n), 0);
+        assert_int_equal(n, 7);
+        assert_memory_equal(bytes, "pending", 7);
+        /* Past the end: an error, and it sticks. */
+        assert_int_equal(handover_get_u8(&record, &u8), -EBADMSG);
+        assert_int_equal(record.error, -EBADMSG);
+        assert_int_equal(handover_next_record(&reader, &record), 1);
+        assert_int_equal(record.type, 999);
+        assert_int_equal(handover_next_record(&reader, &record), 0);
+        free(data);
+}
+
+static void a_foreign_or_other_version_state_is_refused(void **state)
+{
+        struct handover_reader reader;
+        size_t length;
+        unsigned char *data = sample(&length);
+
+        (void)state;
+        data[0] = 'X';
+        assert_int_equal(handover_reader_init(&reader, data, length), -EPROTO);
+        data[0] = 'E';
+        data[11] = 2; /* version 2 */
+        assert_int_equal(handover_reader_init(&reader, data, length), -EPROTO);
+        free(data);
+}
+
+static void every_truncation_and_every_flipped_byte_is_refused(void **state)
+{
+        struct handover_reader reader;
+        size_t length;
+        unsigned char *data = sample(&length);
+
+        (void)state;
+        for (size_t cut = 0; cut < length; cut++)
+                assert_true(handover_reader_init(&reader, data, cut) < 0);
+        for (size_t i = 0; i < length; i++) {
+                data[i] ^= 0x40;
+                assert_true(handover_reader_init(&reader, data, length) < 0);
+                data[i] ^= 0x40;
+        }
+        assert_int_equal(handover_reader_init(&reader, data, length), 0);
+        free(data);
+}
+
+static void an_empty_state_has_no_records(void **state)
+{
+        struct handover_writer writer;
+        struct handover_reader reader;
+        struct handover_record record;
+        const unsigned char *data;
+        long n;
+
+        (void)state;
+        handover_writer_init(&writer);
+        n = handover_writer_finish(&writer, &data);
+        assert_int_equal(n, HANDOVER_HEADER_SIZE);
+        assert_int_equal(handover_reader_init(&reader, data, (size_t)n), 0);
+        assert_int_equal(handover_next_record(&reader, &record), 0);
+        handover_writer_fini(&writer);
+}
+
+static void misuse_of_the_writer_is_an_error_not_a_bad_state(void **state)
+{
+        struct handover_writer writer;
+        const unsigned char *data;
+
+        (void)state;
+        handover_writer_init(&writer);
+        handover_put_u32(&writer, 1); /* no record open */
+        assert_int_equal(handover_writer_finish(&writer, &data), -EINVAL);
+        handover_writer_fini(&writer);
+        handover_writer_init(&writer);
+        handover_record_begin(&writer, 1);
+        assert_int_equal(handover_writer_finish(&writer, &data), -EINVAL); /* still open */
+        handover_writer_fini(&writer);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(records_round_trip),
+            cmocka_unit_test(a_foreign_or_other_version_state_is_refused),
+            cmocka_unit_test(every_truncation_and_every_flipped_byte_is_refused),
+            cmocka_unit_test(an_empty_state_has_no_records),
+            cmocka_unit_test(misuse_of_the_writer_is_an_error_not_a_bad_state),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -5,6 +5,8 @@
 
 #include "cli.h"
 #include "config.h"
+#include "escape.h"
+#include "file.h"
 #include "log.h"
 #include "restart.h"
 #include "server.h"
@@ -50,8 +52,10 @@ int main(int argc, char **argv)
         log_set_level(config.log_level);
         r = log_set_file(config.log_file);
         if (r < 0) {
-                fprintf(stderr, "echod: cannot open log file %s: %s\n", config.log_file,
-                        strerror(-r));
+                char path[ESCAPE_SIZE(256)];
+
+                fprintf(stderr, "echod: cannot open log file %s: %s\n",
+                        escape_control(config.log_file, path, sizeof(path)), file_strerror(r));
                 config_fini(&config);
                 return EXIT_FAILED;
         }

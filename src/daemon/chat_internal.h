@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "bus.h"
+#include "handover.h"
 #include "chat_line.h"
 #include "service.h"
 #include "store.h"
@@ -118,6 +119,16 @@ struct chat_service {
 
 /* chat_service.c */
 
+/* A connection on fd, in the service's list, not yet watched; NULL (fd closed) without memory. */
+struct chat_conn *chat_conn_new(struct chat_service *chat, int fd, const struct sockaddr *peer,
+                                socklen_t length);
+
+/* Take a connection out of the service and free it, closing its fd; nothing is logged or told. */
+void chat_conn_forget(struct chat_conn *conn);
+
+/* Close now: end the session (LEAVE), log the disconnect, free. */
+void chat_close(struct chat_conn *conn, const char *reason);
+
 /* Queue a server line (text ending in LF) for conn; a full queue marks it a slow reader. */
 void chat_send(struct chat_conn *conn, const char *line, size_t length);
 
@@ -153,6 +164,11 @@ unsigned chat_online_count(struct chat_service *chat, const char *name,
 /* Log a chat event with the connection's fields (SERVICE=chat, REMOTE_*, USER). */
 void chat_log(struct chat_conn *conn, int priority, const char *message_id, const char *extra,
               const char *format, ...) __attribute__((format(printf, 5, 6)));
+
+/* chat_handover.c: a planned restart carries every logged-in connection over. */
+int chat_hand_over(void *state, struct handover_writer *writer,
+                   const struct service_handover *handover);
+int chat_take_over(void *state, struct handover_record *record, int fd);
 
 /* chat_session.c */
 

@@ -21,7 +21,7 @@
 /* The first allocation of an output queue; it doubles up to chat_output_max. */
 #define CHAT_OUTPUT_INITIAL 4096
 
-static void chat_close(struct chat_conn *conn, const char *reason);
+void chat_close(struct chat_conn *conn, const char *reason);
 
 uint64_t chat_now_ms(void)
 {
@@ -368,7 +368,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *timer, int revents)
 
 /* ---- connections ---- */
 
-static void chat_close(struct chat_conn *conn, const char *reason)
+void chat_close(struct chat_conn *conn, const char *reason)
 {
         struct chat_service *chat = conn->chat;
         ev_tstamp seconds = ev_now(chat->loop) - conn->started;
@@ -381,6 +381,15 @@ static void chat_close(struct chat_conn *conn, const char *reason)
                  " messages, %.3f s",
                  reason ? reason : "closed", conn->bytes_in, conn->bytes_out, conn->messages,
                  seconds > 0 ? seconds : 0.0);
+        chat_conn_forget(conn);
+        if (chat->env.connection_closed)
+                chat->env.connection_closed(chat->env.server);
+}
+
+void chat_conn_forget(struct chat_conn *conn)
+{
+        struct chat_service *chat = conn->chat;
+
         ev_io_stop(chat->loop, &conn->read_watcher);
         ev_io_stop(chat->loop, &conn->write_watcher);
         ev_timer_stop(chat->loop, &conn->timer);
@@ -402,19 +411,17 @@ static void chat_close(struct chat_conn *conn, const char *reason)
         chat->count--;
         free(conn->output);
         free(conn);
-        if (chat->env.connection_closed)
-                chat->env.connection_closed(chat->env.server);
 }
 
-static int chat_connection(void *state, int fd, const struct sockaddr *peer, socklen_t length)
+struct chat_conn *chat_conn_new(struct chat_service *chat, int fd, const struct sockaddr *peer,
+                                socklen_t length)
 {
-        struct chat_service *chat = state;
         struct chat_conn *conn = calloc(1, sizeof(*conn));
         int one = 1;
 
         if (!conn) {
                 close(fd);
-                return -ENOMEM;
+                return NULL;
         }
         conn->chat = chat;
         conn->fd = fd;
@@ -436,6 +443,16 @@ static int chat_connection(void *state, int fd, const struct sockaddr *peer, soc
                 chat->head->prev = conn;
         chat->head = conn;
         chat->count++;
+        return conn;
+}
+
+static int chat_connection(void *state, int fd, const struct sockaddr *peer, socklen_t length)
+{
+        struct chat_service *chat = state;
+        struct chat_conn *conn = chat_conn_new(chat, fd, peer, length);
+
+        if (!conn)
+                return -ENOMEM;
         chat->total++;
         chat_log(conn, LOG_INFO, LOG_ID_CONNECT, NULL, "connect");
         if (chat->pending >= chat->config->chat_max_pending) {
@@ -637,5 +654,8 @@ const struct service_ops chat_service_ops = {
     .tick = chat_tick,
     .counts = chat_counts,
     .status = chat_status,
+    .hand_over = chat_hand_over,
+    .handover_type = HANDOVER_CHAT,
+    .take_over = chat_take_over,
     .fini = chat_fini,
 };

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "escape.h"
+#include "file.h"
 #include "log.h"
 #include "units.h"
 #include "version.h"
@@ -45,6 +47,8 @@ void config_defaults(struct config *config)
         config->chat_workers = 2;
         config->chat_queue = 64;
         config->chat_output_max = 256 * 1024;
+        config->udp_global_rate = 10000;
+        config->socket_buffer = 64 * 1024;
 }
 
 /* A whole number in [min, max] for key. */
@@ -275,8 +279,41 @@ int config_set(struct config *config, const char *key, const char *value, char *
                                     "%s: want a number from 1 to 1000000, not '%s'", key, value);
                 return 0;
         }
+        if (strcmp(key, "udp-global-rate") == 0) {
+                if (parse_number(value, 0, 1e7, &config->udp_global_rate) < 0)
+                        return cli_error(error, error_size,
+                                         "%s: want replies per second (0 = no limit), not '%s'",
+                                         key, value);
+                return 0;
+        }
+        if (strcmp(key, "socket-buffer") == 0) {
+                if (strcmp(value, "0") == 0) {
+                        config->socket_buffer = 0;
+                        return 0;
+                }
+                if (parse_size(value, 4096, 16 * 1024 * 1024, &config->socket_buffer) < 0)
+                        return cli_error(error, error_size,
+                                         "%s: want bytes from 4096 to 16M (0 = the kernel's), "
+                                         "not '%s'",
+                                         key, value);
+                return 0;
+        }
         snprintf(error, error_size, "unknown key '%s'", key);
         return -EINVAL;
+}
+
+/*
+ * Errors quote what the admin typed (a flag, a value, a line, a path):
+ * escape its control characters so the error stays one harmless line.
+ */
+static void escape_error(char *error, size_t error_size)
+{
+        char escaped[ESCAPE_SIZE(CONFIG_ERROR_MAX)];
+
+        if (error_size == 0 || !escape_needed(error))
+                return;
+        escape_control(error, escaped, sizeof(escaped));
+        snprintf(error, error_size, "%s", escaped);
 }
 
 static char *trim(char *text)
@@ -303,7 +340,11 @@ int config_parse_text(struct config *config, const char *name, const char *text,
                 return -ENOMEM;
         config->echo_inherited = true;
         config->chat_inherited = true;
-        for (line = copy; line && r == 0; line = next) {
+        /* Some editors start a UTF-8 file with a byte order mark; it is not part of a key. */
+        line = copy;
+        if (strncmp(line, "\xef\xbb\xbf", 3) == 0)
+                line += 3;
+        for (; line && r == 0; line = next) {
                 char *equals, *key, *value;
 
                 next = strchr(line, '\n');
@@ -328,18 +369,24 @@ int config_parse_text(struct config *config, const char *name, const char *text,
                         snprintf(error, error_size, "%s:%u: %s", name, number, reason);
         }
         free(copy);
+        if (r < 0)
+                escape_error(error, error_size);
         return r;
 }
 
+/*
+ * Read a config file: a regular file (a FIFO in its place must not hang a
+ * reload, nor the loop with it) of at most CONFIG_FILE_MAX bytes.
+ */
 static int read_file(const char *path, char **out)
 {
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        int fd = file_open_regular(path, O_RDONLY, 0);
         size_t length = 0, capacity = 4096;
         char *text;
         int r = 0;
 
         if (fd < 0)
-                return -errno;
+                return fd;
         text = malloc(capacity + 1);
         while (text) {
                 ssize_t n;
@@ -428,6 +475,8 @@ static const struct option options[] = {
     {"chat-workers", required_argument, NULL, OPT_KEY + 21},
     {"chat-queue", required_argument, NULL, OPT_KEY + 22},
     {"chat-output-max", required_argument, NULL, OPT_KEY + 23},
+    {"udp-global-rate", required_argument, NULL, OPT_KEY + 24},
+    {"socket-buffer", required_argument, NULL, OPT_KEY + 25},
     {NULL, 0, NULL, 0},
 };
 
@@ -499,7 +548,7 @@ static int parse_args(struct config *config, int argc, char **argv, bool apply,
         return 0;
 }
 
-int config_load(struct config *config, int argc, char **argv, enum config_action *action,
+static int load(struct config *config, int argc, char **argv, enum config_action *action,
                 char *error, size_t error_size)
 {
         char *text = NULL;
@@ -517,7 +566,7 @@ int config_load(struct config *config, int argc, char **argv, enum config_action
                 r = 0; /* running without the packaged file is fine */
         } else if (r < 0) {
                 snprintf(error, error_size, "cannot read config file %s: %s", config->config_path,
-                         r == -EBADMSG ? "not a text file" : strerror(-r));
+                         r == -EBADMSG ? "not a text file" : file_strerror(r));
                 return r;
         } else {
                 r = config_parse_text(config, config->config_path, text, error, error_size);
@@ -526,6 +575,16 @@ int config_load(struct config *config, int argc, char **argv, enum config_action
                         return r;
         }
         return parse_args(config, argc, argv, true, action, error, error_size);
+}
+
+int config_load(struct config *config, int argc, char **argv, enum config_action *action,
+                char *error, size_t error_size)
+{
+        int r = load(config, argc, argv, action, error, error_size);
+
+        if (r < 0)
+                escape_error(error, error_size);
+        return r;
 }
 
 void config_usage(void)
@@ -546,9 +605,11 @@ void config_usage(void)
             "  --max-connections N     open TCP connections at most (default 4096)\n"
             "  --idle-timeout SECONDS  close TCP connections idle this long; 0 = never (300)\n"
             "  --buffer-size BYTES     echo buffer per TCP connection (default 64K)\n"
+            "  --socket-buffer BYTES   SO_RCVBUF/SO_SNDBUF per TCP connection; 0 = kernel's (64K)\n"
             "  --shutdown-timeout SECONDS  time to drain connections on stop (default 10)\n"
             "  --udp-rate N            UDP datagrams per second per source; 0 = no limit (100)\n"
             "  --udp-burst N           UDP burst per source (default 200)\n"
+            "  --udp-global-rate N     UDP replies per second in all; 0 = no limit (10000)\n"
             "  --chat [ADDR:]PORT      serve the chat (repeatable; port 7070 is usual)\n"
             "  --chat-history N        messages shown at login (default 20)\n"
             "  --chat-rate N           messages per second per user (default 5; --chat-burst 20)\n"

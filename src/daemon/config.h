@@ -45,6 +45,8 @@ struct config {
         unsigned chat_workers;        /* password hashing threads */
         unsigned chat_queue;          /* password jobs waiting at most */
         size_t chat_output_max;       /* bytes queued for one slow reader at most */
+        double udp_global_rate;       /* UDP replies per second in all; 0 = no limit */
+        size_t socket_buffer;         /* SO_RCVBUF/SO_SNDBUF of TCP echo connections; 0 = kernel's */
         /* From the command line only. */
         char *config_path;
         bool config_explicit;

@@ -35,6 +35,27 @@ static void on_connection_closed(struct echo_tcp_pool *pool)
         echo->env.connection_closed(echo->env.server);
 }
 
+/*
+ * The ports echod's standalone UDP echo may take: each configured port and,
+ * unless the port is strict, the ones after it the busy-port fallback tries.
+ * Datagrams from them are never answered (see udpguard_add_own_ports).
+ */
+static void guard_configured_ports(struct udpguard *guard, const struct config *config)
+{
+        for (size_t i = 0; i < config->echo_count; i++) {
+                const struct addr_spec *spec = &config->echo[i];
+                unsigned first = addr_port((const struct sockaddr *)&spec->sa), last = first;
+
+                if (spec->proto != ADDR_UDP || first == 0)
+                        continue;
+                if (!config->strict_port)
+                        last = first + LISTEN_PORT_TRIES - 1 > 65535 ? 65535
+                                                                     : first + LISTEN_PORT_TRIES - 1;
+                if (udpguard_add_own_ports(guard, (unsigned short)first, (unsigned short)last) < 0)
+                        break; /* the list holds every socket echod can have */
+        }
+}
+
 static int echo_init(void **state, const struct service_env *env)
 {
         const struct config *config = env->config;
@@ -49,13 +70,16 @@ static int echo_init(void **state, const struct service_env *env)
         if (r < 0)
                 goto fail;
         echo->pool.owner = echo;
+        echo->pool.socket_buffer = (int)config->socket_buffer;
         echo->pool.on_close = on_connection_closed;
         r = ratelimit_init(&echo->limit, RATELIMIT_SOURCES, config->udp_rate, config->udp_burst);
         if (r < 0) {
                 echo_tcp_pool_fini(&echo->pool);
                 goto fail;
         }
+        ratelimit_configure_global(&echo->limit, config->udp_global_rate);
         udpguard_init(&echo->guard);
+        guard_configured_ports(&echo->guard, config);
         *state = echo;
         return 0;
 fail:
@@ -73,6 +97,8 @@ static int echo_connection(void *state, int fd, const struct sockaddr *peer, soc
 static int echo_datagram(void *state, int fd)
 {
         struct echo_service *echo = state;
+        struct sockaddr_storage local;
+        socklen_t length = sizeof(local);
         int r;
 
         if (echo->udp_count == LISTEN_MAX)
@@ -89,6 +115,19 @@ static int echo_datagram(void *state, int fd)
                            &echo->limit, &echo->udp_stats);
         if (r < 0)
                 return r;
+        /*
+         * A datagram from this socket's port (spoofed, on loopback, or from
+         * another of our sockets) would be answered by the socket that sent
+         * it: an echo loop. Every UDP socket's port goes on the guard's list,
+         * which all of them share.
+         */
+        if (getsockname(fd, (struct sockaddr *)&local, &length) == 0 &&
+            addr_port((struct sockaddr *)&local) != 0) {
+                unsigned short port = (unsigned short)addr_port((struct sockaddr *)&local);
+
+                if (udpguard_add_own_ports(&echo->guard, port, port) < 0)
+                        log_warning("udp: too many echo ports to guard; port %u is not", port);
+        }
         echo->udp_count++;
         return 0;
 }
@@ -135,6 +174,8 @@ static void echo_reload(void *state, const struct config *config)
         if (echo->pool.idle_timeout != config->idle_timeout)
                 echo_tcp_pool_set_idle_timeout(&echo->pool, config->idle_timeout);
         ratelimit_configure(&echo->limit, config->udp_rate, config->udp_burst);
+        ratelimit_configure_global(&echo->limit, config->udp_global_rate);
+        echo->pool.socket_buffer = (int)config->socket_buffer;
 }
 
 static void echo_tick(void *state)

@@ -305,6 +305,17 @@ static struct echo_tcp_conn *conn_new(struct echo_tcp_pool *pool, int fd,
         /* Echoes go out at once: Nagle would hold small ones back. */
         if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /*
+         * Bound the kernel memory a peer can pin: left alone, autotuning lets a
+         * client that sends and never reads hold megabytes of socket buffers.
+         * A fixed size also turns autotuning off, so it is set on both.
+         */
+        if (pool->socket_buffer > 0) {
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &pool->socket_buffer,
+                           sizeof(pool->socket_buffer));
+                setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &pool->socket_buffer,
+                           sizeof(pool->socket_buffer));
+        }
 
         ev_io_init(&conn->read_watcher, on_readable, fd, EV_READ);
         ev_io_init(&conn->write_watcher, on_writable, fd, EV_WRITE);

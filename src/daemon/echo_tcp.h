@@ -25,6 +25,8 @@ struct echo_tcp_pool {
         char *scratch;      /* shared read buffer, buffer_size bytes */
         size_t buffer_size; /* per connection, fixed at start */
         double idle_timeout;
+        /* SO_RCVBUF and SO_SNDBUF of each new connection (the kernel doubles it); 0 = its own. */
+        int socket_buffer;
         struct echo_tcp_conn *head;
         unsigned count;
         uint64_t total;

@@ -136,6 +136,7 @@ static void handle_datagram(struct echo_udp *udp, struct msghdr *message, size_t
         const struct sockaddr *src = message->msg_name;
         bool have_dst = destination_of(message, &dst);
         enum udpguard_verdict verdict;
+        enum ratelimit_verdict limited;
         ssize_t sent;
 
         udp->stats->received++;
@@ -150,9 +151,11 @@ static void handle_datagram(struct echo_udp *udp, struct msghdr *message, size_t
                 note_drop(udp, src, udpguard_reason(verdict));
                 return;
         }
-        if (!ratelimit_allow(udp->limit, src, ev_now(udp->loop))) {
+        limited = ratelimit_check(udp->limit, src, ev_now(udp->loop));
+        if (limited != RATELIMIT_PASS) {
                 udp->stats->dropped_rate++;
-                note_drop(udp, src, "rate limit");
+                note_drop(udp, src,
+                          limited == RATELIMIT_GLOBAL ? "global rate limit" : "rate limit");
                 return;
         }
         prepare_reply_control(message);

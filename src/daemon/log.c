@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -13,7 +14,25 @@
 
 #include <systemd/sd-journal.h>
 
+#include "escape.h"
+#include "file.h"
+
 #define LOG_LINE_MAX 2048
+/* Records waiting for a stalled standard error, at most. */
+#define LOG_QUEUE_MAX (64 * 1024)
+
+/*
+ * Standard error must never block the loop (a pipe nobody reads, a terminal
+ * on hold). Records are written without blocking; what the sink does not
+ * take waits in a bounded queue, flushed by the next record or by
+ * log_flush(); what does not fit is dropped and counted, and the count is
+ * logged once the queue has drained.
+ */
+enum stderr_mode {
+        STDERR_WRITE, /* write(2) to fd 2: a regular file, which does not block on a reader */
+        STDERR_SEND,  /* send(MSG_DONTWAIT) on fd 2: a socket */
+        STDERR_OWN,   /* write(2) to a private non-blocking reopening of fd 2 */
+};
 
 static struct {
         const char *identifier;
@@ -25,7 +44,13 @@ static struct {
         bool stderr_tty;
         FILE *file;
         char *file_path;
-} log_state = {.identifier = "echod", .level = LOG_INFO};
+        enum stderr_mode stderr_mode;
+        int stderr_fd;
+        char queue[LOG_QUEUE_MAX];
+        size_t queue_length;
+        unsigned long long dropped;
+        bool reporting;
+} log_state = {.identifier = "echod", .level = LOG_INFO, .stderr_fd = STDERR_FILENO};
 
 static const char *const level_names[] = {"emerg",   "alert",  "crit", "err",
                                           "warning", "notice", "info", "debug"};
@@ -44,6 +69,89 @@ static bool stderr_is_journal(void)
         return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
+/*
+ * Pick a way to write standard error that cannot block. A pipe or a terminal
+ * is reopened through /proc (a file description of our own, so
+ * O_NONBLOCK does not leak to the processes sharing ours); a socket takes
+ * MSG_DONTWAIT; anything else (a regular file) is written as it is.
+ */
+static void stderr_setup(void)
+{
+        struct stat st;
+        int fd;
+
+        log_state.stderr_mode = STDERR_WRITE;
+        log_state.stderr_fd = STDERR_FILENO;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return;
+        if (S_ISSOCK(st.st_mode)) {
+                log_state.stderr_mode = STDERR_SEND;
+                return;
+        }
+        if (!S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode))
+                return;
+        fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return; /* no /proc: write as before */
+        log_state.stderr_mode = STDERR_OWN;
+        log_state.stderr_fd = fd;
+}
+
+/* One non-blocking write of up to length bytes. Returns bytes taken, 0 if none, -1 on error. */
+static ssize_t stderr_write(const char *data, size_t length)
+{
+        ssize_t n;
+
+        do {
+                if (log_state.stderr_mode == STDERR_SEND)
+                        n = send(log_state.stderr_fd, data, length, MSG_DONTWAIT | MSG_NOSIGNAL);
+                else
+                        n = write(log_state.stderr_fd, data, length);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return 0;
+        return n;
+}
+
+/* Write what waits in the queue. True once it is empty. */
+static bool stderr_flush(void)
+{
+        while (log_state.queue_length > 0) {
+                ssize_t n = stderr_write(log_state.queue, log_state.queue_length);
+
+                if (n < 0) {
+                        /* A broken sink (closed pipe): the queue will never go out. */
+                        log_state.dropped++;
+                        log_state.queue_length = 0;
+                        break;
+                }
+                if (n == 0)
+                        return false;
+                memmove(log_state.queue, log_state.queue + n, log_state.queue_length - (size_t)n);
+                log_state.queue_length -= (size_t)n;
+        }
+        return true;
+}
+
+/* Write one line to standard error, or queue it, or count it as dropped. */
+static void stderr_line(const char *line, size_t length)
+{
+        ssize_t n = 0;
+
+        if (stderr_flush()) {
+                n = stderr_write(line, length);
+                if (n < 0 || (size_t)n == length)
+                        return; /* written (or the sink is gone: nothing to wait for) */
+        }
+        /* Whole records only: the rest of a partly written one, or none of a new one. */
+        if (log_state.queue_length + length - (size_t)n > sizeof(log_state.queue)) {
+                log_state.dropped++;
+                return;
+        }
+        memcpy(log_state.queue + log_state.queue_length, line + n, length - (size_t)n);
+        log_state.queue_length += length - (size_t)n;
+}
+
 void log_init(const char *identifier)
 {
         log_state.identifier = identifier;
@@ -51,6 +159,22 @@ void log_init(const char *identifier)
                  "SYSLOG_IDENTIFIER=%s", identifier);
         log_state.journal = stderr_is_journal();
         log_state.stderr_tty = isatty(STDERR_FILENO) == 1;
+        if (!log_state.journal)
+                stderr_setup();
+}
+
+void log_flush(void)
+{
+        unsigned long long dropped;
+
+        if (!stderr_flush() || log_state.dropped == 0 || log_state.reporting)
+                return;
+        dropped = log_state.dropped;
+        log_state.dropped = 0;
+        log_state.reporting = true;
+        log_warning("%llu log record%s dropped: standard error was not taking them", dropped,
+                    dropped == 1 ? "" : "s");
+        log_state.reporting = false;
 }
 
 void log_set_level(int level)
@@ -77,13 +201,14 @@ bool log_enabled(int priority)
         return priority <= log_state.level;
 }
 
+/* A regular file only: a FIFO in its place would block the opener (and the loop). */
 static int open_log_file(const char *path, FILE **out)
 {
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+        int fd = file_open_regular(path, O_WRONLY | O_APPEND | O_CREAT, 0640);
         FILE *file;
 
         if (fd < 0)
-                return -errno;
+                return fd;
         file = fdopen(fd, "a");
         if (!file) {
                 int err = -errno;
@@ -136,7 +261,12 @@ int log_reopen(void)
 
 void log_fini(void)
 {
+        log_flush();
         log_set_file(NULL);
+        if (log_state.stderr_mode == STDERR_OWN)
+                close(log_state.stderr_fd);
+        log_state.stderr_mode = STDERR_WRITE;
+        log_state.stderr_fd = STDERR_FILENO;
 }
 
 void log_set_sink(log_sink_fn sink, void *arg)
@@ -191,7 +321,8 @@ static void write_file(const struct timespec *now, int priority, const char *con
 void log_record_at(const char *file, const char *line, const char *func, int priority,
                    const char *message_id, const char *const *fields, const char *format, ...)
 {
-        char message[LOG_LINE_MAX];
+        char message[LOG_LINE_MAX], escaped[LOG_LINE_MAX];
+        const char *text = message;
         struct timespec now;
         va_list ap;
         int saved_errno = errno;
@@ -201,23 +332,40 @@ void log_record_at(const char *file, const char *line, const char *func, int pri
         va_start(ap, format);
         vsnprintf(message, sizeof(message), format, ap);
         va_end(ap);
+        /* A record is one line: input quoted in it (a path, a peer's text) cannot break it. */
+        if (escape_needed(message))
+                text = escape_control(message, escaped, sizeof(escaped));
 
         clock_gettime(CLOCK_REALTIME, &now);
-        if (log_state.journal)
-                write_journal(file, line, func, priority, message_id, fields, message);
-        else if (log_state.stderr_tty)
-                fprintf(stderr, "%s: %s\n", log_state.identifier, message);
-        else
-                fprintf(stderr, "<%d>%s\n", priority, message);
+        /* Records dropped while the sink was stalled are reported before the next one. */
+        if (log_state.dropped > 0 && !log_state.reporting)
+                log_flush();
+        if (log_state.journal) {
+                write_journal(file, line, func, priority, message_id, fields, text);
+        } else {
+                char stderr_text[LOG_LINE_MAX + 80];
+                int length;
+
+                if (log_state.stderr_tty)
+                        length = snprintf(stderr_text, sizeof(stderr_text), "%s: %s\n",
+                                          log_state.identifier, text);
+                else
+                        length = snprintf(stderr_text, sizeof(stderr_text), "<%d>%s\n", priority,
+                                          text);
+                if (length > 0)
+                        stderr_line(stderr_text, (size_t)length < sizeof(stderr_text)
+                                                     ? (size_t)length
+                                                     : sizeof(stderr_text) - 1);
+        }
         if (log_state.file)
-                write_file(&now, priority, fields, message);
+                write_file(&now, priority, fields, text);
         if (log_state.sink) {
                 struct log_entry entry = {
                     .time = now,
                     .priority = priority,
                     .message_id = message_id,
                     .fields = fields,
-                    .message = message,
+                    .message = text,
                 };
 
                 log_state.sink(log_state.sink_arg, &entry);

@@ -63,6 +63,13 @@ int log_set_file(const char *path);
 /* Reopen the log file at the same path (after rotation). Returns 0 or -errno. */
 int log_reopen(void);
 
+/*
+ * Write what waits for a stalled standard error, without blocking; once it
+ * has all gone out, log how many records were dropped meanwhile. The daemon
+ * calls it once a second.
+ */
+void log_flush(void);
+
 /* Flush and close everything. */
 void log_fini(void);
 

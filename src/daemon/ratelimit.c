@@ -4,12 +4,16 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+
+#include <sodium.h>
 
 int ratelimit_init(struct ratelimit *limit, size_t sources, double rate, double burst)
 {
         size_t sets = 1;
 
+        /* Safe to call more than once (the chat calls it too); needed for randombytes. */
+        if (sodium_init() < 0)
+                return -EIO;
         while (sets * RATELIMIT_WAYS < sources)
                 sets <<= 1;
         limit->entries = calloc(sets * RATELIMIT_WAYS, sizeof(*limit->entries));
@@ -17,13 +21,17 @@ int ratelimit_init(struct ratelimit *limit, size_t sources, double rate, double 
                 return -ENOMEM;
         limit->sets = sets;
         /* A secret key stops a sender from choosing addresses that collide. */
-        if (getrandom(limit->hash_key, sizeof(limit->hash_key), GRND_NONBLOCK) !=
-            sizeof(limit->hash_key)) {
-                limit->hash_key[0] = (uint64_t)(uintptr_t)limit ^ 0x9e3779b97f4a7c15ull;
-                limit->hash_key[1] = (uint64_t)(uintptr_t)limit->entries;
-        }
+        randombytes_buf(limit->hash_key, sizeof(limit->hash_key));
         ratelimit_configure(limit, rate, burst);
+        ratelimit_configure_global(limit, 0);
         return 0;
+}
+
+void ratelimit_configure_global(struct ratelimit *limit, double global_rate)
+{
+        limit->global_rate = global_rate > 0 ? global_rate : 0;
+        if (limit->global_tokens > limit->global_rate || limit->global_last == 0)
+                limit->global_tokens = limit->global_rate;
 }
 
 void ratelimit_configure(struct ratelimit *limit, double rate, double burst)
@@ -58,21 +66,46 @@ static void source_key(const struct sockaddr *src, uint64_t *high, uint64_t *low
         }
 }
 
-/* A keyed mix of the two key halves (splitmix64 finaliser). */
-static uint64_t mix(const struct ratelimit *limit, uint64_t high, uint64_t low)
+/* SipHash-2-4 of the key under the secret key. */
+static uint64_t keyed_hash(const struct ratelimit *limit, uint64_t high, uint64_t low)
 {
-        uint64_t x = (high ^ limit->hash_key[0]) * 0xbf58476d1ce4e5b9ull;
+        unsigned char in[16], out[crypto_shorthash_BYTES];
+        uint64_t hash;
 
-        x ^= (low ^ limit->hash_key[1]) + 0x9e3779b97f4a7c15ull + (x << 6) + (x >> 2);
-        x ^= x >> 30;
-        x *= 0xbf58476d1ce4e5b9ull;
-        x ^= x >> 27;
-        x *= 0x94d049bb133111ebull;
-        x ^= x >> 31;
-        return x;
+        memcpy(in, &high, sizeof(high));
+        memcpy(in + 8, &low, sizeof(low));
+        crypto_shorthash(out, in, sizeof(in), limit->hash_key);
+        memcpy(&hash, out, sizeof(hash));
+        return hash;
 }
 
-bool ratelimit_allow(struct ratelimit *limit, const struct sockaddr *src, double now)
+/* Refill the global budget and say whether one reply is left in it. */
+static bool global_has_token(struct ratelimit *limit, double now)
+{
+        if (limit->global_rate <= 0)
+                return true;
+        if (now > limit->global_last) {
+                if (limit->global_last > 0)
+                        limit->global_tokens += (now - limit->global_last) * limit->global_rate;
+                if (limit->global_tokens > limit->global_rate)
+                        limit->global_tokens = limit->global_rate;
+                limit->global_last = now;
+        }
+        return limit->global_tokens >= 1;
+}
+
+/* Tokens a source new to the table starts with, in place of victim. */
+static double first_tokens(const struct ratelimit *limit, const struct ratelimit_entry *victim,
+                           double now)
+{
+        /* A free slot, or one whose bucket would have refilled anyway: no churn. */
+        if (victim->last == 0 || (now - victim->last) * limit->rate >= limit->burst)
+                return limit->burst;
+        return 1;
+}
+
+/* The per-source bucket: may src send one more? Takes the token if so. */
+static bool source_take(struct ratelimit *limit, const struct sockaddr *src, double now)
 {
         struct ratelimit_entry *set, *entry = NULL, *oldest;
         uint64_t high, low;
@@ -80,7 +113,7 @@ bool ratelimit_allow(struct ratelimit *limit, const struct sockaddr *src, double
         if (limit->rate <= 0)
                 return true; /* 0 turns the limit off */
         source_key(src, &high, &low);
-        set = &limit->entries[(mix(limit, high, low) & (limit->sets - 1)) * RATELIMIT_WAYS];
+        set = &limit->entries[(keyed_hash(limit, high, low) & (limit->sets - 1)) * RATELIMIT_WAYS];
         oldest = &set[0];
         for (int i = 0; i < RATELIMIT_WAYS; i++) {
                 if (set[i].last > 0 && set[i].key_high == high && set[i].key_low == low) {
@@ -92,9 +125,9 @@ bool ratelimit_allow(struct ratelimit *limit, const struct sockaddr *src, double
         }
         if (!entry) {
                 entry = oldest;
+                entry->tokens = first_tokens(limit, entry, now);
                 entry->key_high = high;
                 entry->key_low = low;
-                entry->tokens = limit->burst;
                 /* A clock of 0 would read as a free entry; nudge it. */
                 entry->last = now > 0 ? now : 1e-9;
         } else {
@@ -110,4 +143,22 @@ bool ratelimit_allow(struct ratelimit *limit, const struct sockaddr *src, double
                 return false;
         entry->tokens -= 1;
         return true;
+}
+
+enum ratelimit_verdict ratelimit_check(struct ratelimit *limit, const struct sockaddr *src,
+                                       double now)
+{
+        /* The global budget is looked at first, so a refused source takes nothing from it. */
+        if (!global_has_token(limit, now))
+                return RATELIMIT_GLOBAL;
+        if (!source_take(limit, src, now))
+                return RATELIMIT_SOURCE;
+        if (limit->global_rate > 0)
+                limit->global_tokens -= 1;
+        return RATELIMIT_PASS;
+}
+
+bool ratelimit_allow(struct ratelimit *limit, const struct sockaddr *src, double now)
+{
+        return ratelimit_check(limit, src, now) == RATELIMIT_PASS;
 }

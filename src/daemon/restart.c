@@ -17,6 +17,8 @@
 
 /* How long the stored state may take to reach systemd before we exit anyway. */
 #define RESTART_BARRIER_USEC (5 * 1000000ull)
+/* How long systemd may take to say what job is pending. */
+#define RESTART_BUS_TIMEOUT_USEC (3 * 1000000ull)
 
 static int mode_path(char *path, size_t size)
 {
@@ -74,6 +76,29 @@ out:
         return r;
 }
 
+/*
+ * systemd's own private socket, as systemctl uses it as root: no dbus-daemon
+ * needed (a minimal server may have none), and none to hang on while the
+ * system shuts down. Method calls time out after a few seconds.
+ */
+static int connect_systemd(sd_bus **bus)
+{
+        int r = sd_bus_new(bus);
+
+        if (r < 0)
+                return r;
+        r = sd_bus_set_address(*bus, "unix:path=/run/systemd/private");
+        if (r >= 0)
+                r = sd_bus_set_method_call_timeout(*bus, RESTART_BUS_TIMEOUT_USEC);
+        if (r >= 0)
+                r = sd_bus_start(*bus);
+        if (r < 0) {
+                *bus = sd_bus_unref(*bus);
+                return r;
+        }
+        return 0;
+}
+
 int restart_announce_stop(void)
 {
         const char *main_pid = getenv("MAINPID");
@@ -87,7 +112,7 @@ int restart_announce_stop(void)
                 return r;
         if (!main_pid || !*main_pid)
                 return -ESRCH;
-        r = sd_bus_open_system(&bus);
+        r = connect_systemd(&bus);
         if (r >= 0)
                 r = pending_job_type(bus, (pid_t)strtol(main_pid, NULL, 10), &type);
         /* Anything but a clear "restart" drains: that never leaves a connection unserved. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "file.h"
 #include "listen.h"
 #include "log.h"
 #include "notify.h"
@@ -76,6 +77,7 @@ static void on_status_timer(struct ev_loop *loop, ev_timer *timer, int revents)
 
         (void)loop;
         (void)revents;
+        log_flush(); /* a stalled standard error may have drained */
         for (size_t i = 0; i < server->service_count; i++) {
                 if (server->services[i].ops->tick)
                         server->services[i].ops->tick(server->services[i].state);
@@ -361,6 +363,8 @@ static void apply_reloadable(struct server *server, struct config *fresh)
         config->chat_rate = fresh->chat_rate;
         config->chat_burst = fresh->chat_burst;
         config->chat_output_max = fresh->chat_output_max;
+        config->udp_global_rate = fresh->udp_global_rate;
+        config->socket_buffer = fresh->socket_buffer;
         for (size_t i = 0; i < server->service_count; i++)
                 server->services[i].ops->reload(server->services[i].state, config);
 }
@@ -386,14 +390,15 @@ static void reload(struct server *server)
                         r = log_set_file(fresh.log_file);
                         if (r < 0) {
                                 log_error("reload: cannot open log file %s: %s", new_file,
-                                          strerror(-r));
+                                          file_strerror(r));
                         } else {
                                 free(server->config.log_file);
                                 server->config.log_file = fresh.log_file;
                                 fresh.log_file = NULL;
                         }
                 } else if ((r = log_reopen()) < 0) {
-                        log_error("reload: cannot reopen log file %s: %s", new_file, strerror(-r));
+                        log_error("reload: cannot reopen log file %s: %s", new_file,
+                                  file_strerror(r));
                 }
                 log_record(LOG_INFO, LOG_ID_RELOAD, NULL, "reloaded configuration from %s",
                            server->config.config_path ? server->config.config_path : "(none)");

@@ -1,5 +1,8 @@
 #include "udpguard.h"
 
+#include "config.h"
+#include "listen.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -10,14 +13,44 @@
 /*
  * UDP services above 1023 that answer datagrams and so could be played
  * against each other: NFS, SSDP, ARD, WS-Discovery, SIP, mDNS, CoAP, echod's
- * own standalone echo port, memcached.
+ * own standalone echo port, memcached. echod's port is a range: a standalone
+ * echod whose port was busy took one of the next ones, and two echods on
+ * neighbouring ports must not play ping-pong.
  */
-static const unsigned short service_ports[] = {1900, 2049, 3283, 3702, 5060,
-                                               5353, 5683, 7007, 11211};
+static const struct udpguard_port_range service_ports[] = {
+    {1900, 1900},   {2049, 2049},
+    {3283, 3283},   {3702, 3702},
+    {5060, 5060},   {5353, 5353},
+    {5683, 5683},   {CONFIG_DEFAULT_ECHO_PORT, CONFIG_DEFAULT_ECHO_PORT + LISTEN_PORT_TRIES - 1},
+    {11211, 11211},
+};
 
 void udpguard_init(struct udpguard *guard)
 {
         guard->broadcast_count = 0;
+        guard->own_port_count = 0;
+}
+
+int udpguard_add_own_ports(struct udpguard *guard, unsigned short first, unsigned short last)
+{
+        for (size_t i = 0; i < guard->own_port_count; i++) {
+                if (guard->own_ports[i].first == first && guard->own_ports[i].last == last)
+                        return 0;
+        }
+        if (guard->own_port_count >= UDPGUARD_OWN_PORTS_MAX)
+                return -ENOSPC;
+        guard->own_ports[guard->own_port_count++] =
+            (struct udpguard_port_range){.first = first, .last = last};
+        return 0;
+}
+
+static bool port_in(const struct udpguard_port_range *ranges, size_t count, unsigned short port)
+{
+        for (size_t i = 0; i < count; i++) {
+                if (port >= ranges[i].first && port <= ranges[i].last)
+                        return true;
+        }
+        return false;
 }
 
 int udpguard_add_broadcast(struct udpguard *guard, struct in_addr address)
@@ -134,10 +167,11 @@ enum udpguard_verdict udpguard_check(const struct udpguard *guard, const struct 
                 return UDPGUARD_BAD_SOURCE;
         if (port < 1024)
                 return UDPGUARD_LOW_PORT;
-        for (size_t i = 0; i < sizeof(service_ports) / sizeof(service_ports[0]); i++) {
-                if (port == service_ports[i])
-                        return UDPGUARD_SERVICE_PORT;
-        }
+        if (port_in(service_ports, sizeof(service_ports) / sizeof(service_ports[0]), port))
+                return UDPGUARD_SERVICE_PORT;
+        /* Answering one of our own sockets would loop (with another echod, or with itself). */
+        if (port_in(guard->own_ports, guard->own_port_count, port))
+                return UDPGUARD_OWN_PORT;
         verdict = check_source(guard, src);
         if (verdict != UDPGUARD_OK)
                 return verdict;
@@ -168,6 +202,8 @@ const char *udpguard_reason(enum udpguard_verdict verdict)
                 return "loopback source on a non-loopback address";
         case UDPGUARD_GROUP_DESTINATION:
                 return "sent to a broadcast or multicast address";
+        case UDPGUARD_OWN_PORT:
+                return "source port of one of echod's own echo sockets";
         }
         return "unknown";
 }

@@ -12,6 +12,8 @@
  */
 
 #define UDPGUARD_BROADCAST_MAX 32
+/* Port ranges of echod's own echo sockets: one per socket, one per configured port. */
+#define UDPGUARD_OWN_PORTS_MAX 64
 
 enum udpguard_verdict {
         UDPGUARD_OK = 0,
@@ -21,15 +23,25 @@ enum udpguard_verdict {
         UDPGUARD_MULTICAST_SOURCE,  /* multicast or broadcast source */
         UDPGUARD_SPOOFED_LOOPBACK,  /* loopback source sent to a non-loopback address */
         UDPGUARD_GROUP_DESTINATION, /* sent to a broadcast or multicast address */
+        UDPGUARD_OWN_PORT,          /* from a port echod echoes on: a loop */
+};
+
+/* An inclusive range of UDP ports. */
+struct udpguard_port_range {
+        unsigned short first;
+        unsigned short last;
 };
 
 struct udpguard {
         /* The interfaces' IPv4 broadcast addresses (network byte order). */
         struct in_addr broadcast[UDPGUARD_BROADCAST_MAX];
         size_t broadcast_count;
+        /* Ports echod itself echoes on (or may, after the busy-port fallback). */
+        struct udpguard_port_range own_ports[UDPGUARD_OWN_PORTS_MAX];
+        size_t own_port_count;
 };
 
-/* Start with no interface broadcast addresses. */
+/* Start with no interface broadcast addresses and no own ports. */
 void udpguard_init(struct udpguard *guard);
 
 /* Learn the interfaces' broadcast addresses. Returns 0 or -errno. */
@@ -37,6 +49,13 @@ int udpguard_load_interfaces(struct udpguard *guard);
 
 /* Add one broadcast address. Returns 0 or -ENOSPC. */
 int udpguard_add_broadcast(struct udpguard *guard, struct in_addr address);
+
+/*
+ * Drop datagrams from source ports first..last: echod's own UDP echo sockets,
+ * so that it never answers itself or another of its sockets. Returns 0 or
+ * -ENOSPC.
+ */
+int udpguard_add_own_ports(struct udpguard *guard, unsigned short first, unsigned short last);
 
 /*
  * Judge a datagram from src that arrived at dst (NULL when the destination

@@ -16,10 +16,13 @@ static uint64_t checksum(const unsigned char *state, size_t payload)
 {
         uint64_t hash = 0xcbf29ce484222325ull;
 
-        for (size_t i = 8; i < HANDOVER_HEADER_SIZE + payload; i++) {
-                if (i == 24)
-                        i = HANDOVER_HEADER_SIZE; /* skip the checksum itself */
+        /* Bytes 8 to 23 (version, count, length), then the payload: not the checksum itself. */
+        for (size_t i = 8; i < 24; i++) {
                 hash ^= state[i];
+                hash *= 0x100000001b3ull;
+        }
+        for (size_t i = 0; i < payload; i++) {
+                hash ^= state[HANDOVER_HEADER_SIZE + i];
                 hash *= 0x100000001b3ull;
         }
         return hash;

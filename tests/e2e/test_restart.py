@@ -114,20 +114,93 @@ class Driver(threading.Thread):
             self.failure = "%s: %s" % (type(e).__name__, e)
 
 
+CHAT_USERS = 20
+
+
+class ChatUser:
+    """A chat user on echo-chat.socket (TCP 7070), from its own loopback address."""
+
+    def __init__(self, name, address):
+        self.name = name
+        self.address = address
+        self.messages = []  # (sender, number) of each MSG
+        self.bad = []       # lines that must not come: JOIN, LEAVE, ERR, BYE after login
+        self.joins_expected = 0
+        self.done = threading.Event()
+
+    def register(self):
+        self.sock = socket.create_connection(("127.0.0.1", 7070), timeout=30,
+                                             source_address=(self.address, 0))
+        self.file = self.sock.makefile("rb")
+        self.expect(b"NAME?")
+        self.sock.sendall(self.name.encode() + b"\n")
+        self.expect(b"PASSWORD?")
+        self.sock.sendall(b"password-" + self.name.encode() + b"\n")
+        self.expect(b"OK ")
+
+    def expect(self, prefix):
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise AssertionError("%s: connection closed waiting for %r" % (self.name, prefix))
+            if line.startswith(prefix):
+                return line
+
+    def start(self):
+        self.thread = threading.Thread(target=self.read, daemon=True)
+        self.thread.start()
+
+    def read(self):
+        self.sock.settimeout(None)
+        try:
+            for line in self.file:
+                if self.done.is_set():
+                    continue  # the test is over: others leaving is expected now
+                if line.startswith(b"MSG "):
+                    fields = line.decode(errors="replace").rstrip("\n").split(" ")
+                    if len(fields) == 6 and fields[3] == "m" and fields[4] == fields[2]:
+                        self.messages.append((fields[4], int(fields[5])))
+                    else:
+                        self.bad.append(line)
+                elif line.startswith(b"JOIN ") and self.joins_expected > 0:
+                    self.joins_expected -= 1  # users who registered after this one
+                elif line.startswith((b"JOIN ", b"LEAVE ", b"ERR", b"BYE")):
+                    self.bad.append(line)
+        except OSError as e:  # a reset is also what the test is here to catch
+            if not self.done.is_set():
+                self.bad.append(("%s" % e).encode())
+            return
+        if not self.done.is_set():
+            self.bad.append(b"<closed>")
+
+    def say(self, text):
+        self.sock.sendall(text.encode() + b"\n")
+
+    def stop(self):
+        self.done.set()
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.thread.join(10)
+        self.sock.close()
+
+
 class RestartTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if container.port_in_use(7):
-            raise unittest.SkipTest("port 7 is in use on this machine")
         cls.stage = tempfile.mkdtemp(prefix="echod-stage-")
         install_stage(echotest.BUILD_DIR, cls.stage)
+        # The container's lock first: another test's container may hold port 7 until then.
         cls.ct = container.Container(bind=cls.stage)
         cls.ct.__enter__()
         try:
+            if container.port_in_use(7) or container.port_in_use(7070):
+                raise AssertionError("TCP port 7 or 7070 is in use on this machine: stop what "
+                                     "listens there (ss -ltnp) to run this test")
             cls.ct.check("tar -C /pkg -cf - . | tar -C / -xf - --keep-directory-symlink "
                          "--no-overwrite-dir")
             cls.ct.check("systemctl daemon-reload")
-            cls.ct.check("systemctl start echo.socket")
+            # Both before the service runs: systemd refuses to start a socket
+            # whose service is already active.
+            cls.ct.check("systemctl start echo.socket echo-chat.socket")
         except BaseException:
             cls.ct.__exit__(None, None, None)
             raise
@@ -145,6 +218,17 @@ class RestartTest(unittest.TestCase):
     def journal_text(self, lines=60):
         entries = self.ct.journal("echo.service")[-lines:]
         return "\n".join("%s %s" % (e.get("_PID", "?"), e.get("MESSAGE", "")) for e in entries)
+
+    def restart(self):
+        """systemctl restart echo.service; a new MainPID. Returns the PID."""
+        before = self.main_pid()
+        # Several restarts within 10 s would hit systemd's default start limit.
+        self.ct.run(["systemctl", "reset-failed", "echo.service"])
+        res = self.ct.systemctl("restart", "echo.service")
+        self.assertEqual(res.returncode, 0, "%s\n%s" % (res, self.status()))
+        pid = self.main_pid()
+        self.assertNotEqual(pid, before, self.status())
+        return pid
 
     def main_pid(self):
         return self.ct.unit_property("echo.service", "MainPID")
@@ -169,10 +253,7 @@ class RestartTest(unittest.TestCase):
         pids = [self.main_pid()]
         for _ in range(RESTARTS):
             self.wait_progress(streams, {s.number: s.received for s in streams}, driver)
-            res = self.ct.systemctl("restart", "echo.service")
-            self.assertEqual(res.returncode, 0, "%s\n%s" % (res, self.status()))
-            pids.append(self.main_pid())
-            self.assertNotEqual(pids[-1], pids[-2], self.status())
+            pids.append(self.restart())
         # Every client talks to the last process too.
         self.wait_progress(streams, {s.number: s.received for s in streams}, driver)
         driver.finish.set()
@@ -203,7 +284,57 @@ class RestartTest(unittest.TestCase):
         print("\n%d clients, %d restarts (PIDs %s), %.1f MiB echoed"
               % (CLIENTS, RESTARTS, " ".join(pids), total / 2**20))
 
-    def test_2_stop_drains_and_closes_cleanly(self):
+    def test_2_chat_users_stay_logged_in_and_miss_nothing(self):
+        users = [ChatUser("u%02d" % i, "127.0.0.%d" % (20 + i)) for i in range(CHAT_USERS)]
+        began = time.monotonic()
+        for number, user in enumerate(users):
+            user.register()
+            user.joins_expected = CHAT_USERS - 1 - number
+        for user in users:
+            user.start()
+        sent = {user.name: 0 for user in users}
+        restarts_left = RESTARTS
+        pids = [self.main_pid()]
+        deadline = time.monotonic() + 120
+        # Each user says something about once a second, restarts in between.
+        while restarts_left > 0 and time.monotonic() < deadline:
+            for _ in range(2 * CHAT_USERS):
+                user = users[sum(sent.values()) % CHAT_USERS]
+                user.say("m %s %d" % (user.name, sent[user.name]))
+                sent[user.name] += 1
+                time.sleep(0.025)
+            pids.append(self.restart())
+            restarts_left -= 1
+        for _ in range(CHAT_USERS):
+            user = users[sum(sent.values()) % CHAT_USERS]
+            user.say("m %s %d" % (user.name, sent[user.name]))
+            sent[user.name] += 1
+        # Everyone gets every message of everyone else, once, in order.
+        want = {u.name: sum(n for name, n in sent.items() if name != u.name) for u in users}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(
+                len(u.messages) < want[u.name] for u in users):
+            time.sleep(0.1)
+        waited = time.monotonic()
+        for user in users:
+            user.done.set()
+        for user in users:
+            user.stop()
+        for user in users:
+            self.assertEqual(user.bad, [], "%s got %s" % (user.name, user.bad[:5]))
+            by_sender = {}
+            for sender, number in user.messages:
+                by_sender.setdefault(sender, []).append(number)
+            for sender, count in sent.items():
+                if sender == user.name:
+                    self.assertNotIn(sender, by_sender)
+                    continue
+                self.assertEqual(by_sender.get(sender, []), list(range(count)),
+                                 "%s from %s\n%s" % (user.name, sender, self.journal_text()))
+        print("\n%d chat users through %d restarts: %d messages, each to %d others (%.0f s)"
+              % (CHAT_USERS, RESTARTS, sum(sent.values()), CHAT_USERS - 1, waited - began))
+
+    def test_3_stop_drains_and_closes_cleanly(self):
         socks = []
         for i in range(10):
             s = socket.create_connection(("127.0.0.1", 7), timeout=10)

@@ -49,6 +49,19 @@ class Flags(unittest.TestCase):
         self.assert_usage_error(run("--config", "/dev/null", "stray"), "stray")
         self.assert_usage_error(run("--config", "/dev/null", "--udp", "5"), "--udp")
 
+    def test_control_characters_in_a_flag_are_escaped_in_the_error(self):
+        res = run("--config", "/dev/null", "--log-level", "a\nb")
+        self.assert_usage_error(res, "unknown level 'a\\nb'")
+        res = run("--config", "/dev/null", "--echo", "\x1b[2J7")
+        self.assert_usage_error(res, "'\\x1b[2J7'")
+        self.assertNotIn("\x1b", res.stderr)
+        res = run("--config", "/dev/null", "stray\targ")
+        self.assert_usage_error(res, "stray\\targ")
+        res = run("--config", "/dev/null", "--echo", "127.0.0.1:0", "--log-file", "/nonexistent/a\nb.log")
+        self.assertEqual(res.returncode, 1, res)
+        self.assertEqual(len(res.stderr.strip().splitlines()), 1, res.stderr)
+        self.assertIn("/nonexistent/a\\nb.log", res.stderr)
+
     def test_missing_config_file_exits_2(self):
         self.assert_usage_error(run("--config", "/nonexistent/echod.conf"), "/nonexistent/echod.conf")
 
@@ -79,6 +92,14 @@ class ConfigFile(unittest.TestCase):
             self.assertEqual(res.stdout,
                              "echod: configuration OK (%s does not exist: defaults apply)\n" % path)
 
+    def test_control_characters_in_the_file_are_escaped_in_the_error(self):
+        path = self.write("log-level = de\x1b[31mbug\x7f\n")
+        res = run("--config", path, "--check-config")
+        self.assertEqual(res.returncode, 2)
+        self.assertEqual(res.stderr.strip().splitlines(),
+                         ["echod: %s:1: log-level: unknown level 'de\\x1b[31mbug\\x7f' (emerg alert "
+                          "crit err warning notice info debug)" % path])
+
     def test_bad_config_names_file_and_line_and_exits_2(self):
         path = self.write("# comment\nidle-timeout = 5\nfrobnicate = yes\n")
         res = run("--config", path)
@@ -106,6 +127,39 @@ class ConfigFile(unittest.TestCase):
             a.close()
             b.close()
             self.assertEqual(daemon.stop()[0], 0)
+
+
+class NonRegularFiles(unittest.TestCase):
+    """A FIFO (or a directory) where a file should be: a clear error, never a hang."""
+
+    def fifo(self):
+        d = tempfile.mkdtemp(prefix="echod-fifo-")
+        path = os.path.join(d, "fifo")
+        os.mkfifo(path)
+        self.addCleanup(lambda: (os.unlink(path), os.rmdir(d)))
+        return path
+
+    def test_config_fifo_with_check_config_fails_at_once(self):
+        path = self.fifo()
+        # No writer ever comes: a blocking open or read would hang until the timeout.
+        res = run("--config", path, "--check-config", timeout=10)
+        self.assertEqual(res.returncode, 2, res)
+        self.assertEqual(res.stderr.strip(),
+                         "echod: cannot read config file %s: not a regular file" % path)
+
+    def test_config_directory_is_refused(self):
+        d = tempfile.mkdtemp(prefix="echod-dir-")
+        self.addCleanup(os.rmdir, d)
+        res = run("--config", d, "--check-config")
+        self.assertEqual(res.returncode, 2, res)
+        self.assertIn("not a regular file", res.stderr)
+
+    def test_log_file_fifo_fails_at_once(self):
+        path = self.fifo()
+        res = run("--config", "/dev/null", "--echo", "127.0.0.1:0", "--log-file", path,
+                  timeout=10)
+        self.assertEqual(res.returncode, 1, res)
+        self.assertIn("cannot open log file %s: not a regular file" % path, res.stderr)
 
 
 class BusyPort(unittest.TestCase):

@@ -2,13 +2,16 @@
 
 import os
 import re
+import select
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
-from echotest import Echod, binary, connect, recv_exactly, main
+from echotest import Echod, NotifySocket, binary, connect, recv_exactly, main
 
 
 class Notify(unittest.TestCase):
@@ -163,6 +166,54 @@ class Reload(unittest.TestCase):
             self.assertEqual(status, 0)
             self.assertRegex(log, r"reload: .*echod.conf:1: idle-timeout: .*keeping the running configuration")
 
+    def assert_echo_survives_reload(self, daemon):
+        mark = daemon.notify.mark()
+        daemon.signal(signal.SIGHUP)
+        # A blocked open would stop the loop: no READY, and no echo.
+        daemon.notify.wait_key("READY", "1", since=mark, timeout=10)
+        with connect(daemon.address("tcp"), timeout=5) as s:
+            s.sendall(b"alive")
+            self.assertEqual(recv_exactly(s, 5), b"alive")
+
+    def test_config_replaced_by_a_fifo_does_not_freeze_the_loop(self):
+        with Echod(["--echo", "127.0.0.1:0"], config="idle-timeout = 300\n") as daemon:
+            os.unlink(daemon.config_path)
+            os.mkfifo(daemon.config_path)
+            self.assert_echo_survives_reload(daemon)
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            self.assertIn("reload: cannot read config file %s: not a regular file; keeping the "
+                          "running configuration" % daemon.config_path, log)
+
+    def test_log_file_replaced_by_a_fifo_does_not_freeze_the_loop(self):
+        with Echod(["--echo", "127.0.0.1:0", "--log-file", "echod.log"]) as daemon:
+            path = os.path.join(daemon.tmp, "echod.log")
+            os.unlink(path)
+            os.mkfifo(path)  # as a rotation gone wrong would leave it
+            self.assert_echo_survives_reload(daemon)
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            self.assertIn("reload: cannot reopen log file echod.log: not a regular file", log)
+
+    def test_log_records_quoting_a_path_with_a_newline_stay_one_line(self):
+        d = tempfile.mkdtemp(prefix="echod-nl-")
+        conf_dir = os.path.join(d, "a\nb")
+        os.mkdir(conf_dir)
+        path = os.path.join(conf_dir, "echod.conf")
+        with open(path, "w") as f:
+            f.write("idle-timeout = 300\n")
+        try:
+            with Echod(["--echo", "127.0.0.1:0", "--config", path]) as daemon:
+                mark = daemon.notify.mark()
+                daemon.signal(signal.SIGHUP)
+                daemon.notify.wait_key("READY", "1", since=mark)
+                _, log = daemon.stop()
+        finally:
+            shutil.rmtree(d)
+        self.assertIn("reloaded configuration from %s/a\\nb/echod.conf\n" % d, log)
+        for line in log.splitlines():
+            self.assertRegex(line, r"^<\d>", log)
+
 
 class ReloadIdleTimeout(unittest.TestCase):
     def reload_with(self, daemon, text):
@@ -222,6 +273,47 @@ class LogFile(unittest.TestCase):
             self.assertIn("reloaded configuration", fresh)
             self.assertIn("echod stopped", fresh)
             self.assertRegex(fresh, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z echod\[\d+\] <info> ")
+
+
+class StalledStderr(unittest.TestCase):
+    def test_a_pipe_nobody_reads_never_stops_the_echo(self):
+        notify = NotifySocket()
+        self.addCleanup(notify.close)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NOTIFY_SOCKET": notify.path}
+        for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if key in os.environ:
+                env[key] = os.environ[key]
+        # Standard error is a pipe this test does not read until the end.
+        proc = subprocess.Popen([binary("echod"), "--config", "/dev/null", "--echo", "127.0.0.1:0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, env=env)
+        self.addCleanup(lambda: (proc.kill(), proc.wait()) if proc.poll() is None else None)
+        notify.wait_key("READY", "1")
+        line = proc.stdout.readline().decode()
+        addr = re.search(r"listening echo/tcp (\S+):(\d+)", line)
+        addr = (addr.group(1), int(addr.group(2)))
+        # Two records per connection: the 64 KiB pipe is full after a few hundred.
+        for i in range(3000):
+            with connect(addr, timeout=5) as s:
+                s.sendall(b"x")
+                self.assertEqual(recv_exactly(s, 1), b"x", "no echo after %d connections" % i)
+        # Once the pipe is read again, the records that did not fit are counted.
+        os.set_blocking(proc.stderr.fileno(), False)
+        text = b""
+        deadline = time.monotonic() + 15
+        while b"log records dropped" not in text and time.monotonic() < deadline:
+            select.select([proc.stderr], [], [], 1.0)
+            try:
+                text += proc.stderr.read() or b""
+            except BlockingIOError:
+                pass
+        self.assertRegex(text.decode(errors="replace"),
+                         r"<4>[1-9]\d* log records dropped: standard error was not taking them")
+        # Every line that did get through is whole.
+        for record in text.decode(errors="replace").splitlines():
+            self.assertRegex(record, r"^<\d>")
+        proc.terminate()
+        self.assertEqual(proc.wait(timeout=20), 0)
 
 
 if __name__ == "__main__":

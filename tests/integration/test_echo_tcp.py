@@ -140,6 +140,53 @@ class Backpressure(unittest.TestCase):
             self.assertEqual(status, 0)
 
 
+def server_socket_memory(port):
+    """skmem of the accepted socket whose local port is port (from ss), as a dict."""
+    import shutil
+    import subprocess
+    if not shutil.which("ss"):
+        raise unittest.SkipTest("no ss (iproute2)")
+    out = subprocess.run(["ss", "-tmnH", "state", "established", "( sport = :%d )" % port],
+                         capture_output=True, text=True, check=True).stdout
+    m = re.search(r"skmem:\(r(\d+),rb(\d+),t(\d+),tb(\d+),f\d+,w(\d+)", out)
+    if not m:
+        raise AssertionError("no server socket in ss output: %r" % out)
+    return dict(zip(("r", "rb", "t", "tb", "w"), map(int, m.groups())))
+
+
+class KernelMemory(unittest.TestCase):
+    def pin(self, args, cap):
+        """A client sends and never reads; the server's socket buffers must stay within cap."""
+        with Echod(["--echo", "127.0.0.1:0", *args]) as daemon:
+            addr = daemon.address("tcp")
+            with connect(addr) as hog:
+                hog.setblocking(False)
+                chunk = b"\xcd" * 65536
+                sel = selectors.DefaultSelector()
+                sel.register(hog, selectors.EVENT_WRITE)
+                pushed = 0
+                # Until the whole path is full: nothing writable for 1 s.
+                while pushed < (256 << 20) and sel.select(timeout=1.0):
+                    try:
+                        pushed += hog.send(chunk)
+                    except BlockingIOError:
+                        pass
+                mem = server_socket_memory(addr[1])
+                # The kernel doubles SO_RCVBUF/SO_SNDBUF for its bookkeeping.
+                self.assertLessEqual(mem["rb"], 2 * cap, mem)
+                self.assertLessEqual(mem["tb"], 2 * cap, mem)
+                # What is really held: the receive and send queues. Each may overshoot
+                # its buffer by one packet buffer (a 64 KiB TSO segment on loopback).
+                self.assertLessEqual(mem["r"] + mem["w"], 4 * cap + 2 * 68 * 1024, mem)
+            self.assertEqual(daemon.stop()[0], 0)
+
+    def test_a_client_that_never_reads_pins_bounded_kernel_memory_by_default(self):
+        self.pin([], 64 * 1024)
+
+    def test_socket_buffer_sets_the_bound(self):
+        self.pin(["--socket-buffer", "16K"], 16 * 1024)
+
+
 class Limits(unittest.TestCase):
     def test_idle_connection_is_closed_active_one_is_not(self):
         with Echod(["--echo", "127.0.0.1:0", "--idle-timeout", "0.6"]) as daemon:

@@ -3,6 +3,7 @@
 import os
 import re
 import socket
+import struct
 import time
 import unittest
 
@@ -14,6 +15,30 @@ def udp_client(port=0, host="127.0.0.1"):
     s.bind((host, port))
     s.settimeout(5)
     return s
+
+
+def count_replies(sock, quiet):
+    """Datagrams received until none comes for quiet seconds."""
+    answered = 0
+    sock.settimeout(quiet)
+    try:
+        while True:
+            sock.recvfrom(100)
+            answered += 1
+    except socket.timeout:
+        return answered
+
+
+def send_spoofed(src, dst, payload):
+    """Send one IPv4 UDP datagram with any source address and port (needs root)."""
+    udp = struct.pack("!HHHH", src[1], dst[1], 8 + len(payload), 0) + payload  # no checksum
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, socket.IPPROTO_UDP, 0,
+                     socket.inet_aton(src[0]), socket.inet_aton(dst[0]))
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW) as raw:
+        raw.sendto(ip + udp, (dst[0], 0))
+
+
+UDP_STATUS_RE = r"udp: (\d+) echoed, ([1-9]\d*) dropped"
 
 
 class UdpEcho(unittest.TestCase):
@@ -96,14 +121,7 @@ class Guards(unittest.TestCase):
             with udp_client() as flood, udp_client(host="127.0.0.3") as other:
                 for i in range(50):
                     flood.sendto(b"%d" % i, addr)
-                answered = 0
-                flood.settimeout(0.5)
-                try:
-                    while True:
-                        flood.recvfrom(100)
-                        answered += 1
-                except socket.timeout:
-                    pass
+                answered = count_replies(flood, 0.5)
                 # The burst (plus at most one refill) passes, the rest is dropped.
                 self.assertGreaterEqual(answered, 5)
                 self.assertLessEqual(answered, 7)
@@ -119,6 +137,62 @@ class Guards(unittest.TestCase):
             counts = [int(n) for n in re.findall(r"udp: dropped (\d+) datagram", log)]
             self.assertLess(len(counts), 5, log)
             self.assertEqual(sum(counts), 50 - answered, log)
+
+    def test_global_budget_bounds_replies_from_all_sources(self):
+        # No per-source limit: only the global budget (5 a second) stands.
+        with Echod(["--echo", "udp:127.0.0.1:0", "--udp-rate", "0",
+                    "--udp-global-rate", "5"]) as daemon:
+            addr = daemon.address("udp")
+            clients = [udp_client(host="127.0.0.%d" % (i + 1)) for i in range(10)]
+            try:
+                for i in range(5):
+                    for c in clients:
+                        c.sendto(b"%d" % i, addr)
+                answered = sum(count_replies(c, 0.2) for c in clients)
+            finally:
+                for c in clients:
+                    c.close()
+            # One second's budget, plus what refilled while the test ran (a busy machine
+            # stretches that), but far below the 50 sent.
+            self.assertGreaterEqual(answered, 5)
+            self.assertLess(answered, 25)
+            _, log = daemon.stop()
+            self.assertIn("global rate limit", log)
+
+
+class Loops(unittest.TestCase):
+    """A datagram from one of echod's own UDP sockets must not start an echo loop."""
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("spoofing a source address needs a raw socket (root)")
+
+    def expect_dropped_not_echoed(self, daemon):
+        # An ordinary client's echo proves the loop has run past the spoofed datagram.
+        with udp_client() as s:
+            s.sendto(b"probe", daemon.address("udp"))
+            self.assertEqual(s.recvfrom(10)[0], b"probe")
+        status = daemon.notify.wait_for(lambda f: re.search(UDP_STATUS_RE, f.get("STATUS", "")))
+        echoed = int(re.search(UDP_STATUS_RE, status["STATUS"]).group(1))
+        # Only the probe was answered; an echo loop would count thousands.
+        self.assertEqual(echoed, 1, status)
+        _, log = daemon.stop()
+        self.assertIn("source port of one of echod's own echo sockets", log)
+
+    def test_datagram_from_its_own_address_and_port_is_dropped(self):
+        # udp-rate 0: no rate limit to end a loop.
+        with Echod(["--echo", "udp:127.0.0.1:0", "--udp-rate", "0"]) as daemon:
+            addr = daemon.address("udp")
+            send_spoofed(addr, addr, b"loop")
+            self.expect_dropped_not_echoed(daemon)
+
+    def test_datagram_from_another_of_its_udp_sockets_is_dropped(self):
+        with Echod(["--echo", "udp:127.0.0.1:0", "--echo", "udp:127.0.0.1:0",
+                    "--udp-rate", "0"]) as daemon:
+            ports = [addr for svc, proto, addr in daemon.listening if proto == "udp"]
+            self.assertEqual(len(ports), 2, daemon.listening)
+            send_spoofed(ports[0], ports[1], b"ping-pong")
+            self.expect_dropped_not_echoed(daemon)
 
 
 if __name__ == "__main__":

@@ -111,6 +111,8 @@ static void defaults_match_the_documented_values(void **state)
         assert_true(config.shutdown_timeout == 10);
         assert_true(config.udp_rate == 100);
         assert_true(config.udp_burst == 200);
+        assert_true(config.udp_global_rate == 10000);
+        assert_int_equal(config.socket_buffer, 64 * 1024);
         assert_null(config.config_path);
         assert_false(config.config_explicit);
         assert_false(config.check_only);
@@ -318,6 +320,40 @@ static void udp_rate_allows_zero_for_no_limit(void **state)
         config_fini(&config);
 }
 
+static void udp_global_rate_takes_zero_to_ten_million(void **state)
+{
+        struct config config;
+
+        (void)state;
+        config_defaults(&config);
+        set_ok(&config, "udp-global-rate", "0");
+        assert_true(config.udp_global_rate == 0);
+        set_ok(&config, "udp-global-rate", "10000000");
+        assert_true(config.udp_global_rate == 1e7);
+        set_bad(&config, "udp-global-rate", "-1");
+        set_bad(&config, "udp-global-rate", "10000001");
+        set_bad(&config, "udp-global-rate", "lots");
+        config_fini(&config);
+}
+
+static void socket_buffer_takes_zero_or_4k_to_16m(void **state)
+{
+        struct config config;
+
+        (void)state;
+        config_defaults(&config);
+        set_ok(&config, "socket-buffer", "0");
+        assert_int_equal(config.socket_buffer, 0);
+        set_ok(&config, "socket-buffer", "16K");
+        assert_int_equal(config.socket_buffer, 16 * 1024);
+        set_ok(&config, "socket-buffer", "16M");
+        assert_int_equal(config.socket_buffer, 16 * 1024 * 1024);
+        set_bad(&config, "socket-buffer", "4095");
+        set_bad(&config, "socket-buffer", "17M");
+        set_bad(&config, "socket-buffer", "big");
+        config_fini(&config);
+}
+
 static void udp_burst_is_at_least_one(void **state)
 {
         static const char *const bad[] = {"0", "0.5", "-1", "1000001", "x"};
@@ -408,6 +444,26 @@ static void parse_text_skips_comments_blanks_and_whitespace(void **state)
         assert_true(config.idle_timeout == 9);
         assert_int_equal(config.log_level, LOG_DEBUG);
         assert_true(config.udp_burst == 3);
+        config_fini(&config);
+}
+
+static void parse_text_skips_a_utf8_byte_order_mark(void **state)
+{
+        struct config config;
+        char error[CONFIG_ERROR_MAX] = "";
+
+        (void)state;
+        config_defaults(&config);
+        if (config_parse_text(&config, "echod.conf", "\xef\xbb\xbfmax-connections = 7\n", error,
+                              sizeof(error)) != 0)
+                fail_msg("refused: %s", error);
+        assert_int_equal(config.max_connections, 7);
+        /* Only at the very start: elsewhere it is part of the text (and a bad key). */
+        assert_int_equal(config_parse_text(&config, "echod.conf",
+                                           "idle-timeout = 5\n\xef\xbb\xbfmax-connections = 8\n",
+                                           error, sizeof(error)),
+                         -EINVAL);
+        assert_non_null(strstr(error, "echod.conf:2: unknown key"));
         config_fini(&config);
 }
 
@@ -880,6 +936,9 @@ int main(void)
             cmocka_unit_test(buffer_size_takes_bytes_and_binary_suffixes),
             cmocka_unit_test(udp_rate_allows_zero_for_no_limit),
             cmocka_unit_test(udp_burst_is_at_least_one),
+            cmocka_unit_test(udp_global_rate_takes_zero_to_ten_million),
+            cmocka_unit_test(socket_buffer_takes_zero_or_4k_to_16m),
+            cmocka_unit_test(parse_text_skips_a_utf8_byte_order_mark),
             cmocka_unit_test(echo_refuses_bad_addresses),
             cmocka_unit_test(echo_from_a_new_source_replaces_inherited_list),
             cmocka_unit_test(echo_takes_at_most_16_addresses),

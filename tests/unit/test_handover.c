@@ -109,6 +109,7 @@ static void every_truncation_and_every_flipped_byte_is_refused(void **state)
 
 static void an_empty_state_has_no_records(void **state)
 {
+        unsigned char *exact;
         struct handover_writer writer;
         struct handover_reader reader;
         struct handover_record record;
@@ -119,8 +120,12 @@ static void an_empty_state_has_no_records(void **state)
         handover_writer_init(&writer);
         n = handover_writer_finish(&writer, &data);
         assert_int_equal(n, HANDOVER_HEADER_SIZE);
-        assert_int_equal(handover_reader_init(&reader, data, (size_t)n), 0);
+        /* A copy of exactly its size: ASan sees a read past it (found by fuzzing). */
+        exact = malloc((size_t)n);
+        memcpy(exact, data, (size_t)n);
+        assert_int_equal(handover_reader_init(&reader, exact, (size_t)n), 0);
         assert_int_equal(handover_next_record(&reader, &record), 0);
+        free(exact);
         handover_writer_fini(&writer);
 }
 

@@ -230,6 +230,110 @@ static void full_set_evicts_least_recently_seen_source(void **state)
         ratelimit_fini(&limit);
 }
 
+/* Room for RATELIMIT_WAYS sources: one set, so every source competes for it. */
+static void init_one_set(struct ratelimit *limit, double rate, double burst)
+{
+        assert_int_equal(ratelimit_init(limit, RATELIMIT_WAYS, rate, burst), 0);
+        assert_int_equal(limit->sets, 1);
+}
+
+static void churn_does_not_give_a_drained_source_a_new_burst(void **state)
+{
+        struct ratelimit limit;
+        struct sockaddr_storage victim = v4("192.0.2.1"), other;
+        char host[32];
+
+        (void)state;
+        init_one_set(&limit, 1, 200);
+        assert_int_equal(allowed_at(&limit, &victim, 10), 200);
+        /* Fresh sources, one datagram each, push the victim out of its set. */
+        for (int i = 0; i < 4 * RATELIMIT_WAYS; i++) {
+                snprintf(host, sizeof(host), "198.51.100.%d", i + 1);
+                other = v4(host);
+                assert_true(allow(&limit, &other, 10.5));
+        }
+        /* Back within a second: one token, not a fresh burst of 200. */
+        assert_int_equal(allowed_at(&limit, &victim, 10.75), 1);
+        ratelimit_fini(&limit);
+}
+
+static void newcomer_gets_full_burst_when_the_table_is_not_churning(void **state)
+{
+        struct ratelimit limit;
+        struct sockaddr_storage src[RATELIMIT_WAYS + 1];
+        char host[32];
+
+        (void)state;
+        init_one_set(&limit, 1, 5);
+        for (int i = 0; i <= RATELIMIT_WAYS; i++) {
+                snprintf(host, sizeof(host), "192.0.2.%d", i + 1);
+                src[i] = v4(host);
+        }
+        /* A free slot: a full burst. */
+        assert_int_equal(allowed_at(&limit, &src[0], 10), 5);
+        for (int i = 1; i < RATELIMIT_WAYS; i++)
+                assert_true(allow(&limit, &src[i], 10));
+        /* The oldest entry was idle long enough to have refilled: no churn, a full burst. */
+        assert_int_equal(allowed_at(&limit, &src[RATELIMIT_WAYS], 15), 5);
+        ratelimit_fini(&limit);
+}
+
+static void global_budget_bounds_replies_whatever_the_number_of_sources(void **state)
+{
+        struct ratelimit limit;
+        struct sockaddr_storage src;
+        char host[32];
+        unsigned passed = 0;
+
+        (void)state;
+        assert_int_equal(ratelimit_init(&limit, 8192, 100, 200), 0);
+        ratelimit_configure_global(&limit, 50);
+        for (int i = 0; i < 1000; i++) {
+                snprintf(host, sizeof(host), "10.0.%d.%d", i / 250, i % 250 + 1);
+                src = v4(host);
+                if (allow(&limit, &src, 10))
+                        passed++;
+        }
+        assert_int_equal(passed, 50);
+        assert_int_equal(ratelimit_check(&limit, (struct sockaddr *)&src, 10), RATELIMIT_GLOBAL);
+        /* One second later, one second's worth again (not more: the budget is capped). */
+        src = v4("192.0.2.9");
+        assert_int_equal(allowed_at(&limit, &src, 100), 50);
+        /* 0 turns it off. */
+        ratelimit_configure_global(&limit, 0);
+        assert_int_equal(allowed_at(&limit, &src, 100), 150);
+        ratelimit_fini(&limit);
+}
+
+static void global_refusal_takes_nothing_from_the_source(void **state)
+{
+        struct ratelimit limit;
+        struct sockaddr_storage src = v4("192.0.2.1"), other = v4("192.0.2.2");
+
+        (void)state;
+        assert_int_equal(ratelimit_init(&limit, 64, 1, 3), 0);
+        ratelimit_configure_global(&limit, 1);
+        assert_true(allow(&limit, &other, 10));
+        assert_int_equal(ratelimit_check(&limit, (struct sockaddr *)&src, 10), RATELIMIT_GLOBAL);
+        ratelimit_configure_global(&limit, 0);
+        assert_int_equal(allowed_at(&limit, &src, 10), 3);
+        ratelimit_fini(&limit);
+}
+
+static void each_table_has_its_own_secret_key(void **state)
+{
+        struct ratelimit a, b;
+        static const unsigned char zero[sizeof(a.hash_key)];
+
+        (void)state;
+        assert_int_equal(ratelimit_init(&a, 64, 1, 1), 0);
+        assert_int_equal(ratelimit_init(&b, 64, 1, 1), 0);
+        assert_memory_not_equal(a.hash_key, zero, sizeof(zero));
+        assert_memory_not_equal(a.hash_key, b.hash_key, sizeof(a.hash_key));
+        ratelimit_fini(&a);
+        ratelimit_fini(&b);
+}
+
 static void configure_caps_existing_tokens_at_new_burst(void **state)
 {
         struct ratelimit limit;
@@ -300,6 +404,11 @@ int main(void)
             cmocka_unit_test(configure_larger_burst_adds_no_tokens_at_once),
             cmocka_unit_test(burst_below_one_is_raised_to_one),
             cmocka_unit_test(table_holds_at_least_the_requested_sources),
+            cmocka_unit_test(churn_does_not_give_a_drained_source_a_new_burst),
+            cmocka_unit_test(newcomer_gets_full_burst_when_the_table_is_not_churning),
+            cmocka_unit_test(global_budget_bounds_replies_whatever_the_number_of_sources),
+            cmocka_unit_test(global_refusal_takes_nothing_from_the_source),
+            cmocka_unit_test(each_table_has_its_own_secret_key),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,9 +78,61 @@ static void service_ports_are_dropped(void **state)
         }
 }
 
+static void echo_port_fallback_range_counts_as_a_service_port(void **state)
+{
+        /* A standalone echod whose port 7007 was busy took one of the next 99. */
+        static const unsigned short fallback[] = {7008, 7050, 7106};
+        struct udpguard guard;
+
+        (void)state;
+        udpguard_init(&guard);
+        for (size_t i = 0; i < sizeof(fallback) / sizeof(fallback[0]); i++) {
+                if (check(&guard, v4("192.0.2.1", fallback[i]), NULL) != UDPGUARD_SERVICE_PORT)
+                        fail_msg("fallback port %u not dropped", fallback[i]);
+        }
+        assert_int_equal(check(&guard, v4("192.0.2.1", 7107), NULL), UDPGUARD_OK);
+}
+
+static void own_ports_are_dropped_from_any_address(void **state)
+{
+        struct udpguard guard;
+        struct sockaddr_storage local = v4("127.0.0.1", 40000);
+
+        (void)state;
+        udpguard_init(&guard);
+        assert_int_equal(check(&guard, v4("127.0.0.1", 40000), &local), UDPGUARD_OK);
+        assert_int_equal(udpguard_add_own_ports(&guard, 40000, 40000), 0);
+        assert_int_equal(udpguard_add_own_ports(&guard, 9000, 9099), 0);
+        assert_int_equal(check(&guard, v4("127.0.0.1", 40000), &local), UDPGUARD_OWN_PORT);
+        assert_int_equal(check(&guard, v4("192.0.2.1", 40000), NULL), UDPGUARD_OWN_PORT);
+        assert_int_equal(check(&guard, v6("::1", 40000), NULL), UDPGUARD_OWN_PORT);
+        assert_int_equal(check(&guard, v4("192.0.2.1", 9000), NULL), UDPGUARD_OWN_PORT);
+        assert_int_equal(check(&guard, v4("192.0.2.1", 9099), NULL), UDPGUARD_OWN_PORT);
+        assert_int_equal(check(&guard, v4("192.0.2.1", 9100), NULL), UDPGUARD_OK);
+        assert_int_equal(check(&guard, v4("192.0.2.1", 40001), NULL), UDPGUARD_OK);
+}
+
+static void own_port_list_is_bounded_and_ignores_repeats(void **state)
+{
+        struct udpguard guard;
+
+        (void)state;
+        udpguard_init(&guard);
+        for (unsigned i = 0; i < UDPGUARD_OWN_PORTS_MAX; i++) {
+                assert_int_equal(udpguard_add_own_ports(&guard, (unsigned short)(20000 + i),
+                                                        (unsigned short)(20000 + i)),
+                                 0);
+                assert_int_equal(udpguard_add_own_ports(&guard, (unsigned short)(20000 + i),
+                                                        (unsigned short)(20000 + i)),
+                                 0);
+        }
+        assert_int_equal(guard.own_port_count, UDPGUARD_OWN_PORTS_MAX);
+        assert_int_equal(udpguard_add_own_ports(&guard, 30000, 30000), -ENOSPC);
+}
+
 static void port_1024_and_ephemeral_ports_are_allowed(void **state)
 {
-        static const unsigned short allowed[] = {1024, 1901, 7008, 32768, EPHEMERAL, 65535};
+        static const unsigned short allowed[] = {1024, 1901, 7006, 7107, 32768, EPHEMERAL, 65535};
         struct udpguard guard;
 
         (void)state;
@@ -298,10 +350,10 @@ static void unknown_family_is_a_bad_source(void **state)
 
 static void every_verdict_has_a_reason(void **state)
 {
-        const char *seen[UDPGUARD_GROUP_DESTINATION + 1];
+        const char *seen[UDPGUARD_OWN_PORT + 1];
 
         (void)state;
-        for (int v = UDPGUARD_OK; v <= UDPGUARD_GROUP_DESTINATION; v++) {
+        for (int v = UDPGUARD_OK; v <= UDPGUARD_OWN_PORT; v++) {
                 const char *reason = udpguard_reason((enum udpguard_verdict)v);
 
                 assert_non_null(reason);
@@ -322,6 +374,9 @@ int main(void)
             cmocka_unit_test(ports_below_1024_are_dropped),
             cmocka_unit_test(service_ports_are_dropped),
             cmocka_unit_test(port_1024_and_ephemeral_ports_are_allowed),
+            cmocka_unit_test(echo_port_fallback_range_counts_as_a_service_port),
+            cmocka_unit_test(own_ports_are_dropped_from_any_address),
+            cmocka_unit_test(own_port_list_is_bounded_and_ignores_repeats),
             cmocka_unit_test(impossible_ipv4_sources_are_bad),
             cmocka_unit_test(multicast_ipv4_sources_are_dropped),
             cmocka_unit_test(interface_broadcast_is_a_bad_source_and_destination),

@@ -1,6 +1,7 @@
 /* echod: the echo daemon. All the work is in the daemon library (src/daemon). */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -42,7 +43,9 @@ int main(int argc, char **argv)
                 return EXIT_OK;
         }
         if (config.check_only) {
-                printf("echod: configuration OK (%s)\n", config.config_path);
+                /* Only an explicit --config must exist; a missing default file means defaults. */
+                printf("echod: configuration OK (%s%s)\n", config.config_path,
+                       access(config.config_path, F_OK) == 0 ? "" : " does not exist: defaults apply");
                 config_fini(&config);
                 return EXIT_OK;
         }

@@ -1,15 +1,34 @@
 #!/bin/sh
-# Install what echod needs to build, test and package, from Debian 12.
+# Install what echod needs from Debian 12, by purpose:
+#   ./scripts/deps.sh [build] [test] [package] [fresh]     (no argument: all of them)
+# build: compile and run the programs; test: the test suite (also needs
+# build); package: the .deb and .rpm and their linters; fresh: the fresh-
+# machine test (a new Debian 12 root made with mmdebstrap).
 # Fast when everything is already there; otherwise one apt-get run.
 set -eu
 
-BUILD="build-essential cmake pkg-config libev-dev libsystemd-dev libcmocka-dev libsodium-dev libsqlite3-dev liburing-dev"
-TEST="python3 systemd systemd-container socat iproute2 nftables nmap python3-uvloop nodejs procps"
+BUILD="build-essential cmake pkg-config libev-dev libsystemd-dev libsodium-dev libsqlite3-dev liburing-dev"
+TEST="libcmocka-dev python3 systemd systemd-container socat iproute2 nftables nmap python3-uvloop nodejs procps"
 TEST="$TEST ndiff libxml2-utils" # echoscan tests: ndiff and xmllint check its nmap XML
-PACKAGE="lintian rpm rpmlint dpkg-dev file"
+TEST="$TEST clang bash-completion" # libFuzzer targets (label fuzz); the completion tests
+PACKAGE="lintian rpm rpmlint dpkg-dev file elfutils"
+FRESH="mmdebstrap git ca-certificates systemd-container"
+
+[ $# -gt 0 ] || set -- build test package fresh
+wanted=""
+for set in "$@"; do
+        case $set in
+        build) wanted="$wanted $BUILD" ;;
+        test) wanted="$wanted $BUILD $TEST" ;;
+        package) wanted="$wanted $BUILD $PACKAGE" ;;
+        fresh) wanted="$wanted $FRESH" ;;
+        *) echo "deps.sh: unknown set '$set' (build, test, package or fresh)" >&2; exit 2 ;;
+        esac
+done
 
 missing=""
-for pkg in $BUILD $TEST $PACKAGE; do
+for pkg in $wanted; do
+        case " $missing " in *" $pkg "*) continue ;; esac
         dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then

@@ -1,5 +1,6 @@
-"""The .deb and the .rpm: built by scripts/package, checked, and driven under a
-real systemd in a container (tests/lib/container.py).
+"""The .deb and .rpm packages (echod, echod-tools, and the debug symbols):
+built by scripts/package, checked, and driven under a real systemd in a
+container (tests/lib/container.py).
 
 The .deb goes through an admin's whole life cycle: install (nothing listens),
 start, echo, journal, reload, restart, an edited config surviving an upgrade
@@ -26,7 +27,11 @@ UNITS = ("echo.socket", "echo-udp.socket", "echo-chat.socket", "echo-control.soc
 CONFIG = "/etc/echod/echod.conf"
 STATE_DIRS = ("/var/lib/private/echod", "/var/lib/echod")
 # The deb's documentation only Debian wants; the rpm has them in its header.
-DEB_ONLY = {"/usr/share/doc/echod/changelog.Debian.gz", "/usr/share/lintian/overrides/echod"}
+DEB_ONLY = {"/usr/share/doc/%s/changelog.Debian.gz", "/usr/share/lintian/overrides/%s"}
+# Where the units are: Debian 12's systemd.pc says /lib, Fedora's %{_unitdir} /usr/lib.
+DEB_UNIT_DIR = "/lib/systemd/system/"
+RPM_UNIT_DIR = "/usr/lib/systemd/system/"
+TOOLS = ("echocat", "echoscan", "echobench")
 CONFIG_EDIT = "\n# edited by the package test\nidle-timeout = 123\n"
 
 PACKAGES = {}
@@ -43,7 +48,10 @@ def run(argv, **kw):
 
 
 def build_packages():
-    """scripts/package twice (revision 1 and 2); returns {(kind, rev): path}."""
+    """scripts/package twice (revision 1 and 2); returns {(kind, rev): path}.
+
+    kind: deb, rpm (echod), deb-tools, rpm-tools (echod-tools), ddeb,
+    ddeb-tools (their debug symbols)."""
     if PACKAGES:
         return PACKAGES
     build = os.path.join(echotest.BUILD_DIR, "e2e-packages")
@@ -55,11 +63,17 @@ def build_packages():
             raise AssertionError("scripts/package failed (%d):\n%s\n%s"
                                  % (res.returncode, res.stdout[-3000:], res.stderr[-3000:]))
         pkgdir = os.path.join(build, "packages")
-        for name in os.listdir(pkgdir):
-            if name.endswith(".deb"):
-                PACKAGES[("deb", rev)] = shutil.copy(os.path.join(pkgdir, name), out)
-            elif name.endswith(".rpm"):
-                PACKAGES[("rpm", rev)] = shutil.copy(os.path.join(pkgdir, name), out)
+        kinds = [(r"^echod_.*\.deb$", "deb"), (r"^echod-tools_.*\.deb$", "deb-tools"),
+                 (r"^echod-dbgsym_.*\.ddeb$", "ddeb"), (r"^echod-tools-dbgsym_.*\.ddeb$", "ddeb-tools"),
+                 (r"^echod-\d.*\.rpm$", "rpm"), (r"^echod-tools-\d.*\.rpm$", "rpm-tools"),
+                 (r"^echod-debuginfo-\d.*\.rpm$", "rpm-debuginfo"),
+                 (r"^echod-tools-debuginfo-\d.*\.rpm$", "rpm-tools-debuginfo")]
+        names = sorted(os.listdir(pkgdir))
+        for pattern, kind in kinds:
+            found = [n for n in names if re.match(pattern, n)]
+            if len(found) != 1:
+                raise AssertionError("expected one %s package in %s, found %r" % (kind, pkgdir, names))
+            PACKAGES[(kind, rev)] = shutil.copy(os.path.join(pkgdir, found[0]), out)
     PACKAGES["dir"] = out
     return PACKAGES
 
@@ -72,34 +86,74 @@ def tcp_echo(payload, timeout=10.0):
         return echotest.recv_exactly(s, len(payload) + 1), port
 
 
+def deb_files(deb):
+    out = run(["dpkg-deb", "-c", deb], check=True).stdout
+    files = set()
+    for line in out.splitlines():
+        mode, path = line.split()[0], line.split()[5]
+        if not mode.startswith("d"):
+            files.add(path[1:])
+    return files
+
+
+def deb_field(deb, field):
+    return run(["dpkg-deb", "-f", deb, field], check=True).stdout.strip()
+
+
+def rpm_query(rpm, *args):
+    return run(["rpm", "-qp"] + list(args) + [rpm], check=True).stdout
+
+
+def rpm_files(rpm):
+    out = rpm_query(rpm, "--qf", "[%{FILEMODES:perms} %{FILENAMES}\n]")
+    return {line.split(" ", 1)[1] for line in out.splitlines() if not line.startswith("d")}
+
+
+def elf_files(deb):
+    """{path in the package: (NEEDED sonames, build id, has debug info)} of a .deb's ELF files."""
+    tmp = tempfile.mkdtemp()
+    try:
+        run(["dpkg-deb", "-x", deb, tmp], check=True)
+        found = {}
+        for root, _, names in os.walk(tmp):
+            for name in names:
+                path = os.path.join(root, name)
+                if os.path.islink(path):
+                    continue
+                with open(path, "rb") as f:
+                    if f.read(4) != b"\x7fELF":
+                        continue
+                out = run(["objdump", "-p", path], check=True).stdout
+                needed = set(re.findall(r"^\s+NEEDED\s+(\S+)", out, flags=re.M))
+                notes = run(["readelf", "-n", path], check=True).stdout
+                build_id = re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
+                sections = run(["objdump", "-h", path], check=True).stdout
+                found[path[len(tmp):]] = (needed, build_id, ".debug_info" in sections)
+        return found
+    finally:
+        shutil.rmtree(tmp)
+
+
 class PackageContentsTest(unittest.TestCase):
-    """Static checks of the two packages against each other."""
+    """Static checks of the packages against each other."""
 
     @classmethod
     def setUpClass(cls):
         cls.pkgs = build_packages()
         cls.deb = cls.pkgs[("deb", "1")]
         cls.rpm = cls.pkgs[("rpm", "1")]
+        cls.tools_deb = cls.pkgs[("deb-tools", "1")]
+        cls.tools_rpm = cls.pkgs[("rpm-tools", "1")]
         cls.version = project_version()
 
     def deb_field(self, field):
-        return run(["dpkg-deb", "-f", self.deb, field], check=True).stdout.strip()
+        return deb_field(self.deb, field)
 
     def deb_files(self):
-        out = run(["dpkg-deb", "-c", self.deb], check=True).stdout
-        files = set()
-        for line in out.splitlines():
-            mode, path = line.split()[0], line.split()[5]
-            if not mode.startswith("d"):
-                files.add(path[1:])
-        return files
+        return deb_files(self.deb)
 
     def rpm_query(self, *args):
-        return run(["rpm", "-qp"] + list(args) + [self.rpm], check=True).stdout
-
-    def rpm_files(self):
-        out = self.rpm_query("--qf", "[%{FILEMODES:perms} %{FILENAMES}\n]")
-        return {line.split(" ", 1)[1] for line in out.splitlines() if not line.startswith("d")}
+        return rpm_query(self.rpm, *args)
 
     def deb_script(self, name):
         tmp = tempfile.mkdtemp()
@@ -119,30 +173,87 @@ class PackageContentsTest(unittest.TestCase):
 
     def test_file_names_follow_the_version(self):
         arch = run(["dpkg", "--print-architecture"], check=True).stdout.strip()
-        self.assertEqual(os.path.basename(self.deb), "echod_%s-1_%s.deb" % (self.version, arch))
         rarch = os.uname().machine
-        self.assertEqual(os.path.basename(self.rpm), "echod-%s-1.%s.rpm" % (self.version, rarch))
-        self.assertEqual(self.deb_field("Version"), self.version + "-1")
-        self.assertEqual(self.rpm_query("--qf", "%{VERSION}-%{RELEASE}"), self.version + "-1")
+        for kind, name in (("deb", "echod_%s-1_%s.deb"), ("deb-tools", "echod-tools_%s-1_%s.deb"),
+                           ("ddeb", "echod-dbgsym_%s-1_%s.ddeb"),
+                           ("ddeb-tools", "echod-tools-dbgsym_%s-1_%s.ddeb")):
+            self.assertEqual(os.path.basename(self.pkgs[(kind, "1")]), name % (self.version, arch))
+            self.assertEqual(deb_field(self.pkgs[(kind, "1")], "Version"), self.version + "-1")
+        for kind, name in (("rpm", "echod-%s-1.%s.rpm"), ("rpm-tools", "echod-tools-%s-1.%s.rpm")):
+            self.assertEqual(os.path.basename(self.pkgs[(kind, "1")]), name % (self.version, rarch))
+            self.assertEqual(rpm_query(self.pkgs[(kind, "1")], "--qf", "%{VERSION}-%{RELEASE}"),
+                             self.version + "-1")
+
+    def test_each_package_has_its_own_name_and_description(self):
+        self.assertEqual(deb_field(self.deb, "Package"), "echod")
+        self.assertEqual(deb_field(self.tools_deb, "Package"), "echod-tools")
+        self.assertNotEqual(deb_field(self.deb, "Description").splitlines()[0],
+                            deb_field(self.tools_deb, "Description").splitlines()[0])
+        for rpm, name in ((self.rpm, "echod"), (self.tools_rpm, "echod-tools")):
+            self.assertEqual(rpm_query(rpm, "--qf", "%{NAME}"), name)
+            self.assertRegex(rpm_query(rpm, "--qf", "%{URL}"), r"^https://")
+            self.assertNotIn("rfc", rpm_query(rpm, "--qf", "%{URL}"))
+        self.assertIn("echoscan", deb_field(self.tools_deb, "Description"))
 
     def test_deb_contains_binaries_units_config_man_catalog_docs(self):
         files = self.deb_files()
         for path in ("/usr/sbin/echod", CONFIG, "/usr/lib/systemd/catalog/echod.catalog",
                      "/usr/share/doc/echod/copyright", "/usr/share/doc/echod/changelog.Debian.gz",
-                     "/usr/share/man/man8/echod.8.gz", "/usr/share/man/man5/echod.conf.5.gz"):
+                     "/usr/share/man/man8/echod.8.gz", "/usr/share/man/man5/echod.conf.5.gz",
+                     DEB_UNIT_DIR + "echod.service"):
             self.assertIn(path, files)
         for unit in UNITS:
-            self.assertIn("/lib/systemd/system/" + unit, files)
-        # Every program has its man page.
-        for path in files:
-            m = re.match(r"^/usr/(s?)bin/([^/]+)$", path)
-            if m:
-                section = "8" if m.group(1) else "1"
-                self.assertIn("/usr/share/man/man%s/%s.%s.gz" % (section, m.group(2), section),
-                              files, "no man page for " + path)
+            self.assertIn(DEB_UNIT_DIR + unit, files)
+        tools = deb_files(self.tools_deb)
+        for tool in TOOLS:
+            self.assertIn("/usr/bin/" + tool, tools)
+            self.assertNotIn("/usr/bin/" + tool, files, "the daemon's package has " + tool)
+        self.assertNotIn("/usr/sbin/echod", tools)
+        for path in ("/usr/share/doc/echod-tools/copyright",
+                     "/usr/share/doc/echod-tools/changelog.Debian.gz"):
+            self.assertIn(path, tools)
+        # Every program has its man page, in the program's package.
+        for package in (files, tools):
+            for path in package:
+                m = re.match(r"^/usr/(s?)bin/([^/]+)$", path)
+                if m:
+                    section = "8" if m.group(1) else "1"
+                    self.assertIn("/usr/share/man/man%s/%s.%s.gz" % (section, m.group(2), section),
+                                  package, "no man page for " + path)
 
-    def test_rpm_has_the_same_files_as_the_deb(self):
-        self.assertEqual(self.rpm_files(), self.deb_files() - DEB_ONLY)
+    def test_echod_service_has_the_alias_echod(self):
+        out = run(["dpkg-deb", "-c", self.deb], check=True).stdout
+        self.assertRegex(out, r"\./lib/systemd/system/echod\.service -> echo\.service\n")
+        links = rpm_query(self.rpm, "--qf", "[%{FILENAMES} %{FILELINKTOS}\n]")
+        self.assertIn(RPM_UNIT_DIR + "echod.service echo.service", links.splitlines())
+
+    def test_rpm_has_the_same_files_as_the_deb_with_fedora_unit_paths(self):
+        for deb, rpm, name in ((self.deb, self.rpm, "echod"),
+                               (self.tools_deb, self.tools_rpm, "echod-tools")):
+            expected = {p.replace(DEB_UNIT_DIR, RPM_UNIT_DIR) for p in deb_files(deb)}
+            self.assertEqual(rpm_files(rpm), expected - {p % name for p in DEB_ONLY})
+
+    def test_debug_symbols_match_the_binaries(self):
+        for pkg, ddeb, name in ((self.deb, "ddeb", "echod"), (self.tools_deb, "ddeb-tools", "echod-tools")):
+            ddeb = self.pkgs[(ddeb, "1")]
+            self.assertEqual(deb_field(ddeb, "Package"), name + "-dbgsym")
+            self.assertEqual(deb_field(ddeb, "Depends"), "%s (= %s-1)" % (name, self.version))
+            debug_files = deb_files(ddeb)
+            binaries = elf_files(pkg)
+            self.assertTrue(binaries, name)
+            for path, (_, build_id, has_debug) in binaries.items():
+                self.assertIn("/usr/lib/debug/.build-id/%s/%s.debug" % (build_id[:2], build_id[2:]),
+                              debug_files, path)
+                self.assertFalse(has_debug, "%s in %s is not stripped" % (path, name))
+
+    def test_rpm_debuginfo_has_symbols_and_sources(self):
+        for kind, binary in (("rpm-debuginfo", "/usr/sbin/echod"),
+                             ("rpm-tools-debuginfo", "/usr/bin/echoscan")):
+            files = rpm_files(self.pkgs[(kind, "1")])
+            self.assertTrue(any(f.startswith("/usr/lib/debug" + binary) and f.endswith(".debug")
+                                for f in files), files)
+            self.assertTrue(any(f.startswith("/usr/src/debug/echod/") and f.endswith(".c")
+                                for f in files), files)
 
     def test_config_is_a_conffile_in_both(self):
         tmp = tempfile.mkdtemp()
@@ -157,41 +268,34 @@ class PackageContentsTest(unittest.TestCase):
         self.assertIn("cn " + CONFIG, flags.splitlines(), "not %config(noreplace)")
 
     def test_dependencies_are_the_shared_libraries_in_both(self):
-        tmp = tempfile.mkdtemp()
-        try:
-            run(["dpkg-deb", "-x", self.deb, tmp], check=True)
-            needed = set()
-            for root, _, names in os.walk(tmp):
-                for name in names:
-                    path = os.path.join(root, name)
-                    with open(path, "rb") as f:
-                        if f.read(4) != b"\x7fELF":
-                            continue
-                    out = run(["objdump", "-p", path], check=True).stdout
-                    needed |= set(re.findall(r"^\s+NEEDED\s+(\S+)", out, flags=re.M))
-        finally:
-            shutil.rmtree(tmp)
-        self.assertIn("libc.so.6", needed)
-        requires = self.rpm_query("-R").split("\n")
-        depends = {d.strip().split()[0] for d in self.deb_field("Depends").split(",")}
         ldconfig = run(["ldconfig", "-p"], check=True).stdout
-        lib_packages = set()
-        for soname in needed:
-            self.assertTrue(any(r.startswith(soname + "(") for r in requires),
-                            "rpm does not require %s: %r" % (soname, requires))
-            m = re.search(r"^\s+%s \(libc6,x86-64\) => (\S+)" % re.escape(soname), ldconfig,
-                          flags=re.M)
-            self.assertIsNotNone(m, soname)
-            owner = run(["dpkg", "-S", os.path.realpath(m.group(1))]).stdout
-            if not owner:
-                owner = run(["dpkg", "-S", m.group(1)], check=True).stdout
-            package = owner.split(":")[0]
-            lib_packages.add(package)
-            self.assertIn(package, depends, "deb does not depend on %s for %s" % (package, soname))
-        # Nothing the package does not need.
-        self.assertEqual(depends - lib_packages, set())
-        self.assertEqual([r for r in requires if r and not re.match(
-            r"^(/bin/sh|rtld\(|rpmlib\(|config\(echod\)|lib\S+\.so)", r)], [])
+        for deb, rpm in ((self.deb, self.rpm), (self.tools_deb, self.tools_rpm)):
+            needed = set()
+            for sonames, _, _ in elf_files(deb).values():
+                needed |= sonames
+            self.assertIn("libc.so.6", needed)
+            requires = rpm_query(rpm, "-R").split("\n")
+            depends = {d.strip().split()[0] for d in deb_field(deb, "Depends").split(",")}
+            lib_packages = set()
+            for soname in needed:
+                self.assertTrue(any(r.startswith(soname + "(") for r in requires),
+                                "rpm does not require %s: %r" % (soname, requires))
+                m = re.search(r"^\s+%s \(libc6,x86-64\) => (\S+)" % re.escape(soname), ldconfig,
+                              flags=re.M)
+                self.assertIsNotNone(m, soname)
+                owner = run(["dpkg", "-S", os.path.realpath(m.group(1))]).stdout
+                if not owner:
+                    owner = run(["dpkg", "-S", m.group(1)], check=True).stdout
+                package = owner.split(":")[0]
+                lib_packages.add(package)
+                self.assertIn(package, depends, "%s does not depend on %s for %s"
+                              % (deb, package, soname))
+            # Nothing the package does not need.
+            self.assertEqual(depends - lib_packages, set())
+            self.assertEqual([r for r in requires if r and not re.match(
+                r"^(/bin/sh|rtld\(|rpmlib\(|config\(echod\)|lib\S+\.so)", r)], [])
+        # The daemon does not pull in the scanner's io_uring library.
+        self.assertNotIn("liburing", deb_field(self.deb, "Depends"))
 
     def test_scriptlets_do_what_the_deb_maintainer_scripts_do(self):
         deb = {name: self.deb_script(name) for name in ("postinst", "prerm", "postrm")}
@@ -228,13 +332,13 @@ class PackageContentsTest(unittest.TestCase):
             self.assertIn(path, deb["postrm"])
 
     def test_lintian_reports_no_errors_or_warnings(self):
-        res = run(["lintian", "--fail-on", "error,warning", self.deb])
+        res = run(["lintian", "--fail-on", "error,warning", self.deb, self.tools_deb])
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertNotRegex(res.stdout, r"^[EW]:", res.stdout)
 
     def test_rpmlint_reports_no_errors(self):
         config = os.path.join(echotest.SOURCE_DIR, "packaging", "rpm", "rpmlint.toml")
-        res = run(["rpmlint", "-c", config, self.rpm])
+        res = run(["rpmlint", "-c", config, self.rpm, self.tools_rpm])
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
         self.assertRegex(res.stdout, r"\b0 errors\b", res.stdout)
 
@@ -244,11 +348,9 @@ class LifecycleMixin:
 
     @classmethod
     def setUpClass(cls):
-        if container.port_in_use(7):
-            raise unittest.SkipTest("port 7 is in use on this machine")
         cls.pkgs = build_packages()
         cls.version = project_version()
-        cls.ct = container.Container(bind=cls.pkgs["dir"])
+        cls.ct = container.Container(bind=cls.pkgs["dir"], free_ports=container.PORT_7)
         cls.ct.__enter__()
         # Docker-derived hosts carry a policy-rc.d that forbids maintainer
         # scripts to start or stop anything (deb-systemd-invoke obeys it).
@@ -281,7 +383,9 @@ class LifecycleMixin:
             self.assertEqual(self.ct.unit_property(unit, "ActiveState"), "inactive", unit)
             self.assertEqual(self.ct.unit_property(unit, "LoadState"), "loaded", unit)
             self.assertEqual(self.ct.run(["systemctl", "is-enabled", unit]).stdout.strip(),
-                             "indirect" if unit == "echo.service" else "disabled", unit)
+                             "disabled", unit)
+        # "systemctl status echod" finds echo.service (a packaged alias).
+        self.assertEqual(self.ct.unit_property("echod.service", "Id"), "echo.service")
         self.assertTrue(echotest.connection_refused(("127.0.0.1", 7)))
         self.assertEqual(self.ct.check(["/usr/sbin/echod", "--version"]).strip(),
                          "echod " + self.version)
@@ -322,6 +426,12 @@ class LifecycleMixin:
         self.assertEqual(self.ct.run("systemctl is-enabled echo.socket").stdout.strip(), "enabled")
         self.assert_echo()
 
+    def assert_tools_work(self):
+        out = self.ct.check("printf 'through echocat\\n' | echocat 127.0.0.1 7")
+        self.assertEqual(out, "through echocat\n")
+        self.assertIn("7/tcp", self.ct.check("echoscan 127.0.0.1 -p 7"))
+        self.assertIn("requests", self.ct.check("echobench -c 1 -d 200ms 127.0.0.1 7"))
+
     def assert_removed(self):
         for unit in UNITS:
             self.assertIn(self.ct.unit_property(unit, "ActiveState"), ("inactive", "failed"), unit)
@@ -354,6 +464,10 @@ class DebLifecycleTest(LifecycleMixin, unittest.TestCase):
     def test_02_start_echo_and_journal(self):
         self.assert_serving_and_logging()
 
+    def test_02b_tools_package_installs_beside_the_daemon(self):
+        self.dpkg("-i", self.in_pkg("deb-tools", "1"))
+        self.assert_tools_work()
+
     def test_03_reload_and_restart(self):
         self.assert_reload_and_restart()
 
@@ -367,13 +481,14 @@ class DebLifecycleTest(LifecycleMixin, unittest.TestCase):
 
     def test_05_remove_stops_and_removes_units(self):
         self.assertTrue(self.ct.exists("/var/lib/private/echod"), "no state directory")
-        self.dpkg("-r", "echod")
+        self.dpkg("-r", "echod-tools", "echod")
         self.ct.check("systemctl daemon-reload")
+        self.assertFalse(self.ct.exists("/usr/bin/echocat"))
         self.assert_removed()
         self.assertTrue(self.ct.exists(CONFIG), "remove must keep the conffile")
 
     def test_06_purge_removes_config_and_state(self):
-        self.dpkg("-P", "echod")
+        self.dpkg("-P", "echod", "echod-tools")
         for path in (CONFIG, "/etc/echod") + STATE_DIRS:
             self.assertFalse(self.ct.exists(path), path)
         self.assertEqual(self.ct.run("dpkg-query -W echod").returncode, 1)
@@ -398,6 +513,11 @@ class RpmLifecycleTest(LifecycleMixin, unittest.TestCase):
 
     def test_02_start_echo_and_journal(self):
         self.assert_serving_and_logging()
+        self.assertTrue(self.ct.exists(RPM_UNIT_DIR + "echo.socket"))
+
+    def test_02b_tools_package_installs_beside_the_daemon(self):
+        self.rpm("-i", self.in_pkg("rpm-tools", "1"))
+        self.assert_tools_work()
 
     def test_03_edited_config_survives_upgrade_and_service_restarts(self):
         pid = self.edit_config_and_enable()
@@ -408,7 +528,7 @@ class RpmLifecycleTest(LifecycleMixin, unittest.TestCase):
         self.assert_upgraded(pid)
 
     def test_04_erase_stops_and_removes_units(self):
-        self.rpm("-e", "echod")
+        self.rpm("-e", "echod-tools", "echod")
         self.ct.check("systemctl daemon-reload")
         self.assert_removed()
         # An edited %config(noreplace) file is kept as .rpmsave.
@@ -417,10 +537,8 @@ class RpmLifecycleTest(LifecycleMixin, unittest.TestCase):
 
 if __name__ == "__main__":
     container.skip_unless_available()
-    for tool in ("dpkg-deb", "rpm", "rpmbuild", "lintian", "rpmlint", "cpack", "objdump"):
-        if shutil.which(tool) is None:
-            print("SKIP: %s is not installed (scripts/deps.sh installs it)" % tool)
-            raise SystemExit(77)
+    echotest.require(echotest.need_tools("dpkg-deb", "rpm", "rpmbuild", "lintian", "rpmlint", "cpack",
+                                         "objdump", "readelf", hint="./scripts/deps.sh package"))
     try:
         echotest.main()
     finally:

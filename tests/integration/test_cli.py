@@ -80,6 +80,18 @@ class ConfigFile(unittest.TestCase):
         self.assertEqual(res.returncode, 0, res.stderr)
         self.assertIn("configuration OK", res.stdout)
 
+    def test_check_config_says_when_defaults_apply(self):
+        # Without --config, a missing default file is fine, and --check-config says so.
+        res = run("--check-config")
+        self.assertEqual(res.returncode, 0, res.stderr)
+        path = res.stdout.split("(", 1)[1].split(" ", 1)[0].rstrip(")\n")
+        self.assertTrue(path.startswith("/"), res.stdout)
+        if os.path.exists(path):
+            self.assertEqual(res.stdout, "echod: configuration OK (%s)\n" % path)
+        else:
+            self.assertEqual(res.stdout,
+                             "echod: configuration OK (%s does not exist: defaults apply)\n" % path)
+
     def test_control_characters_in_the_file_are_escaped_in_the_error(self):
         path = self.write("log-level = de\x1b[31mbug\x7f\n")
         res = run("--config", path, "--check-config")

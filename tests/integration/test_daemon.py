@@ -19,6 +19,14 @@ class Notify(unittest.TestCase):
         with Echod(["--echo", "127.0.0.1:0"]) as daemon:
             ready = daemon.notify.wait_key("READY", "1")
             self.assertIn("echo: 0 connections", ready["STATUS"])
+            # No UDP socket, no UDP counts.
+            self.assertNotIn("udp:", ready["STATUS"])
+            daemon.stop()
+
+    def test_status_counts_udp_only_with_a_udp_socket(self):
+        with Echod(["--echo", "127.0.0.1:0", "--echo", "udp:127.0.0.1:0"]) as daemon:
+            ready = daemon.notify.wait_key("READY", "1")
+            self.assertIn("; udp: 0 echoed, 0 dropped", ready["STATUS"])
             daemon.stop()
 
     def test_status_follows_live_counts(self):

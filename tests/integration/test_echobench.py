@@ -13,7 +13,7 @@ import subprocess
 import unittest
 
 import echotest
-from echoservers import EchoServer, TestServer
+from echoservers import DROP_SEQ, EchoServer, TestServer
 
 ECHOBENCH = echotest.binary("echobench")
 
@@ -244,35 +244,66 @@ class AgainstBadServers(unittest.TestCase):
         self.assertEqual(report["connected"], 0)
         self.assertIn("Connection refused", report["first_error"])
 
+    def run_until(self, server, predicate, *args):
+        """Run echobench (JSON report) until the server has received what predicate wants,
+        then end it with Ctrl-C (the report is still printed; exit status 130, or 1
+        for a failed run): no
+        run length to guess, no race with its loss timer."""
+        proc = subprocess.Popen([ECHOBENCH, "--json", "-d", "600"] + [str(a) for a in args]
+                                + [str(a) for a in server.address()],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(proc.kill)
+        reached = server.wait_seqs(predicate, timeout=60)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        self.assertTrue(reached, "the server never saw what the test waits for; echobench said: "
+                        + err.decode(errors="replace"))
+        return proc.returncode, json.loads(out), err.decode(errors="replace")
+
     def test_silent_udp_server_loses_datagrams(self):
         with TestServer("swallow", udp=True) as server:
-            host, port = server.address()
-            result, report = bench_json("--udp", "--timeout", "100ms", "-d", "500ms", host, port)
-        self.assertEqual(result.returncode, 1)
+            # Sequence number 1 is sent only once number 0 was given up as lost.
+            rc, report, err = self.run_until(server, lambda seqs: 1 in seqs,
+                                             "--udp", "--timeout", "100ms")
+        self.assertEqual(rc, 1, err)  # a failed run says so even when ended by Ctrl-C
         self.assertGreater(report["lost"], 0)
         self.assertEqual(report["requests"], 0)
 
+    @staticmethod
+    def slot_resumed(pipeline, answers):
+        """True once the slot of DROP_SEQ has sent `answers` more datagrams after it.
+
+        echobench is closed-loop: a slot sends its next number only after the
+        last one was answered (or given up as lost), so these prove the slot
+        kept in step after the chosen datagram."""
+        def predicate(seqs):
+            after = [s for s in seqs if s is not None and s > DROP_SEQ
+                     and s % pipeline == DROP_SEQ % pipeline]
+            return len(after) >= answers
+        return predicate
+
     def test_one_lost_udp_datagram_is_counted_once_with_a_pipeline(self):
         # Before, the slots and the sequence numbers fell out of step after the
-        # first loss, and every later answer was thrown away as late.
+        # first loss, and every later answer was thrown away as late: the slot
+        # then advanced once per timeout, and this wait would not end.
+        # The server drops exactly datagram DROP_SEQ; every other answer is
+        # sent at once, so with a one-second timeout only that one is lost.
         with TestServer("drop_one", udp=True) as server:
-            host, port = server.address()
-            result, report = bench_json("--udp", "-c", 1, "--pipeline", 4, "-s", 100, "--timeout",
-                                        "200ms", "-d", "2", host, port)
-        self.assertEqual(report["lost"], 1, result.stderr)
+            rc, report, err = self.run_until(server, self.slot_resumed(4, 100), "--udp", "-c", 1,
+                                             "--pipeline", 4, "-s", 100, "--timeout", "1s")
+        self.assertEqual(report["lost"], 1, err)
         self.assertEqual(report["mismatches"], 0)
-        self.assertGreater(report["requests"], 500)
-        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertGreater(report["requests"], 100)
+        self.assertEqual(rc, 130, err)  # ended by Ctrl-C; the report has the counts
 
     def test_a_short_udp_answer_is_a_mismatch_and_not_also_lost(self):
         with TestServer("truncate_one", udp=True) as server:
-            host, port = server.address()
-            result, report = bench_json("--udp", "-c", 1, "--pipeline", 4, "-s", 100, "--timeout",
-                                        "200ms", "-d", "1", host, port)
-        self.assertEqual(report["mismatches"], 1, result.stderr)
+            rc, report, err = self.run_until(server, self.slot_resumed(4, 100), "--udp", "-c", 1,
+                                             "--pipeline", 4, "-s", 100, "--timeout", "5s")
+        self.assertEqual(report["mismatches"], 1, err)
         self.assertEqual(report["lost"], 0)
-        self.assertGreater(report["requests"], 200)
-        self.assertEqual(result.returncode, 1)
+        self.assertGreater(report["requests"], 100)
+        self.assertEqual(rc, 1, err)  # a failed run says so even when ended by Ctrl-C
 
     def test_a_failed_worker_is_reported_after_every_thread_ended(self):
         # Too few descriptors for every connection: one worker fails to set up

@@ -6,7 +6,8 @@ nftables drops some ports (filtered), rejects others with a TCP reset
 (closed) or an ICMP admin-prohibited (filtered), and drops only the first
 SYN of two ports (open on a retry only). Listeners are opened in the target
 before the scan starts; nothing sleeps. The namespaces are deleted even when
-a test fails. Needs root (CI runs as root); skips (77) otherwise.
+a test fails. Needs root with CAP_NET_ADMIN, ip and nft; without them it
+fails at once with one line saying what is missing.
 """
 
 import json
@@ -66,7 +67,7 @@ sys.stdin.read()
 
 
 def sh(*args):
-    subprocess.run(args, check=True, capture_output=True, timeout=30)
+    echotest.run_helper(list(args), timeout=30)
 
 
 def scan(*args, preexec_fn=None, pass_fds=(), extra=()):
@@ -127,15 +128,17 @@ class NetnsScan(unittest.TestCase):
             sh("ip", "-n", ns, "addr", "add", addr + "/24", "dev", dev)
             sh("ip", "-n", ns, "link", "set", dev, "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
-        subprocess.run(["ip", "netns", "exec", TARGET_NS, "nft", "-f", "-"], input=RULES,
-                       text=True, check=True, capture_output=True, timeout=30)
+        echotest.run_helper(["ip", "netns", "exec", TARGET_NS, "nft", "-f", "-"], input=RULES,
+                            text=True, timeout=30)
         cls.listener = subprocess.Popen(
             ["ip", "netns", "exec", TARGET_NS, sys.executable, "-c", LISTENER] +
             [str(p) for p in OPEN + FIRST_SYN_DROPPED],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = cls.listener.stdout.readline()
         if line.strip() != "ready":
-            raise RuntimeError("listener in %s did not start: %r" % (TARGET_NS, line))
+            cls.listener.kill()
+            raise RuntimeError("listener in %s did not start: %r; stderr: %s"
+                               % (TARGET_NS, line, cls.listener.stderr.read()))
 
     @classmethod
     def tear_down_network(cls):
@@ -254,7 +257,10 @@ class NetnsScanWithoutIoUring(NetnsScan):
 
 
 if __name__ == "__main__":
-    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft"):
-        print("skipped: needs root, ip and nft", file=sys.stderr)
-        sys.exit(77)
+    echotest.require(
+        echotest.need_root("the network-namespace test"),
+        echotest.need_tools("ip", "nft"),
+        None if echotest.has_capability(echotest.CAP_NET_ADMIN) else
+        "CAP_NET_ADMIN is missing (network namespaces and veth pairs need it): run as root "
+        "outside a container, or give the container CAP_NET_ADMIN (docker run --cap-add NET_ADMIN)")
     echotest.main()

@@ -30,7 +30,11 @@ import tempfile
 import time
 import unittest
 
+import echotest
+
 LOCK_PATH = "/run/lock/echod-e2e.lock"
+# What echo.socket and echo-udp.socket listen on.
+PORT_7 = ((7, socket.SOCK_STREAM), (7, socket.SOCK_DGRAM))
 WORK_PARENT = "/var/tmp"
 PR_SET_PDEATHSIG = 1
 _counter = itertools.count()
@@ -48,16 +52,16 @@ def unavailable_reason():
         if shutil.which(tool) is None:
             return "%s is not installed (scripts/deps.sh installs it)" % tool
     if not os.path.isdir("/lib/systemd") or not os.path.exists("/lib/systemd/systemd"):
-        return "systemd is not installed on the host root"
-    return None
+        return "systemd is not installed on the host root (apt-get install systemd)"
+    if not echotest.has_capability(echotest.CAP_SYS_ADMIN):
+        return ("CAP_SYS_ADMIN is missing (systemd-nspawn mounts and makes namespaces): run as "
+                "root on the host or in a privileged container")
+    return echotest.machine_id_problem()
 
 
 def skip_unless_available():
-    """Exit with CTest's skip code (77) when no container can be booted."""
-    reason = unavailable_reason()
-    if reason:
-        print("SKIP: " + reason)
-        raise SystemExit(77)
+    """Exit 1 with one line saying what is missing when no container can be booted."""
+    echotest.require(unavailable_reason())
 
 
 class Result:
@@ -77,8 +81,12 @@ class Result:
 class Container:
     """Boot on __enter__, tear down on __exit__ (also after failures)."""
 
-    def __init__(self, bind=None, name_prefix="echod-e2e", boot_timeout=90.0, lock=True):
+    def __init__(self, bind=None, name_prefix="echod-e2e", boot_timeout=90.0, lock=True,
+                 free_ports=()):
         self.bind = os.path.abspath(bind) if bind else None
+        # (port, socket type) pairs the container will listen on: checked once
+        # the lock is held, since another test's container may hold them until then.
+        self.free_ports = free_ports
         self.name = "%s-%d-%d" % (name_prefix, os.getpid(), next(_counter))
         self.boot_timeout = boot_timeout
         self.use_lock = lock
@@ -108,12 +116,18 @@ class Container:
             os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
             self.lock_file = open(LOCK_PATH, "w")
             fcntl.flock(self.lock_file, fcntl.LOCK_EX)
+        for port, kind in self.free_ports:
+            if port_in_use(port, kind):
+                raise ContainerError(
+                    "MISSING: %s port %d is in use on this machine outside the e2e tests (the "
+                    "container's sockets need it): ss -ltnup sport = %d shows by whom"
+                    % ("UDP" if kind == socket.SOCK_DGRAM else "TCP", port, port))
         _clean_stale()
         self.work = tempfile.mkdtemp(prefix="echod-ct-%d-" % os.getpid(), dir=WORK_PARENT)
         self.root = os.path.join(self.work, "root")
         os.mkdir(self.root)
         self.log_path = os.path.join(self.work, "console.log")
-        subprocess.run(["mount", "--bind", "/", self.root], check=True)
+        echotest.run_helper(["mount", "--bind", "/", self.root])
         self.mounted = True
         argv = ["systemd-nspawn", "-q", "-D", self.root, "--volatile=overlay",
                 "--register=no", "--keep-unit", "--console=read-only", "-M", self.name]
@@ -371,7 +385,7 @@ class ContainerTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.ct = Container(bind=cls.bind)
+        cls.ct = Container(bind=cls.bind, free_ports=PORT_7)
         cls.ct.__enter__()
 
     @classmethod

@@ -25,9 +25,11 @@ class _TCP6Server(_TCPServer):
     address_family = socket.AF_INET6
 
 
-class _UDPServer(socketserver.ThreadingUDPServer):
-    daemon_threads = True
-    block_on_close = False
+class _UDPServer(socketserver.UDPServer):
+    """One thread answers every datagram, in order, as soon as it is read.
+
+    (A thread per datagram, as ThreadingUDPServer does, made answers late on a
+    busy machine, and a late answer is a lost datagram to echobench.)"""
 
 
 def _echo(sock):
@@ -97,14 +99,16 @@ BEHAVIOURS = {
     "swallow": _swallow,
     "echo_once": _echo_once_and_close,
     "stall": _stall,
-    # UDP only: echo every datagram except the DROP_NTH-th one.
+    # UDP only: echo every datagram except the one with sequence number DROP_SEQ.
     "drop_one": _echo,
-    # UDP only: answer the DROP_NTH-th datagram one byte short.
+    # UDP only: answer the datagram with sequence number DROP_SEQ one byte short.
     "truncate_one": _echo,
 }
 
-# The datagram a "drop_one" UDP server does not answer ("truncate_one": cuts short).
-DROP_NTH = 100
+# echobench starts each UDP datagram with its sequence number (8 bytes, host
+# order). "drop_one" and "truncate_one" act on exactly this one, whatever the
+# timing: the test decides which datagram is lost, not the scheduler.
+DROP_SEQ = 100
 
 
 class TestServer:
@@ -116,8 +120,10 @@ class TestServer:
         # Set once any connection has sent something: the client is running.
         self.got_data = threading.Event()
         stop, got_data = self.stop, self.got_data
-        datagrams = {"count": 0}
-        count_lock = threading.Lock()
+        # UDP: the sequence number of every datagram received, in order.
+        self.seqs = []
+        self.seqs_changed = threading.Condition()
+        seqs, seqs_changed = self.seqs, self.seqs_changed
 
         class StreamHandler(socketserver.BaseRequestHandler):
             def handle(self):
@@ -146,14 +152,15 @@ class TestServer:
         class DatagramHandler(socketserver.BaseRequestHandler):
             def handle(self):
                 data, sock = self.request
-                if behaviour in ("drop_one", "truncate_one"):
-                    with count_lock:
-                        datagrams["count"] += 1
-                        nth = datagrams["count"] == DROP_NTH
-                    if nth and behaviour == "drop_one":
-                        return
-                    if nth:
-                        data = data[:-1]
+                seq = struct.unpack("=Q", data[:8])[0] if len(data) >= 8 else None
+                with seqs_changed:
+                    seqs.append(seq)
+                    seqs_changed.notify_all()
+                got_data.set()
+                if seq == DROP_SEQ and behaviour == "drop_one":
+                    return
+                if seq == DROP_SEQ and behaviour == "truncate_one":
+                    data = data[:-1]
                 if behaviour == "corrupt" and data:
                     # The last byte: echobench keeps a sequence number in the first ones.
                     data = data[:-1] + bytes([data[-1] ^ 0xFF])
@@ -176,8 +183,15 @@ class TestServer:
         host, port = self.server.server_address[:2]
         return host, port
 
+    def wait_seqs(self, predicate, timeout=60):
+        """Wait until predicate(list of sequence numbers received) holds; False on timeout."""
+        with self.seqs_changed:
+            return self.seqs_changed.wait_for(lambda: predicate(self.seqs), timeout)
+
     def close(self):
         self.stop.set()
+        with self.seqs_changed:
+            self.seqs_changed.notify_all()
         self.server.shutdown()
         self.server.server_close()
 

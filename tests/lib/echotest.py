@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -242,6 +243,70 @@ def free_port(proto=socket.SOCK_STREAM, host="127.0.0.1"):
     with socket.socket(socket.AF_INET, proto) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+class HelperFailed(AssertionError):
+    """A helper command (ip, nft, mount, cmake, ...) failed: its stderr is in the message."""
+
+
+def run_helper(argv, timeout=60, **kwargs):
+    """Run a helper command; on failure raise HelperFailed with the command, status and stderr."""
+    kwargs.setdefault("capture_output", True)
+    res = subprocess.run(argv, timeout=timeout, **kwargs)
+    if res.returncode != 0:
+        err = res.stderr.decode(errors="replace") if isinstance(res.stderr, bytes) else res.stderr
+        raise HelperFailed("%s exited with %d: %s" % (
+            " ".join(str(a) for a in argv), res.returncode, (err or "").strip()[-4000:]))
+    return res
+
+
+# CAP_NET_ADMIN is bit 12, CAP_SYS_ADMIN bit 21 of the capability sets (linux/capability.h).
+CAP_NET_ADMIN = 12
+CAP_SYS_ADMIN = 21
+
+
+def has_capability(bit):
+    """True when this process has the capability in its effective set."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> bit & 1)
+    return False
+
+
+def machine_id_problem():
+    """Why /etc/machine-id cannot serve a booted container, or None."""
+    try:
+        with open("/etc/machine-id") as f:
+            text = f.read().strip()
+    except OSError as e:
+        return "/etc/machine-id cannot be read (%s): run systemd-machine-id-setup" % e.strerror
+    if not re.fullmatch(r"[0-9a-f]{32}", text):
+        return ("/etc/machine-id is empty or not an id (systemd then fails with 'No medium "
+                "found'): run systemd-machine-id-setup")
+    return None
+
+
+def require(*problems):
+    """Before any test: exit 1 with one line for the first precondition that is missing.
+
+    Each argument is None (met) or a sentence saying what is missing and how
+    to provide it. A test that cannot run fails: it never passes silently."""
+    for problem in problems:
+        if problem:
+            print("MISSING: " + problem, file=sys.stderr, flush=True)
+            sys.exit(1)
+
+
+def need_root(what):
+    return None if os.geteuid() == 0 else "%s needs root" % what
+
+
+def need_tools(*tools, hint="./scripts/deps.sh test installs it"):
+    for tool in tools:
+        if shutil.which(tool) is None:
+            return "%s is not installed (%s)" % (tool, hint)
+    return None
 
 
 def main():

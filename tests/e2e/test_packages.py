@@ -16,9 +16,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 import container
+import test_restart
 import echotest
 
 MSG_CONNECT = "e9f608983f504fdc879109589f12a2f3"
@@ -419,6 +421,18 @@ class LifecycleMixin:
         self.ct.wait_state("echo.service", "active")
         return self.main_pid()
 
+    def wait_streams(self, streams, driver, timeout=60.0):
+        """Wait until every stream has had more echoed than now."""
+        since = [s.received for s in streams]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if driver.failure:
+                self.fail("%s\n%s" % (driver.failure, self.status()))
+            if all(s.received > before for s, before in zip(streams, since)):
+                return
+            time.sleep(0.05)
+        self.fail("clients got no echo for %ss\n%s" % (timeout, self.status()))
+
     def assert_upgraded(self, old_pid):
         self.assertIn(CONFIG_EDIT.strip(), self.ct.check(["cat", CONFIG]))
         self.assertEqual(self.ct.wait_state("echo.service", "active"), "active", self.status())
@@ -473,7 +487,21 @@ class DebLifecycleTest(LifecycleMixin, unittest.TestCase):
 
     def test_04_edited_config_survives_upgrade_and_service_restarts(self):
         pid = self.edit_config_and_enable()
+        # Clients streaming through the upgrade keep their connections (restart hand-over).
+        streams = [test_restart.Stream(i) for i in range(20)]
+        driver = test_restart.Driver(streams)
+        driver.start()
+        self.wait_streams(streams, driver)
         self.dpkg("-i", self.in_pkg("deb", "2"))
+        self.wait_streams(streams, driver)
+        driver.finish.set()
+        driver.join(120)
+        self.assertFalse(driver.is_alive(), "clients did not finish")
+        self.assertIsNone(driver.failure)
+        for stream in streams:
+            self.assertIsNone(stream.error)
+            self.assertEqual(stream.received, stream.sent, "client %d" % stream.number)
+            stream.sock.close()
         version = self.ct.check(["dpkg-query", "-W", "-f", "${Version}", "echod"])
         self.assertEqual(version, self.version + "-2")
         self.assertFalse(self.ct.exists(CONFIG + ".dpkg-dist"))

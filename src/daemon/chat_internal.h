@@ -38,7 +38,7 @@
 enum chat_phase {
         CHAT_PHASE_NAME,     /* NAME? was sent */
         CHAT_PHASE_PASSWORD, /* PASSWORD? was sent */
-        CHAT_PHASE_WAITING,  /* a password job runs, or the pause after a failure */
+        CHAT_PHASE_WAITING,  /* a login's password job runs, or the pause after a failure */
         CHAT_PHASE_CHAT,     /* logged in */
         CHAT_PHASE_CLOSING,  /* flushing its last lines, then closed */
 };
@@ -81,7 +81,7 @@ struct chat_conn {
         /* Bytes queued for the peer; grows up to chat_output_max. */
         char *output;
         size_t output_start, output_end, output_capacity;
-        struct chat_job *job; /* the password job out for it, if any */
+        struct chat_job *job; /* the password job out for it, if any: no line is taken */
         workers_job_id job_id;
         char token_hash[AUTH_TOKEN_HASH_TEXT_SIZE]; /* its session, once logged in */
         double flood_tokens;

@@ -278,11 +278,11 @@ void chat_pause_input(struct chat_conn *conn, bool paused)
                 ev_io_start(conn->chat->loop, &conn->read_watcher);
 }
 
-/* The phases in which lines are taken; otherwise they wait in the input buffer. */
+/* Lines are taken in these phases with no job out; otherwise they wait in the input buffer. */
 static bool taking_lines(const struct chat_conn *conn)
 {
-        return conn->phase == CHAT_PHASE_NAME || conn->phase == CHAT_PHASE_PASSWORD ||
-               conn->phase == CHAT_PHASE_CHAT;
+        return !conn->job && (conn->phase == CHAT_PHASE_NAME ||
+                              conn->phase == CHAT_PHASE_PASSWORD || conn->phase == CHAT_PHASE_CHAT);
 }
 
 /* Split what was read into lines and handle them while the phase takes lines. */

@@ -270,7 +270,13 @@ static void submit_job(struct chat_conn *conn, enum chat_job_kind kind, const ch
         }
         conn->job = job;
         conn->resume_phase = back;
-        conn->phase = CHAT_PHASE_WAITING;
+        /*
+         * A logged-in user stays online while its /password is hashed: it
+         * still gets messages and counts for /who, JOIN and LEAVE. Only its
+         * input waits (no line is taken while a job is out).
+         */
+        if (back != CHAT_PHASE_CHAT)
+                conn->phase = CHAT_PHASE_WAITING;
         chat_pause_input(conn, true);
 }
 

@@ -407,6 +407,65 @@ class TestLogin(ChatTestCase):
         self.assertGreater(busy, 0, "a burst beyond --chat-queue 1 got no ERR busy")
 
 
+    def test_max_pending_and_max_users(self):
+        self.start("--chat-max-pending", "2", "--chat-max-users", "1")
+        first = self.client()
+        first.expect(r"^NAME\?$")
+        second = self.client()
+        second.expect(r"^NAME\?$")
+        third = self.client()
+        self.assertEqual(third.expect_closed(),
+                         ["ERR busy: too many logins at once, try again later"])
+        first.send("alice")
+        first.expect(r"^PASSWORD\?$")
+        first.send(PASSWORD)
+        login_tail(first)
+        second.send("bob")
+        second.expect(r"^PASSWORD\?$")
+        second.send(PASSWORD)
+        self.assertEqual(second.expect_closed(), ["ERR server full: 1 users online"])
+
+    def test_stop_with_connections_in_every_phase(self):
+        daemon = self.start("--chat-workers", "1")
+        online = self.register("alice")
+        self.register("bob", source="127.0.7.2").close()
+        at_name = self.client()
+        at_name.expect(r"^NAME\?$")
+        # Wrong password: stopping during the pause that follows.
+        pausing = self.client("127.0.7.2")
+        pausing.expect(r"^PASSWORD\?$", skip=("HELLO ",))
+        pausing.send("wrong password")
+        # Registrations queued behind one worker: stopping while their jobs are out.
+        waiting = []
+        for i in range(4):
+            client = self.client()
+            client.expect(r"^NAME\?$")
+            client.send("waiting%d" % i)
+            client.expect(r"^PASSWORD\?$")
+            waiting.append(client)
+        for client in waiting:
+            client.send(PASSWORD)
+        pausing.expect(r"^ERR wrong password$")
+        self.stop(daemon)
+        for client in [online, at_name, pausing] + waiting:
+            lines = client.expect_closed()
+            self.assertEqual(lines[-1:], ["BYE server stopping"], lines)
+
+    def test_peer_closing_while_its_password_is_hashed(self):
+        self.start()
+        alice = self.register("alice")
+        # printf 'bob\npassword\nhi\n' | nc -N: the end of input comes during the hash.
+        nc = self.client()
+        nc.send_raw(b"bob\n" + PASSWORD.encode() + b"\nhi from a pipe\n")
+        nc.sock.shutdown(socket.SHUT_WR)
+        lines = nc.expect_closed()
+        self.assertEqual(lines[:2], ["NAME?", "PASSWORD?"])
+        self.assertIn("OK welcome, bob", lines)
+        self.assertEqual(alice.line(), "JOIN bob")
+        self.assertEqual(MSG_RE.match(alice.line()).groups()[1:], ("bob", "hi from a pipe"))
+        self.assertEqual(alice.line(), "LEAVE bob")
+
+
 class TestTokens(ChatTestCase):
 
     def test_token_login_at_name_and_password_prompts(self):
@@ -515,6 +574,35 @@ class TestRelay(ChatTestCase):
         for user in users:
             extra = [t for t in user.barrier() if t.startswith("MSG ")]
             self.assertEqual(extra, [])
+
+    def test_messages_reach_a_user_while_its_new_password_is_hashed(self):
+        # One worker with registrations queued ahead: /password waits its turn.
+        self.start("--chat-workers", "1")
+        alice = self.register("alice")
+        bob = self.register("bob")
+        queued = []
+        for i in range(4):
+            client = self.client()
+            client.expect(r"^NAME\?$")
+            client.send("queued%d" % i)
+            client.expect(r"^PASSWORD\?$")
+            queued.append(client)
+        for client in queued:
+            client.send(PASSWORD)
+        alice.send("/password a brand new password")
+        for i in range(3):
+            bob.send("while hashing %d" % i)
+        lines = alice.until(r"^OK password changed")
+        for client in queued:
+            client.expect(r"^OK welcome, ", skip=("TOKEN ", "JOIN "))
+        lines += alice.barrier()
+        self.assertEqual([MSG_RE.match(t).group(3) for t in lines if t.startswith("MSG ")],
+                         ["while hashing %d" % i for i in range(3)])
+        # alice never stopped being online: no LEAVE or second JOIN for her.
+        bob.send("/who")
+        self.assertEqual(sorted(bob.expect(r"^WHO ").split()[1:]),
+                         ["alice", "bob"] + ["queued%d" % i for i in range(4)])
+        self.assertEqual([t for t in bob.barrier() if "alice" in t], [])
 
     def test_join_and_leave(self):
         self.start()

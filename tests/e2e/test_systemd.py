@@ -25,7 +25,8 @@ MSG_CONNECT = "e9f608983f504fdc879109589f12a2f3"
 MSG_DISCONNECT = "3e59bf4dc8ee4523894cd572ad9665fc"
 MSG_RELOAD = "96380c7d7f1140ec9c4eb40d5c919714"
 MSG_STOP = "a4f130729f7645f7bcb83cc03849b841"
-UNITS = ("echo.socket", "echo-udp.socket", "echo-control.socket", "echo.service")
+UNITS = ("echo.socket", "echo-udp.socket", "echo-chat.socket", "echo-control.socket",
+         "echo.service")
 LOOPBACK = ("127.0.0.1", "::ffff:127.0.0.1")
 # Issue 2 asks for a "systemd-analyze security" exposure of 2.0 or lower.
 MAX_EXPOSURE = float(os.environ.get("ECHOD_MAX_EXPOSURE", "2.0"))
@@ -38,6 +39,37 @@ ENABLE_UDP = "systemctl enable echo-udp.socket && systemctl restart echo-udp.soc
 def readme():
     with open(os.path.join(echotest.SOURCE_DIR, "README.md")) as f:
         return f.read()
+
+
+class ChatLines:
+    """A line-based chat client from a loopback source address of its own."""
+
+    def __init__(self, source, port=7070, timeout=30.0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind((source, 0))
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
+        self.file = self.sock.makefile("rb")
+
+    def line(self):
+        data = self.file.readline()
+        if not data.endswith(b"\n"):
+            raise AssertionError("the chat closed; last %r" % data)
+        return data.decode().rstrip("\n")
+
+    def until(self, pattern):
+        """Lines up to and including the first that matches pattern."""
+        lines = []
+        while not lines or not re.match(pattern, lines[-1]):
+            lines.append(self.line())
+        return lines
+
+    def send(self, text):
+        self.sock.sendall(text.encode() + b"\n")
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
 
 
 def install_stage(build_dir, stage):
@@ -115,7 +147,7 @@ class SystemdTest(unittest.TestCase):
         res = self.ct.run(["systemd-analyze", "verify"] + paths)
         self.assertEqual(res.returncode, 0, res)
         complaints = [line for line in (res.stdout + res.stderr).splitlines()
-                      if re.search(r"echo(-udp|-control)?\.(socket|service)|echod", line)]
+                      if re.search(r"echo(-udp|-control|-chat)?\.(socket|service)|echod", line)]
         self.assertEqual(complaints, [], res)
 
     def test_02_nothing_listens_until_started(self):
@@ -292,6 +324,46 @@ class SystemdTest(unittest.TestCase):
             unit="echo.service")
         self.assertNotEqual(self.ct.run("systemctl is-failed echo.service").returncode, 0)
         self.assertTrue(echotest.connection_refused(("127.0.0.1", 7)))
+
+    # 7. The chat through echo-chat.socket: its history survives a restart.
+
+    def test_09_chat_history_survives_a_service_restart(self):
+        if container.port_in_use(7070):
+            self.skipTest("port 7070 is in use on this machine")
+        self.ct.check("systemctl stop echo.service")
+        self.start_socket("echo-chat.socket")
+        password = "e2e chat password"
+        alice = ChatLines("127.0.0.2")
+        self.assertEqual(alice.line(), "NAME?")
+        alice.send("alice")
+        self.assertEqual(alice.line(), "PASSWORD?")
+        alice.send(password)
+        self.assertEqual(alice.until(r"^OK ")[-1], "OK welcome, alice", self.status())
+        alice.send("written before the restart")
+        alice.send("/history 1")
+        self.assertRegex(alice.until(r"^OK ")[0], r"^HIST \S+ alice written before the restart$")
+        pid = self.ct.unit_property("echo.service", "MainPID")
+
+        res = self.ct.systemctl("restart", "echo.service")
+        self.assertEqual(res.returncode, 0, "%r\n%s" % (res, self.status()))
+        self.ct.wait_state("echo.service", "active")
+        self.assertNotEqual(self.ct.unit_property("echo.service", "MainPID"), pid)
+        alice.close()
+
+        again = ChatLines("127.0.0.2")
+        self.assertEqual(again.line(), "HELLO alice", self.status())
+        self.assertEqual(again.line(), "PASSWORD?")
+        again.send(password)
+        lines = again.until(r"^OK welcome")
+        again.send("/history 1")
+        history = again.until(r"^OK ")
+        again.close()
+        self.assertRegex(lines[0], r"^TOKEN [0-9a-f]{64}$")
+        self.assertRegex(history[0], r"^HIST \S+ alice written before the restart$", history)
+        self.assertEqual(history[-1], "OK 1 message")
+        res = self.ct.systemctl("stop", "echo.service", "echo-chat.socket")
+        self.assertEqual(res.returncode, 0, res)
+        self.assertEqual(self.ct.unit_property("echo.service", "Result"), "success", self.status())
 
 
 if __name__ == "__main__":

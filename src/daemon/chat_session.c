@@ -280,16 +280,80 @@ static void submit_job(struct chat_conn *conn, enum chat_job_kind kind, const ch
         chat_pause_input(conn, true);
 }
 
+/* A history reply: the lines of the last N messages, as many of the newest as fit. */
+struct history_reply {
+        struct chat_conn *conn;
+        unsigned short sizes[CHAT_HISTORY_REQUEST_MAX]; /* bytes of each line, oldest first */
+        size_t count;                                   /* lines measured */
+        size_t skip;                                    /* the oldest lines left out */
+};
+
+static int format_history_line(const struct store_message *message, char *line, size_t size)
+{
+        return chat_line_format_message(line, size, "HIST", message->time_ms, message->name,
+                                        message->text, message->text_length);
+}
+
+static int measure_history_line(void *context, const struct store_message *message)
+{
+        struct history_reply *reply = context;
+        char line[CHAT_SERVER_LINE_MAX];
+        int n = format_history_line(message, line, sizeof(line));
+
+        if (reply->count < CHAT_HISTORY_REQUEST_MAX)
+                reply->sizes[reply->count++] = (unsigned short)(n > 0 ? n : 0);
+        return 0;
+}
+
 static int send_history_line(void *context, const struct store_message *message)
 {
-        struct chat_conn *conn = context;
+        struct history_reply *reply = context;
         char line[CHAT_SERVER_LINE_MAX];
-        int n = chat_line_format_message(line, sizeof(line), "HIST", message->time_ms,
-                                         message->name, message->text, message->text_length);
+        int n;
 
+        if (reply->skip > 0) {
+                reply->skip--;
+                return 0;
+        }
+        n = format_history_line(message, line, sizeof(line));
         if (n > 0)
-                chat_send(conn, line, (size_t)n);
+                chat_send(reply->conn, line, (size_t)n);
         return 0;
+}
+
+/*
+ * Queue the last count messages as HIST lines. They are queued at once, before
+ * the peer can read any, so they take at most half of the output queue that
+ * is free (the rest is for messages relayed meanwhile): else a long history
+ * would close the connection as a slow reader. The oldest are left out.
+ * Returns the number of lines queued or -errno.
+ */
+static int queue_history(struct chat_conn *conn, size_t count)
+{
+        struct chat_service *chat = conn->chat;
+        size_t half = chat->config->chat_output_max / 2;
+        size_t queued = conn->output_end - conn->output_start;
+        size_t budget = half > queued ? half - queued : 0, used = 0, fit = 0;
+        struct history_reply *reply = calloc(1, sizeof(*reply));
+        int r;
+
+        if (!reply)
+                return -ENOMEM;
+        reply->conn = conn;
+        if (count > CHAT_HISTORY_REQUEST_MAX)
+                count = CHAT_HISTORY_REQUEST_MAX;
+        r = store_history_last(&chat->store, count, measure_history_line, reply);
+        if (r < 0)
+                goto out;
+        while (fit < reply->count && used + reply->sizes[reply->count - 1 - fit] <= budget)
+                used += reply->sizes[reply->count - 1 - fit++];
+        reply->skip = reply->count - fit;
+        r = store_history_last(&chat->store, count, send_history_line, reply);
+        if (r >= 0)
+                r = (int)fit;
+out:
+        free(reply);
+        return r;
 }
 
 /* A new session for the connection's user: stores its hash and sends TOKEN. 0 or -errno. */
@@ -368,8 +432,7 @@ static void login_success(struct chat_conn *conn, const char *method, const char
         conn->phase = CHAT_PHASE_CHAT;
         chat_sendf(conn, "OK welcome, %s\n", conn->name);
         if (chat->config->chat_history > 0 &&
-            store_history_last(&chat->store, chat->config->chat_history, send_history_line,
-                               conn) < 0)
+            queue_history(conn, chat->config->chat_history) < 0)
                 log_warning("chat: store: cannot read the history: %s",
                             store_last_error(&chat->store));
         snprintf(extra, sizeof(extra), "METHOD=%s", method);
@@ -613,7 +676,7 @@ static void send_history(struct chat_conn *conn, const char *argument, size_t le
                         return;
                 }
         }
-        n = store_history_last(&chat->store, count, send_history_line, conn);
+        n = queue_history(conn, count);
         if (n < 0) {
                 log_error("chat: store: cannot read the history: %s",
                           store_last_error(&chat->store));

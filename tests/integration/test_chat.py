@@ -677,6 +677,28 @@ class TestRelay(ChatTestCase):
         self.assertEqual([HIST_RE.match(t).group(3) for t in history],
                          ["message %d" % i for i in range(5)])
 
+    def test_a_long_history_is_not_mistaken_for_a_slow_reader(self):
+        # 400 messages of 1000 bytes: /history 400 is more than the 256 KiB output queue.
+        self.start("--chat-rate", "100000", "--chat-burst", "100000", "--chat-history", "1000")
+        alice = self.register("alice")
+        body = "h" * 1000
+        for i in range(400):
+            alice.send("%d %s" % (i, body))
+        alice.send("/history 400")
+        lines = alice.until(r"^OK \d+ messages?$")
+        shown = [HIST_RE.match(t).group(3) for t in lines if t.startswith("HIST ")]
+        count = int(lines[-1].split()[1])
+        self.assertEqual(len(shown), count)
+        self.assertGreater(count, 0)
+        # The newest ones, in order, ending with the last message.
+        self.assertEqual(shown, ["%d %s" % (i, body) for i in range(400 - count, 400)])
+        # Still connected, and so is a login that shows that much history.
+        alice.send("/who")
+        alice.expect(r"^WHO alice$")
+        bob, history = self.login("alice")
+        self.assertGreater(len(history), 0)
+        self.assertEqual(HIST_RE.match(history[-1]).group(3), "399 " + body)
+
     def test_history_tokens_and_identities_survive_a_restart(self):
         daemon = self.start()
         alice = self.register("alice")

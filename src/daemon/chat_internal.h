@@ -32,6 +32,8 @@
 #define CHAT_FAILURE_SLOTS 4096
 /* Raw bytes read and not yet split into lines, per connection. */
 #define CHAT_INPUT_MAX 4096
+/* Seconds a closing connection has to read its last lines before it is closed anyway. */
+#define CHAT_CLOSE_LINGER 5.0
 /* Messages /history shows at most. */
 #define CHAT_HISTORY_REQUEST_MAX 1000
 
@@ -62,7 +64,7 @@ struct chat_conn {
         int fd;
         ev_io read_watcher;
         ev_io write_watcher;
-        ev_timer timer; /* the login timeout, or the pause after a failure */
+        ev_timer timer; /* the login timeout, the pause after a failure, or the close linger */
         enum chat_phase phase;
         enum chat_count counted;
         bool registering;    /* the name is not registered yet */

@@ -261,10 +261,19 @@ static void on_writable(struct ev_loop *loop, ev_io *watcher, int revents)
 
 void chat_close_after_flush(struct chat_conn *conn, const char *reason)
 {
+        struct chat_service *chat = conn->chat;
+
         conn->close_reason = reason;
         conn->phase = CHAT_PHASE_CLOSING;
+        conn->pausing = false;
         chat_pause_input(conn, true);
-        ev_timer_stop(conn->chat->loop, &conn->timer);
+        /*
+         * A peer that does not read could keep its last lines, and with them
+         * its login slot or its place online, forever: it gets a while.
+         */
+        ev_timer_stop(chat->loop, &conn->timer);
+        ev_timer_set(&conn->timer, CHAT_CLOSE_LINGER, 0);
+        ev_timer_start(chat->loop, &conn->timer);
         mark_dirty(conn);
 }
 
@@ -361,9 +370,15 @@ static void on_readable(struct ev_loop *loop, ev_io *watcher, int revents)
 
 static void on_timer(struct ev_loop *loop, ev_timer *timer, int revents)
 {
+        struct chat_conn *conn = timer->data;
+
         (void)loop;
         (void)revents;
-        chat_session_timer(timer->data);
+        if (conn->phase == CHAT_PHASE_CLOSING) {
+                chat_close(conn, conn->close_reason);
+                return;
+        }
+        chat_session_timer(conn);
 }
 
 /* ---- connections ---- */

@@ -859,6 +859,29 @@ class TestSlowReader(ChatTestCase):
         self.assertIn("slow reader", daemon.stderr())
 
 
+class TestClosing(ChatTestCase):
+
+    def wait_log(self, daemon, text, timeout=WAIT):
+        """Poll the daemon's log for text (a log line has no readiness signal)."""
+        deadline = time.monotonic() + timeout
+        while text not in daemon.stderr():
+            self.assertLess(time.monotonic(), deadline, "no %r in the log" % text)
+            time.sleep(0.1)
+
+    def test_a_peer_that_never_reads_its_last_lines_is_closed_anyway(self):
+        # It cannot hold a login slot forever: the login timeout closes it
+        # even when the goodbye cannot be flushed.
+        daemon = self.start("--chat-login-timeout", "1", "--chat-max-pending", "1",
+                            "--chat-output-max", "64M")
+        stuck = self.client(rcvbuf=4096)
+        # Each bad name is answered with an ERR line and a new prompt; never read.
+        stuck.send_raw(b"!\n" * 150000)
+        self.wait_log(daemon, "disconnect (login timeout)")
+        # The slot is free again.
+        late = self.client()
+        late.expect(r"^NAME\?$")
+
+
 def _nonblocking_client(addr, source):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind((source, 0))

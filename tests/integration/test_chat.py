@@ -177,15 +177,28 @@ class ChatTestCase(unittest.TestCase):
         and echod sends a STATUS= each second the counts change.
         """
         daemon.drain_stop = threading.Event()
+        daemon.notified = threading.Condition()
+        daemon.notify_log = []
 
         def drain():
             while not daemon.drain_stop.is_set():
                 ready, _, _ = select.select([daemon.notify.sock], [], [], 0.1)
                 if ready:
-                    daemon.notify.sock.recv(65536)
+                    data = daemon.notify.sock.recv(65536).decode()
+                    with daemon.notified:
+                        daemon.notify_log.append(data)
+                        daemon.notified.notify_all()
 
         daemon.drainer = threading.Thread(target=drain, daemon=True)
         daemon.drainer.start()
+
+    @staticmethod
+    def wait_notify(daemon, line, since, timeout=WAIT):
+        """Wait for an sd_notify message with line in it, after the first since messages."""
+        with daemon.notified:
+            found = daemon.notified.wait_for(
+                lambda: any(line in m.split("\n") for m in daemon.notify_log[since:]), timeout)
+        assert found, "no %r from echod: %r" % (line, daemon.notify_log[since:])
 
     def stop(self, daemon):
         """SIGTERM; echod must exit 0 with no sanitizer report (leaks at exit count)."""
@@ -406,6 +419,45 @@ class TestLogin(ChatTestCase):
                 client.send(PASSWORD)
         self.assertGreater(busy, 0, "a burst beyond --chat-queue 1 got no ERR busy")
 
+
+    def test_two_registering_one_name_at_once(self):
+        self.start()
+        first, second = self.client(), self.client()
+        for client in (first, second):
+            client.expect(r"^NAME\?$")
+            client.send("zed")
+            client.expect(r"^PASSWORD\?$")
+        first.send("first password")
+        second.send("second password")
+        results = [c.expect(r"^(TOKEN |ERR name taken)") for c in (first, second)]
+        self.assertEqual(sorted(r.split()[0] for r in results), ["ERR", "TOKEN"], results)
+        loser = second if results[1].startswith("ERR") else first
+        loser.expect(r"^NAME\?$")
+        winner_password = "first password" if loser is second else "second password"
+        self.login("zed", winner_password)
+
+    def test_reload_takes_chat_limits(self):
+        config = os.path.join(self.state_dir, "echod.conf")
+        with open(config, "w") as f:
+            f.write("chat-history = 5\n")
+        daemon = self.start("--config", config)
+        alice = self.register("alice")
+        for i in range(4):
+            alice.send("m%d" % i)
+        alice.barrier()
+        _, history = self.login("alice")
+        self.assertEqual(len(history), 4)
+        with open(config, "w") as f:
+            f.write("chat-history = 2\n")
+        since = len(daemon.notify_log)
+        daemon.signal(signal.SIGHUP)
+        self.wait_notify(daemon, "RELOADING=1", since)
+        self.wait_notify(daemon, "READY=1", since)
+        # Logged-in users go on; the next login shows the new number of messages.
+        alice.send("/who")
+        alice.expect(r"^WHO alice$")
+        _, history = self.login("alice")
+        self.assertEqual([HIST_RE.match(t).group(3) for t in history], ["m2", "m3"])
 
     def test_max_pending_and_max_users(self):
         self.start("--chat-max-pending", "2", "--chat-max-users", "1")

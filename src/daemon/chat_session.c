@@ -583,6 +583,13 @@ static void login_line(struct chat_conn *conn, const char *text, size_t length)
                 }
                 return;
         }
+        /*
+         * As after login, a leading // stands for /: a password set with
+         * "/password /secret" is typed "//secret" here, since "/secret"
+         * alone is a command.
+         */
+        text = command.argument;
+        length = command.argument_length;
         if (conn->phase == CHAT_PHASE_NAME) {
                 choose_name(conn, text, length, CHAT_PHASE_NAME);
                 return;

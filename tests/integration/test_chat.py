@@ -274,6 +274,25 @@ class TestLogin(ChatTestCase):
         login_tail(again)
         self.assertNotEqual(again.token, alice.token, "a password login makes a fresh session")
 
+    def test_passwords_starting_with_a_slash_are_written_with_two(self):
+        # At a prompt, as after login, a line starting with / is a command and // escapes it.
+        self.start()
+        client = self.client()
+        client.expect(r"^NAME\?$")
+        client.send("slash")
+        client.expect(r"^PASSWORD\?$")
+        client.send("/starts with a slash")
+        client.expect(r"^ERR log in first")
+        client.expect(r"^PASSWORD\?$")
+        client.send("//starts with a slash")
+        login_tail(client)
+        self.login("slash", "//starts with a slash")
+        # /password takes the rest of its line as it is: this one starts with one slash.
+        client.send("/password /another slash")
+        client.expect(r"^TOKEN ")
+        client.expect(r"^OK password changed")
+        self.login("slash", "//another slash")
+
     def test_registered_name_from_a_new_address_logs_in(self):
         self.start()
         self.register("alice").close()
@@ -385,6 +404,39 @@ class TestLogin(ChatTestCase):
             self.assertNotIn(wrong % failure, log)
         self.assertNotIn(PASSWORD, log)
         self.assertNotIn(PASSWORD, daemon.stderr())
+
+    def test_the_log_never_holds_a_password_or_a_token(self):
+        log_file = os.path.join(self.state_dir, "echod.log")
+        daemon = self.start("--log-file", log_file)
+        alice = self.register("alice", "alice secret 1")
+        token = alice.token
+        alice.send("/password alice secret 2")
+        new_token = TOKEN_RE.match(alice.expect(r"^TOKEN ")).group(1)
+        alice.send("/quit")
+        alice.expect_closed()
+        client = self.client()
+        client.expect(r"^NAME\?$")
+        client.send("/token " + token)  # revoked by the password change
+        client.expect(r"^ERR unknown token$")
+        client.expect(r"^NAME\?$")
+        client.send("alice")
+        client.expect(r"^PASSWORD\?$")
+        client.send("alice secret 1")
+        client.expect(r"^ERR wrong password$")
+        client.expect(r"^PASSWORD\?$")
+        client.send("/token " + new_token)
+        login_tail(client)
+        self.stop(daemon)
+        with open(log_file, errors="replace") as f:
+            log = f.read()
+        failed = [line for line in log.splitlines() if "failed login" in line]
+        self.assertEqual(len(failed), 2, log)
+        self.assertTrue(all("SERVICE=chat" in line and "REMOTE_ADDR=" + client.source in line
+                            for line in failed), failed)
+        self.assertTrue(any("REASON=wrong password" in line for line in failed), failed)
+        for secret in ("alice secret 1", "alice secret 2", token, new_token):
+            self.assertNotIn(secret, log)
+            self.assertNotIn(secret, daemon.stderr())
 
     def test_login_timeout(self):
         self.start("--chat-login-timeout", "1")

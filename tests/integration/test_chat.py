@@ -56,7 +56,8 @@ class Client:
 
     def __init__(self, addr, source=None, rcvbuf=None, timeout=WAIT):
         self.source = source or new_address()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in self.source else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.bind((self.source, 0))
@@ -318,6 +319,23 @@ class TestLogin(ChatTestCase):
         client.expect(r"^PASSWORD\?$")
         client.send(PASSWORD)
         login_tail(client)
+
+    def test_ipv6_clients_are_identified_too(self):
+        daemon = self.start("--chat", "[::1]:0")
+        addr6 = [a for svc, _, a in daemon.listening if svc == "chat" and ":" in a[0]]
+        self.assertEqual(len(addr6), 1, daemon.listening)
+
+        first = Client(addr6[0], "::1")
+        self.clients.append(first)
+        first.expect(r"^NAME\?$")
+        first.send("v6user")
+        first.expect(r"^PASSWORD\?$")
+        first.send(PASSWORD)
+        login_tail(first)
+        first.close()
+        again = Client(addr6[0], "::1")
+        self.clients.append(again)
+        self.assertEqual(again.line(), "HELLO v6user")
 
     def test_name_switch_at_the_password_prompt_after_hello(self):
         self.start()
@@ -802,6 +820,17 @@ class TestRelay(ChatTestCase):
         bob, history = self.login("alice")
         self.assertGreater(len(history), 0)
         self.assertEqual(HIST_RE.match(history[-1]).group(3), "399 " + body)
+
+    def test_history_keeps_the_last_history_max_messages(self):
+        self.start("--chat-history-max", "3")
+        alice = self.register("alice")
+        for i in range(5):
+            alice.send("kept? %d" % i)
+        alice.send("/history 10")
+        lines = alice.until(r"^OK ")
+        self.assertEqual([HIST_RE.match(t).group(3) for t in lines if t.startswith("HIST")],
+                         ["kept? 2", "kept? 3", "kept? 4"])
+        self.assertEqual(lines[-1], "OK 3 messages")
 
     def test_history_tokens_and_identities_survive_a_restart(self):
         daemon = self.start()

@@ -116,8 +116,12 @@ unsigned chat_online_count(struct chat_service *chat, const char *name,
 {
         unsigned count = 0;
 
+        /*
+         * Counted, not in the CHAT phase: a connection lingering while it
+         * closes has had its JOIN and gets its LEAVE only when it goes.
+         */
         for (struct chat_conn *conn = chat->head; conn; conn = conn->next) {
-                if (conn != except && conn->phase == CHAT_PHASE_CHAT &&
+                if (conn != except && conn->counted == CHAT_COUNT_ONLINE &&
                     strcasecmp(conn->name, name) == 0)
                         count++;
         }

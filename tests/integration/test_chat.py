@@ -201,6 +201,13 @@ class ChatTestCase(unittest.TestCase):
                 lambda: any(line in m.split("\n") for m in daemon.notify_log[since:]), timeout)
         assert found, "no %r from echod: %r" % (line, daemon.notify_log[since:])
 
+    def wait_log(self, daemon, text, timeout=WAIT):
+        """Poll the daemon's log for text (a log line has no readiness signal)."""
+        deadline = time.monotonic() + timeout
+        while text not in daemon.stderr():
+            self.assertLess(time.monotonic(), deadline, "no %r in the log" % text)
+            time.sleep(0.1)
+
     def stop(self, daemon):
         """SIGTERM; echod must exit 0 with no sanitizer report (leaks at exit count)."""
         if getattr(daemon, "checked", False):
@@ -997,13 +1004,6 @@ class TestSlowReader(ChatTestCase):
 
 class TestClosing(ChatTestCase):
 
-    def wait_log(self, daemon, text, timeout=WAIT):
-        """Poll the daemon's log for text (a log line has no readiness signal)."""
-        deadline = time.monotonic() + timeout
-        while text not in daemon.stderr():
-            self.assertLess(time.monotonic(), deadline, "no %r in the log" % text)
-            time.sleep(0.1)
-
     def test_a_peer_that_never_reads_its_last_lines_is_closed_anyway(self):
         # It cannot hold a login slot forever: the login timeout closes it
         # even when the goodbye cannot be flushed.
@@ -1016,6 +1016,33 @@ class TestClosing(ChatTestCase):
         # The slot is free again.
         late = self.client()
         late.expect(r"^NAME\?$")
+
+
+class TestClosingUser(ChatTestCase):
+
+    def test_join_and_leave_pair_up_while_a_connection_lingers(self):
+        # alice's first connection quits without reading its replies, so it
+        # lingers while closing; her second login is no new arrival.
+        self.start("--chat-output-max", "64M", "--chat-rate", "100000", "--chat-burst",
+                   "100000", "--chat-history", "0")
+        bob = self.register("bob")
+        alice1 = self.register("alice", client=self.client(rcvbuf=4096))
+        self.assertEqual(bob.line(), "JOIN alice")
+        body = "x" * 1000
+        for i in range(1000):
+            bob.send("%d %s" % (i, body))
+        bob.barrier()
+        alice1.send_raw(b"/history 1000\n" * 12 + b"/quit\n")
+        alice1.send("")  # nothing more; never read
+        alice2, _ = self.token_login(alice1.token)
+        alice2.send("/who")
+        alice2.expect(r"^WHO ")
+        # bob sees no second JOIN, and no LEAVE once the first connection is gone.
+        self.assertEqual([t for t in bob.barrier() if "alice" in t], [])
+        self.wait_log(self.daemons[0], "disconnect (quit)")
+        self.assertEqual([t for t in bob.barrier() if "alice" in t], [])
+        alice2.send("still here")
+        self.assertEqual(MSG_RE.match(bob.expect(r"^MSG ", skip=None)).group(3), "still here")
 
 
 def _nonblocking_client(addr, source):

@@ -431,8 +431,7 @@ static void login_success(struct chat_conn *conn, const char *method, const char
         first = chat_online_count(chat, conn->name, conn) == 0;
         conn->phase = CHAT_PHASE_CHAT;
         chat_sendf(conn, "OK welcome, %s\n", conn->name);
-        if (chat->config->chat_history > 0 &&
-            queue_history(conn, chat->config->chat_history) < 0)
+        if (chat->config->chat_history > 0 && queue_history(conn, chat->config->chat_history) < 0)
                 log_warning("chat: store: cannot read the history: %s",
                             store_last_error(&chat->store));
         snprintf(extra, sizeof(extra), "METHOD=%s", method);

@@ -2,6 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -10,34 +15,64 @@
 #include <systemd/sd-daemon.h>
 
 /*
- * sd_notify() opens a socket for every message. When the process is out of
- * file descriptors (a connection flood), that would silence READY, STATUS
- * and, worst, WATCHDOG; one descriptor is kept in reserve for it.
+ * The messages go out on one non-blocking datagram socket of our own, opened
+ * at start: sd_notify() opens a socket per message (which fails when a
+ * connection flood used up the descriptors, silencing READY, STATUS and,
+ * worst, WATCHDOG) and sends blocking, so a notify socket nobody reads
+ * (its queue holds about ten datagrams) would freeze the whole loop. A
+ * message that does not fit now is dropped and counted; the next STATUS=
+ * says it again anyway.
  */
-static int reserve_fd = -1;
+static struct {
+        int fd;
+        struct sockaddr_un address;
+        socklen_t length;
+        uint64_t dropped;
+} notifier = {.fd = -1};
 
 void notify_init(void)
 {
-        if (reserve_fd < 0)
-                reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        const char *path = getenv("NOTIFY_SOCKET");
+        size_t length;
+
+        if (notifier.fd >= 0 || !path || (path[0] != '/' && path[0] != '@'))
+                return;
+        length = strlen(path);
+        if (length >= sizeof(notifier.address.sun_path))
+                return;
+        memset(&notifier.address, 0, sizeof(notifier.address));
+        notifier.address.sun_family = AF_UNIX;
+        memcpy(notifier.address.sun_path, path, length);
+        if (path[0] == '@')
+                notifier.address.sun_path[0] = '\0'; /* abstract namespace */
+        notifier.length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + length);
+        notifier.fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 }
 
 void notify_fini(void)
 {
-        if (reserve_fd >= 0)
-                close(reserve_fd);
-        reserve_fd = -1;
+        if (notifier.fd >= 0)
+                close(notifier.fd);
+        notifier.fd = -1;
+}
+
+uint64_t notify_dropped(void)
+{
+        return notifier.dropped;
 }
 
 static void send_message(const char *message)
 {
-        int r = sd_notify(0, message);
+        ssize_t n;
 
-        if ((r == -EMFILE || r == -ENFILE) && reserve_fd >= 0) {
-                close(reserve_fd);
-                sd_notify(0, message);
-                reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        }
+        if (notifier.fd < 0)
+                return;
+        do
+                n = sendto(notifier.fd, message, strlen(message), MSG_DONTWAIT | MSG_NOSIGNAL,
+                           (const struct sockaddr *)&notifier.address, notifier.length);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                notifier.dropped++;
 }
 
 static void send_format(const char *format, ...) __attribute__((format(printf, 1, 2)));

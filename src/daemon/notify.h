@@ -8,11 +8,17 @@
  * the daemon calls them unconditionally.
  */
 
-/* Keep a descriptor in reserve so messages go out even when none are left. */
+/*
+ * Open the socket the messages go out on (NOTIFY_SOCKET), so they go out
+ * even when the process has no descriptor left, and never block the loop.
+ */
 void notify_init(void);
 
-/* Release the reserve. */
+/* Close it. */
 void notify_fini(void);
+
+/* Messages dropped because the notify socket's queue was full. */
+uint64_t notify_dropped(void);
 
 /* READY=1 with a STATUS= text. */
 void notify_ready(const char *status);

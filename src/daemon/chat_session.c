@@ -698,6 +698,7 @@ static void send_message(struct chat_conn *conn, const char *text, size_t length
         struct chat_service *chat = conn->chat;
         const struct config *config = chat->config;
         ev_tstamp now = ev_now(chat->loop);
+        struct chat_conn *bucket;
         struct bus_message message = {
             .kind = BUS_MESSAGE,
             .sender = conn->id,
@@ -709,16 +710,27 @@ static void send_message(struct chat_conn *conn, const char *text, size_t length
 
         if (length == 0)
                 return;
-        conn->flood_tokens += (now - conn->flood_at) * config->chat_rate;
-        if (conn->flood_tokens > config->chat_burst)
-                conn->flood_tokens = config->chat_burst;
-        conn->flood_at = now;
-        if (conn->flood_tokens < 1) {
+        /*
+         * The limit is per user: every connection of the user draws on the
+         * bucket of its oldest logged-in connection, so a second login does
+         * not double the rate.
+         */
+        bucket = conn;
+        for (struct chat_conn *other = chat->head; other; other = other->next) {
+                if (other->phase == CHAT_PHASE_CHAT && other->started <= bucket->started &&
+                    strcasecmp(other->name, conn->name) == 0)
+                        bucket = other;
+        }
+        bucket->flood_tokens += (now - bucket->flood_at) * config->chat_rate;
+        if (bucket->flood_tokens > config->chat_burst)
+                bucket->flood_tokens = config->chat_burst;
+        bucket->flood_at = now;
+        if (bucket->flood_tokens < 1) {
                 chat_sendf(conn, "ERR slow down: at most %g messages per second\n",
                            config->chat_rate);
                 return;
         }
-        conn->flood_tokens -= 1;
+        bucket->flood_tokens -= 1;
         message.time_ms = chat_now_ms();
         /* Stored before it is relayed: what others saw is in the history. */
         r = store_history_append(&chat->store, message.time_ms, conn->name, text, length,

@@ -931,6 +931,20 @@ class TestBadInput(ChatTestCase):
         stored = [t for t in alice.until(r"^OK ") if t.startswith("HIST")]
         self.assertEqual(len(stored), len(relayed), "a refused message was stored")
 
+    def test_flood_limit_is_per_user_not_per_connection(self):
+        self.start("--chat-rate", "0.01", "--chat-burst", "3")
+        alice = self.register("alice")
+        bob = self.register("bob")
+        alice2, _ = self.login("alice", source="127.0.0.9")
+        # Two connections of one user share one bucket of 3.
+        for i in range(3):
+            alice.send("first %d" % i)
+        alice.barrier()
+        alice2.send("second")
+        self.assertTrue(any(t.startswith("ERR slow down") for t in alice2.barrier()))
+        relayed = [MSG_RE.match(t).group(3) for t in bob.barrier() if t.startswith("MSG")]
+        self.assertNotIn("second", relayed)
+
     def test_nc_style_crlf_and_pipelined_input(self):
         self.start()
         alice = self.register("alice")

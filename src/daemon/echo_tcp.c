@@ -87,11 +87,14 @@ static void log_disconnect(const struct echo_tcp_conn *conn, const char *reason)
                    (double)usec / 1e6);
 }
 
-static void echo_tcp_close(struct echo_tcp_conn *conn, const char *reason)
+/*
+ * Take conn out of the pool and free it, closing its fd (after a hand-over
+ * systemd holds the socket, so that sends no FIN).
+ */
+static void conn_forget(struct echo_tcp_conn *conn)
 {
         struct echo_tcp_pool *pool = conn->pool;
 
-        log_disconnect(conn, reason);
         ev_io_stop(pool->loop, &conn->read_watcher);
         ev_io_stop(pool->loop, &conn->write_watcher);
         ev_timer_stop(pool->loop, &conn->idle_timer);
@@ -105,6 +108,14 @@ static void echo_tcp_close(struct echo_tcp_conn *conn, const char *reason)
                 conn->next->prev = conn->prev;
         pool->count--;
         free(conn);
+}
+
+static void echo_tcp_close(struct echo_tcp_conn *conn, const char *reason)
+{
+        struct echo_tcp_pool *pool = conn->pool;
+
+        log_disconnect(conn, reason);
+        conn_forget(conn);
         if (pool->on_close)
                 pool->on_close(pool);
 }
@@ -355,25 +366,6 @@ int echo_tcp_start(struct echo_tcp_pool *pool, int fd, const struct sockaddr *pe
         return 0;
 }
 
-/* Take conn out of the pool and free it; its fd is closed, but systemd holds the socket. */
-static void conn_forget(struct echo_tcp_conn *conn)
-{
-        struct echo_tcp_pool *pool = conn->pool;
-
-        ev_io_stop(pool->loop, &conn->read_watcher);
-        ev_io_stop(pool->loop, &conn->write_watcher);
-        ev_timer_stop(pool->loop, &conn->idle_timer);
-        close(conn->fd);
-        buffer_fini(&conn->pending);
-        if (conn->prev)
-                conn->prev->next = conn->next;
-        else
-                pool->head = conn->next;
-        if (conn->next)
-                conn->next->prev = conn->prev;
-        pool->count--;
-        free(conn);
-}
 
 #define HANDOVER_PEER_CLOSED 0x1
 #define HANDOVER_WRITE_SHUT  0x2

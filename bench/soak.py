@@ -276,8 +276,12 @@ class Soak:
                 except Exception as e:  # noqa: BLE001  (anything else is a failure too)
                     if not self.stop.is_set():
                         self.fail("%s: %s: %s" % (name, type(e).__name__, e))
+                else:
+                    continue
+                # After a failure: no busy loop, and stop everything if echod is gone.
                 if not self.echod.alive():
                     self.stop.set()
+                self.stop.wait(0.5)
         thread = threading.Thread(target=run, name=name, daemon=True)
         thread.start()
         return thread
@@ -531,16 +535,17 @@ class Soak:
         threads.append(self.worker("control", self.control()))
         threads.append(self.worker("chat", self.chat(tokens)))
         ends = time.monotonic() + self.args.duration
+        next_progress = time.monotonic() + 10
         while not self.stop.is_set():
             left = ends - time.monotonic()
             if left <= 0:
                 break
-            self.stop.wait(min(left, 10))
+            self.stop.wait(min(left, 1))
             left = ends - time.monotonic()
             if not self.echod.alive():
-                self.fail("echod died (exit status %s)" % self.echod.proc.returncode)
                 break
-            if self.args.progress:
+            if self.args.progress and time.monotonic() >= next_progress:
+                next_progress += 10
                 last = self.samples[-1] if self.samples else {}
                 log("%4.0f s: RSS %s KiB, %s fds, CPU %.1f s; %s" % (
                     self.args.duration - max(left, 0), last.get("rss_kib"), last.get("fds"),
@@ -626,7 +631,12 @@ def main():
     args.chat_round_users = min(args.chat_round_users, args.chat_users)
 
     tmp = tempfile.mkdtemp(prefix="echod-soak-")
-    echod = Echod(args.build, tmp, [])
+    try:
+        echod = Echod(args.build, tmp, [])
+    except (Failure, OSError, KeyError) as e:
+        print("FAIL: echod did not start: %s" % e)
+        log("kept %s" % tmp)
+        return 1
     log("echod pid %d: echo tcp %d, udp %d, chat %d, control %s; %.0f s of load"
         % (echod.pid, echod.tcp_port, echod.udp_port, echod.chat_port, echod.control, args.duration))
     soak = Soak(args, echod)
@@ -642,7 +652,7 @@ def main():
         echod.notify.close()
     elapsed = time.monotonic() - started
     if not alive:
-        soak.fail("echod died (exit status %s)" % echod.proc.returncode)
+        soak.failures.insert(0, "echod died (exit status %s)" % echod.proc.returncode)
     elif status != 0:
         soak.fail("echod exited with status %s on SIGTERM" % status)
     stderr = echod.stderr()

@@ -156,6 +156,11 @@ class Echod:
                 words = line.split()
                 if len(words) == 3 and words[0] == "listening" and not words[1].endswith("/unix"):
                     ports[words[1]] = int(words[2].rsplit(":", 1)[1])
+        # Under AddressSanitizer freed memory waits in a quarantine (up to
+        # 256 MiB by default) before it is reused, so RSS grows for minutes
+        # without any leak: the RSS check is reported but not enforced then.
+        with open("/proc/%d/maps" % self.pid) as f:
+            self.asan = any("libasan" in line or "clang_rt.asan" in line for line in f)
         self.tcp_port = ports["echo/tcp"]
         self.udp_port = ports["echo/udp"]
         self.chat_port = ports["chat/tcp"]
@@ -564,7 +569,7 @@ def mean(values):
     return sum(values) / len(values) if values else 0.0
 
 
-def analyse(samples, args):
+def analyse(samples, args, asan=False):
     """Start, peak and end of RSS and descriptors, and the growth check."""
     n = len(samples)
     result = {"samples": n}
@@ -582,7 +587,9 @@ def analyse(samples, args):
         result[key] = {"start": values[0], "peak": max(values), "end": values[-1],
                        "mean_20_40": round(b, 1), "mean_last_20": round(e, 1),
                        "limit": round(limit, 1)}
-        if e > limit:
+        if e > limit and key == "rss_kib" and asan:
+            result["rss_not_judged"] = "under AddressSanitizer (its quarantine grows RSS)"
+        elif e > limit:
             failures.append("%s grew: mean of the last 20%% %.1f > %.1f (the 20-40%% mean %.1f "
                             "+ %d%% + %d)" % (key, e, limit, b, pct, extra))
     result["cpu_s"] = round(samples[-1]["cpu_s"] - samples[0]["cpu_s"], 3)
@@ -629,6 +636,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     args.chat_round_users = min(args.chat_round_users, args.chat_users)
+    args.build = os.path.abspath(args.build)  # echod runs in its temporary directory
 
     tmp = tempfile.mkdtemp(prefix="echod-soak-")
     try:
@@ -665,7 +673,7 @@ def main():
             levels[line[1]] = levels.get(line[1], 0) + 1
     warnings = [line for line in stderr.splitlines() if line[:3] in ("<0>", "<1>", "<2>", "<3>", "<4>")]
 
-    result = analyse(soak.samples, args)
+    result = analyse(soak.samples, args, echod.asan)
     for failure in result["growth_failures"]:
         soak.fail(failure)
     counts = dict(sorted(soak.counts.items()))
@@ -687,6 +695,8 @@ def main():
         "sampled_s": result.get("sampled_s"),
         "rss_kib": result.get("rss_kib"),
         "chat_db_kib": result.get("db_kib"),
+        "asan": echod.asan,
+        "rss_not_judged": result.get("rss_not_judged"),
         "fds": result.get("fds"),
         "log_records_by_priority": dict(sorted(levels.items())),
         "warnings": warnings[:20],
@@ -704,6 +714,8 @@ def main():
                   "of the last 20%% %.1f MiB (limit %.1f MiB)\n"
                   % tuple(r[f] / 1024.0 for f in ("start", "peak", "end", "mean_20_40",
                                                   "mean_last_20", "limit")))
+    if result.get("rss_not_judged"):
+        out.write("     RSS grew past the limit, not judged: %s\n" % result["rss_not_judged"])
     r = result.get("fds")
     if r:
         out.write("fds  start %d, peak %d, end %d; mean of 20-40%% %.1f, of the last 20%% %.1f "

@@ -1,6 +1,9 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,7 +53,16 @@ static struct {
         size_t queue_length;
         unsigned long long dropped;
         bool reporting;
-} log_state = {.identifier = "echod", .level = LOG_INFO, .stderr_fd = STDERR_FILENO};
+        int journal_fd;
+        struct sockaddr_un journal_address;
+        socklen_t journal_address_length;
+        unsigned long long journal_dropped;
+} log_state = {.identifier = "echod",
+               .level = LOG_INFO,
+               .stderr_fd = STDERR_FILENO,
+               .journal_fd = -1};
+
+static void journal_setup(void);
 
 static const char *const level_names[] = {"emerg",   "alert",  "crit", "err",
                                           "warning", "notice", "info", "debug"};
@@ -159,7 +171,9 @@ void log_init(const char *identifier)
                  "SYSLOG_IDENTIFIER=%s", identifier);
         log_state.journal = stderr_is_journal();
         log_state.stderr_tty = isatty(STDERR_FILENO) == 1;
-        if (!log_state.journal)
+        if (log_state.journal)
+                journal_setup();
+        else
                 stderr_setup();
 }
 
@@ -167,6 +181,17 @@ void log_flush(void)
 {
         unsigned long long dropped;
 
+        if (log_state.journal_dropped > 0 && !log_state.reporting) {
+                dropped = log_state.journal_dropped;
+                log_state.journal_dropped = 0;
+                log_state.reporting = true;
+                log_warning("%llu log record%s dropped: the journal was not taking them",
+                            dropped, dropped == 1 ? "" : "s");
+                log_state.reporting = false;
+                /* Still full: that record was dropped too, and counted again. */
+                if (log_state.journal_dropped > 0)
+                        log_state.journal_dropped += dropped;
+        }
         if (!stderr_flush() || log_state.dropped == 0 || log_state.reporting)
                 return;
         dropped = log_state.dropped;
@@ -278,6 +303,9 @@ void log_fini(void)
                 close(log_state.stderr_fd);
         log_state.stderr_mode = STDERR_WRITE;
         log_state.stderr_fd = STDERR_FILENO;
+        if (log_state.journal_fd >= 0)
+                close(log_state.journal_fd);
+        log_state.journal_fd = -1;
 }
 
 void log_set_sink(log_sink_fn sink, void *arg)
@@ -286,32 +314,98 @@ void log_set_sink(log_sink_fn sink, void *arg)
         log_state.sink_arg = arg;
 }
 
+/* One "KEY=value" field in the journal's native protocol; the value may hold newlines. */
+static size_t journal_field(struct iovec *iov, const char *field, size_t length,
+                            unsigned char size_le[8])
+{
+        const char *equals = memchr(field, '=', length);
+        size_t n = 0;
+
+        if (!equals || !memchr(equals + 1, '\n', length - (size_t)(equals + 1 - field))) {
+                iov[n++] = (struct iovec){(void *)field, length};
+                iov[n++] = (struct iovec){(void *)"\n", 1};
+                return n;
+        }
+        /* KEY, newline, the value's length as 64-bit little-endian, the value, newline. */
+        uint64_t value_length = length - (size_t)(equals + 1 - field);
+        for (int b = 0; b < 8; b++)
+                size_le[b] = (unsigned char)(value_length >> (8 * b));
+        iov[n++] = (struct iovec){(void *)field, (size_t)(equals - field)};
+        iov[n++] = (struct iovec){(void *)"\n", 1};
+        iov[n++] = (struct iovec){size_le, 8};
+        iov[n++] = (struct iovec){(void *)(equals + 1), (size_t)value_length};
+        iov[n++] = (struct iovec){(void *)"\n", 1};
+        return n;
+}
+
+/*
+ * A record to journald, on a non-blocking socket of our own: sd_journal_send
+ * blocks while journald does not read (its socket queue is full), and that
+ * would freeze the loop. What does not fit now is dropped and counted.
+ */
 static void write_journal(const char *file, const char *line, const char *func, int priority,
                           const char *message_id, const char *const *fields, const char *message)
 {
-        struct iovec iov[LOG_FIELDS_MAX + 4];
-        char priority_field[16], *message_field, id_field[48];
-        size_t n = 0;
+        struct iovec iov[(LOG_FIELDS_MAX + 8) * 5];
+        unsigned char sizes[LOG_FIELDS_MAX + 8][8];
+        char priority_field[16], id_field[48], func_field[128], *message_field;
+        const char *all[LOG_FIELDS_MAX + 8];
+        struct msghdr header = {0};
+        size_t count = 0, n = 0;
+        ssize_t sent;
 
-        message_field = malloc(strlen(message) + sizeof("MESSAGE="));
-        if (!message_field)
+        if (log_state.journal_fd < 0) {
+                log_state.journal_dropped++;
                 return;
+        }
+        message_field = malloc(strlen(message) + sizeof("MESSAGE="));
+        if (!message_field) {
+                log_state.journal_dropped++;
+                return;
+        }
         strcpy(message_field, "MESSAGE=");
         strcat(message_field, message);
-        iov[n++] = (struct iovec){message_field, strlen(message_field)};
         snprintf(priority_field, sizeof(priority_field), "PRIORITY=%d", priority);
-        iov[n++] = (struct iovec){priority_field, strlen(priority_field)};
+        snprintf(func_field, sizeof(func_field), "CODE_FUNC=%s", func);
+        all[count++] = message_field;
+        all[count++] = priority_field;
+        all[count++] = file;
+        all[count++] = line;
+        all[count++] = func_field;
         if (log_state.identifier_field[0])
-                iov[n++] = (struct iovec){log_state.identifier_field,
-                                          strlen(log_state.identifier_field)};
+                all[count++] = log_state.identifier_field;
         if (message_id) {
                 snprintf(id_field, sizeof(id_field), "MESSAGE_ID=%s", message_id);
-                iov[n++] = (struct iovec){id_field, strlen(id_field)};
+                all[count++] = id_field;
         }
         for (size_t i = 0; fields && fields[i] && i < LOG_FIELDS_MAX; i++)
-                iov[n++] = (struct iovec){(void *)fields[i], strlen(fields[i])};
-        sd_journal_sendv_with_location(file, line, func, iov, (int)n);
+                all[count++] = fields[i];
+        for (size_t i = 0; i < count; i++)
+                n += journal_field(iov + n, all[i], strlen(all[i]), sizes[i]);
+        header.msg_name = &log_state.journal_address;
+        header.msg_namelen = log_state.journal_address_length;
+        header.msg_iov = iov;
+        header.msg_iovlen = n;
+        do
+                sent = sendmsg(log_state.journal_fd, &header, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (sent < 0 && errno == EINTR);
+        if (sent < 0)
+                log_state.journal_dropped++;
         free(message_field);
+}
+
+/* The socket for write_journal(). */
+static void journal_setup(void)
+{
+        static const char path[] = "/run/systemd/journal/socket";
+        struct sockaddr_un *address = &log_state.journal_address;
+
+        memset(address, 0, sizeof(*address));
+        address->sun_family = AF_UNIX;
+        memcpy(address->sun_path, path, sizeof(path));
+        log_state.journal_address_length =
+            (socklen_t)(offsetof(struct sockaddr_un, sun_path) + sizeof(path) - 1);
+        log_state.journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 }
 
 static void write_file(const struct timespec *now, int priority, const char *const *fields,
@@ -349,7 +443,7 @@ void log_record_at(const char *file, const char *line, const char *func, int pri
 
         clock_gettime(CLOCK_REALTIME, &now);
         /* Records dropped while the sink was stalled are reported before the next one. */
-        if (log_state.dropped > 0 && !log_state.reporting)
+        if ((log_state.dropped > 0 || log_state.journal_dropped > 0) && !log_state.reporting)
                 log_flush();
         if (log_state.journal) {
                 write_journal(file, line, func, priority, message_id, fields, text);

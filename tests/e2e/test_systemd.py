@@ -305,6 +305,24 @@ class SystemdTest(unittest.TestCase):
 
     # 6. Stop: clean exit, no failed state, the ports close.
 
+    def test_07b_a_stalled_journald_does_not_stop_echo(self):
+        """journald stopped: echod's records wait nowhere, echo goes on, drops are counted."""
+        self.start_socket()
+        journald = self.ct.check("systemctl show -P MainPID systemd-journald").strip()
+        self.assertNotEqual(journald, "0")
+        self.ct.check(["kill", "-STOP", journald])
+        try:
+            # Each connection is two records: enough to fill journald's socket queue many times.
+            for i in range(1500):
+                data, _ = tcp_echo(b"journal stalled %d\n" % i, timeout=5.0)
+                self.assertEqual(data, b"journal stalled %d\n" % i)
+        finally:
+            self.ct.check(["kill", "-CONT", journald])
+        entry = self.ct.wait_journal(
+            lambda e: "log records dropped: the journal was not taking them"
+            in str(e.get("MESSAGE", "")), unit="echo.service", timeout=30)
+        self.assertEqual(entry.get("SYSLOG_IDENTIFIER"), "echod", entry)
+
     def test_08_stop_is_clean(self):
         self.start_socket()
         self.assertEqual(tcp_echo(b"x")[0], b"x")

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -57,6 +58,8 @@ static struct {
         struct sockaddr_un journal_address;
         socklen_t journal_address_length;
         unsigned long long journal_dropped;
+        unsigned long long file_dropped;
+        time_t file_reported; /* CLOCK_MONOTONIC seconds of the last report */
 } log_state = {.identifier = "echod",
                .level = LOG_INFO,
                .stderr_fd = STDERR_FILENO,
@@ -191,6 +194,23 @@ void log_flush(void)
                 /* Still full: that record was dropped too, and counted again. */
                 if (log_state.journal_dropped > 0)
                         log_state.journal_dropped += dropped;
+        }
+        if (log_state.file_dropped > 0 && !log_state.reporting) {
+                struct timespec now;
+
+                /* At most every 10 s: the report itself may not fit on a full disk either. */
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (log_state.file_reported == 0 || now.tv_sec - log_state.file_reported >= 10) {
+                        dropped = log_state.file_dropped;
+                        log_state.file_dropped = 0;
+                        log_state.file_reported = now.tv_sec;
+                        log_state.reporting = true;
+                        log_warning("%llu log record%s dropped: the log file %s was not taking "
+                                    "them (a full disk?)",
+                                    dropped, dropped == 1 ? "" : "s",
+                                    log_state.file_path ? log_state.file_path : "");
+                        log_state.reporting = false;
+                }
         }
         if (!stderr_flush() || log_state.dropped == 0 || log_state.reporting)
                 return;
@@ -421,6 +441,16 @@ static void write_file(const struct timespec *now, int priority, const char *con
         for (size_t i = 0; fields && fields[i] && i < LOG_FIELDS_MAX; i++)
                 fprintf(log_state.file, " %s", fields[i]);
         fputc('\n', log_state.file);
+        if (ferror(log_state.file)) {
+                /*
+                 * A full disk (writes to a regular file fail, they never block):
+                 * the record is lost. Count it, and drop what stdio still holds
+                 * so that no half record is written later.
+                 */
+                __fpurge(log_state.file);
+                clearerr(log_state.file);
+                log_state.file_dropped++;
+        }
 }
 
 void log_record_at(const char *file, const char *line, const char *func, int priority,
@@ -443,7 +473,9 @@ void log_record_at(const char *file, const char *line, const char *func, int pri
 
         clock_gettime(CLOCK_REALTIME, &now);
         /* Records dropped while the sink was stalled are reported before the next one. */
-        if ((log_state.dropped > 0 || log_state.journal_dropped > 0) && !log_state.reporting)
+        if ((log_state.dropped > 0 || log_state.journal_dropped > 0 ||
+             log_state.file_dropped > 0) &&
+            !log_state.reporting)
                 log_flush();
         if (log_state.journal) {
                 write_journal(file, line, func, priority, message_id, fields, text);

@@ -275,6 +275,38 @@ class LogFile(unittest.TestCase):
             self.assertRegex(fresh, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z echod\[\d+\] <info> ")
 
 
+class FullDisk(unittest.TestCase):
+    def test_a_log_file_on_a_full_disk_never_stops_the_echo_and_drops_are_counted(self):
+        if os.geteuid() != 0:
+            self.fail("MISSING: root, to mount a small tmpfs for the log file (run as root)")
+        disk = tempfile.mkdtemp(prefix="echod-full-")
+        self.addCleanup(shutil.rmtree, disk, ignore_errors=True)
+        mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", disk],
+                               capture_output=True, text=True)
+        self.assertEqual(mount.returncode, 0, "mount tmpfs: %s" % mount.stderr)
+        self.addCleanup(subprocess.run, ["umount", "-l", disk])
+        log = os.path.join(disk, "echod.log")
+        daemon = Echod(["--echo", "127.0.0.1:0", "--log-file", log])
+        try:
+            # 16 KiB hold a few dozen records; two per connection.
+            for i in range(400):
+                with connect(daemon.address(), timeout=5) as s:
+                    s.sendall(b"x")
+                    self.assertEqual(recv_exactly(s, 1), b"x", "no echo after %d connections" % i)
+            deadline = time.monotonic() + 15
+            while "log records dropped: the log file" not in daemon.stderr() and \
+                    time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.assertRegex(daemon.stderr(), r"[1-9]\d* log records dropped: the log file")
+            # What did reach the file is whole records, one per line.
+            with open(log, errors="replace") as f:
+                for record in f.read().splitlines():
+                    self.assertRegex(record, r"^\d{4}-\d\d-\d\dT[\d:.]+Z echod\[\d+\] <\w+> ")
+        finally:
+            code, stderr = daemon.stop()
+        self.assertEqual(code, 0, stderr)
+
+
 class StalledStderr(unittest.TestCase):
     def test_a_pipe_nobody_reads_never_stops_the_echo(self):
         notify = NotifySocket()

@@ -33,14 +33,14 @@
 enum proto { PROTO_CHAT, PROTO_REDIS, PROTO_IRC };
 
 #define LINE_MAX_BYTES 8192
-#define RING 65536 /* messages in flight at most (window is far below) */
-#define HIST_FINE 100000 /* 1 us buckets up to 100 ms */
-#define HIST_COARSE 60000 /* then 1 ms buckets up to 60 s */
+#define RING           65536  /* messages in flight at most (window is far below) */
+#define HIST_FINE      100000 /* 1 us buckets up to 100 ms */
+#define HIST_COARSE    60000  /* then 1 ms buckets up to 60 s */
 
 struct peer {
         int fd;
         size_t length;
-        int skipping; /* dropping an overlong line up to its end */
+        int skipping;      /* dropping an overlong line up to its end */
         uint64_t next_seq; /* to check order and duplicates */
         char buffer[LINE_MAX_BYTES];
 };
@@ -56,9 +56,9 @@ static double warmup_s = 1.0, duration_s = 5.0;
 static double stall_s = 10.0; /* no message completed this long: give up */
 
 static uint32_t remaining[RING]; /* receivers still due, per seq % RING */
-static uint64_t sent_seq; /* messages sent */
-static uint64_t done_seq; /* messages delivered to everyone */
-static char out[1 << 16]; /* the sender's unsent bytes */
+static uint64_t sent_seq;        /* messages sent */
+static uint64_t done_seq;        /* messages delivered to everyone */
+static char out[1 << 16];        /* the sender's unsent bytes */
 static size_t out_start, out_end;
 
 static int measuring;
@@ -89,8 +89,8 @@ static double server_cpu_s(void)
                 return -1;
         unsigned long utime = 0, stime = 0;
         /* After ")": state is field 3; utime and stime are fields 14 and 15. */
-        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-                   &stime) != 2)
+        if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) !=
+            2)
                 return -1;
         return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -293,9 +293,10 @@ static int parse_fds(char *list)
 
 static void usage(void)
 {
-        fprintf(stderr, "usage: chat_fanout --proto chat|redis|irc --sender FD --receivers FD,FD,...\n"
-                        "       --server-pid PID [--size 100] [--window 32] [--warmup 1]"
-                        " [--duration 5] [--stall 10]\n");
+        fprintf(stderr,
+                "usage: chat_fanout --proto chat|redis|irc --sender FD --receivers FD,FD,...\n"
+                "       --server-pid PID [--size 100] [--window 32] [--warmup 1]"
+                " [--duration 5] [--stall 10]\n");
         exit(2);
 }
 
@@ -308,7 +309,7 @@ int main(int argc, char **argv)
                         usage();
                 char *value = argv[++i];
                 if (!strcmp(flag, "--proto"))
-                        proto = !strcmp(value, "chat") ? PROTO_CHAT
+                        proto = !strcmp(value, "chat")    ? PROTO_CHAT
                                 : !strcmp(value, "redis") ? PROTO_REDIS
                                                           : PROTO_IRC;
                 else if (!strcmp(flag, "--sender"))
@@ -334,7 +335,7 @@ int main(int argc, char **argv)
                 usage();
 
         int ep = epoll_create1(EPOLL_CLOEXEC);
-        struct epoll_event ev = { .events = EPOLLIN };
+        struct epoll_event ev = {.events = EPOLLIN};
         for (int i = 0; i <= receiver_count; i++) {
                 struct peer *p = i < receiver_count ? &receivers[i] : &sender;
                 fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_NONBLOCK);
@@ -429,8 +430,8 @@ int main(int argc, char **argv)
                seconds > 0 ? (double)deliveries_measured / seconds : 0.0,
                seconds > 0 ? (double)(sent_at_end - sent_at_start) / seconds : 0.0, cpu,
                deliveries_measured ? cpu / (double)deliveries_measured * 1e6 : 0.0,
-               percentile_us(0.50), percentile_us(0.90), percentile_us(0.99),
-               percentile_us(0.999), percentile_us(1.0),
+               percentile_us(0.50), percentile_us(0.90), percentile_us(0.99), percentile_us(0.999),
+               percentile_us(1.0),
                (unsigned long long)(sent_seq * (uint64_t)receiver_count - deliveries_total),
                (unsigned long long)out_of_order, (unsigned long long)foreign,
                (unsigned long long)sender_errors, (unsigned long long)disconnects,

@@ -21,7 +21,6 @@
 #include "cli.h"
 #include "resolve.h"
 
-
 struct thread_job {
         pthread_t thread;
         struct bench_worker_config config;

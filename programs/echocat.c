@@ -21,7 +21,6 @@
 #include "session.h"
 #include "session_chat.h"
 
-
 static void print_event(void *arg, const struct client_event *event)
 {
         char peer[ADDR_TEXT_MAX], local[ADDR_TEXT_MAX];

@@ -45,7 +45,8 @@ int main(int argc, char **argv)
         if (config.check_only) {
                 /* Only an explicit --config must exist; a missing default file means defaults. */
                 printf("echod: configuration OK (%s%s)\n", config.config_path,
-                       access(config.config_path, F_OK) == 0 ? "" : " does not exist: defaults apply");
+                       access(config.config_path, F_OK) == 0 ? ""
+                                                             : " does not exist: defaults apply");
                 config_fini(&config);
                 return EXIT_OK;
         }

@@ -17,7 +17,8 @@ int units_parse_size(const char *text, uint64_t *bytes);
  */
 int units_parse_duration(const char *text, uint64_t *ns);
 
-/* Parse a decimal number (no leading blanks, finite) in [min, max]. Returns 0, -EINVAL or -ERANGE. */
+/* Parse a decimal number (no leading blanks, finite) in [min, max]. Returns 0, -EINVAL or -ERANGE.
+ */
 int units_parse_double(const char *text, double min, double max, double *value);
 
 /* Parse a whole decimal number in [min, max]. Returns 0, -EINVAL or -ERANGE. */

@@ -67,12 +67,12 @@ struct chat_conn {
         ev_timer timer; /* the login timeout, the pause after a failure, or the close linger */
         enum chat_phase phase;
         enum chat_count counted;
-        bool registering;    /* the name is not registered yet */
-        bool pausing;        /* in the pause after a failure */
+        bool registering;             /* the name is not registered yet */
+        bool pausing;                 /* in the pause after a failure */
         enum chat_phase resume_phase; /* the prompt to give again after the pause */
         ev_tstamp login_deadline;
-        bool peer_closed;    /* end of input was read */
-        bool overflowed;     /* its output queue filled: a slow reader, closed */
+        bool peer_closed; /* end of input was read */
+        bool overflowed;  /* its output queue filled: a slow reader, closed */
         const char *close_reason;
         char name[CHAT_NAME_MAX + 1];
         char address[ADDR_HOST_MAX];

@@ -156,8 +156,8 @@ void chat_send(struct chat_conn *conn, const char *line, size_t length)
                 return;
         }
         if (conn->output_end + length > conn->output_capacity) {
-                size_t capacity = conn->output_capacity ? conn->output_capacity
-                                                        : CHAT_OUTPUT_INITIAL;
+                size_t capacity =
+                    conn->output_capacity ? conn->output_capacity : CHAT_OUTPUT_INITIAL;
                 char *bigger;
 
                 if (conn->output_start > 0) {

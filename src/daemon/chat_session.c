@@ -62,9 +62,9 @@ static void failure_key(char *key, size_t size, char kind, const char *value)
         key[0] = kind;
         key[1] = ':';
         for (i = 0; value[i] && i + 3 < size; i++)
-                key[i + 2] = (char)(kind == 'n' && value[i] >= 'A' && value[i] <= 'Z'
-                                        ? value[i] - 'A' + 'a'
-                                        : value[i]);
+                key[i + 2] =
+                    (char)(kind == 'n' && value[i] >= 'A' && value[i] <= 'Z' ? value[i] - 'A' + 'a'
+                                                                             : value[i]);
         key[i + 2] = '\0';
 }
 
@@ -106,8 +106,8 @@ static void login_failed(struct chat_conn *conn, const char *reason, enum chat_p
         if (by_name > count)
                 count = by_name;
         snprintf(extra, sizeof(extra), "REASON=%s", reason);
-        chat_log(conn, LOG_NOTICE, LOG_ID_CHAT_LOGIN_FAILED, extra, "failed login: %s (%u)",
-                 reason, count);
+        chat_log(conn, LOG_NOTICE, LOG_ID_CHAT_LOGIN_FAILED, extra, "failed login: %s (%u)", reason,
+                 count);
         if (count >= CHAT_FAILURES_MAX) {
                 lock_out(conn);
                 return;
@@ -221,14 +221,14 @@ static void on_job_work(void *arg)
         case CHAT_JOB_VERIFY:
                 job->result = auth_password_verify(job->hash, job->password, job->password_length);
                 if (job->result == 0 && auth_password_needs_rehash(&job->params, job->hash) == 1)
-                        job->rehashed = auth_password_hash(&job->params, job->password,
-                                                           job->password_length,
-                                                           job->new_hash) == 0;
+                        job->rehashed =
+                            auth_password_hash(&job->params, job->password, job->password_length,
+                                               job->new_hash) == 0;
                 break;
         case CHAT_JOB_REGISTER:
         case CHAT_JOB_CHANGE:
-                job->result = auth_password_hash(&job->params, job->password,
-                                                 job->password_length, job->hash);
+                job->result = auth_password_hash(&job->params, job->password, job->password_length,
+                                                 job->hash);
                 break;
         }
         sodium_memzero(job->password, sizeof(job->password));
@@ -417,8 +417,8 @@ static void login_success(struct chat_conn *conn, const char *method, const char
                 return;
         }
         if (store_identity_set(&chat->store, conn->address, conn->name) < 0)
-                log_warning("chat: store: cannot remember %s for %s: %s", conn->name,
-                            conn->address, store_last_error(&chat->store));
+                log_warning("chat: store: cannot remember %s for %s: %s", conn->name, conn->address,
+                            store_last_error(&chat->store));
         failure_key(key, sizeof(key), 'a', conn->address);
         chat_failure_clear(chat, key);
         failure_key(key, sizeof(key), 'n', conn->name);
@@ -435,8 +435,7 @@ static void login_success(struct chat_conn *conn, const char *method, const char
                 log_warning("chat: store: cannot read the history: %s",
                             store_last_error(&chat->store));
         snprintf(extra, sizeof(extra), "METHOD=%s", method);
-        chat_log(conn, LOG_INFO, LOG_ID_CHAT_LOGIN, extra, "%s logged in (%s)", conn->name,
-                 method);
+        chat_log(conn, LOG_INFO, LOG_ID_CHAT_LOGIN, extra, "%s logged in (%s)", conn->name, method);
         /* A user logged in twice joins once. */
         if (first)
                 publish_presence(conn, BUS_JOIN);
@@ -464,10 +463,10 @@ static void on_job_done(void *arg, bool cancelled)
                         login_failed(conn, "wrong password", CHAT_PHASE_PASSWORD);
                         goto out;
                 }
-                if (job->rehashed && store_user_set_hash(&chat->store, conn->name,
-                                                         job->new_hash) < 0)
-                        log_warning("chat: store: cannot store the new hash of %s: %s",
-                                    conn->name, store_last_error(&chat->store));
+                if (job->rehashed &&
+                    store_user_set_hash(&chat->store, conn->name, job->new_hash) < 0)
+                        log_warning("chat: store: cannot store the new hash of %s: %s", conn->name,
+                                    store_last_error(&chat->store));
                 login_success(conn, "password", NULL);
                 break;
         case CHAT_JOB_REGISTER:
@@ -782,13 +781,13 @@ static void chat_line(struct chat_conn *conn, const char *text, size_t length)
                                    AUTH_PASSWORD_MIN, AUTH_PASSWORD_MAX);
                         return;
                 }
-                submit_job(conn, CHAT_JOB_CHANGE, command.argument, command.argument_length,
-                           NULL);
+                submit_job(conn, CHAT_JOB_CHANGE, command.argument, command.argument_length, NULL);
         } else if (chat_command_is(&command, "token") || chat_command_is(&command, "name")) {
                 chat_sendf(conn, "ERR already logged in\n");
         } else {
-                chat_sendf(conn, "ERR unknown command /%.*s (/who, /history [N], /password NEW, "
-                                 "/logout, /quit; // starts a message with /)\n",
+                chat_sendf(conn,
+                           "ERR unknown command /%.*s (/who, /history [N], /password NEW, "
+                           "/logout, /quit; // starts a message with /)\n",
                            (int)(command.name_length > 32 ? 32 : command.name_length),
                            command.name);
         }

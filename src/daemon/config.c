@@ -58,8 +58,9 @@ static int set_unsigned(const char *key, const char *value, unsigned min, unsign
         unsigned long number;
 
         if (units_parse_uint(value, min, max, &number) < 0)
-                return cli_error(error, error_size, "%s: want a whole number from %u to %u, not '%s'",
-                            key, min, max, value);
+                return cli_error(error, error_size,
+                                 "%s: want a whole number from %u to %u, not '%s'", key, min, max,
+                                 value);
         *out = (unsigned)number;
         return 0;
 }
@@ -69,8 +70,8 @@ static int set_seconds(const char *key, const char *value, double min, double ma
                        char *error, size_t error_size)
 {
         if (units_parse_double(value, min, max, out) < 0)
-                return cli_error(error, error_size, "%s: want seconds from %g to %g, not '%s'", key, min,
-                            max, value);
+                return cli_error(error, error_size, "%s: want seconds from %g to %g, not '%s'", key,
+                                 min, max, value);
         return 0;
 }
 
@@ -144,8 +145,8 @@ int config_set(struct config *config, const char *key, const char *value, char *
                         config->echo_inherited = false;
                 }
                 if (config->echo_count >= CONFIG_LISTEN_MAX)
-                        return cli_error(error, error_size, "%s: more than 16 addresses at '%s'", key,
-                                    value);
+                        return cli_error(error, error_size, "%s: more than 16 addresses at '%s'",
+                                         key, value);
                 if (addr_parse_listen(value, CONFIG_DEFAULT_ECHO_PORT,
                                       &config->echo[config->echo_count]) < 0)
                         return cli_error(
@@ -165,20 +166,21 @@ int config_set(struct config *config, const char *key, const char *value, char *
                 }
                 spec = &config->chat[config->chat_count];
                 if (config->chat_count >= CONFIG_LISTEN_MAX)
-                        return cli_error(error, error_size, "%s: more than 16 addresses at '%s'", key,
-                                    value);
+                        return cli_error(error, error_size, "%s: more than 16 addresses at '%s'",
+                                         key, value);
                 if (addr_parse_listen(value, CONFIG_DEFAULT_CHAT_PORT, spec) < 0 ||
                     spec->proto == ADDR_UDP)
-                        return cli_error(error, error_size,
-                                    "%s: bad address '%s' (want [ADDR:]PORT, IPv6 in brackets)",
-                                    key, value);
+                        return cli_error(
+                            error, error_size,
+                            "%s: bad address '%s' (want [ADDR:]PORT, IPv6 in brackets)", key,
+                            value);
                 config->chat_count++;
                 return 0;
         }
         if (strcmp(key, "chat-backend") == 0) {
                 if (strcmp(value, "sqlite") != 0)
-                        return cli_error(error, error_size, "%s: unknown backend '%s' (want sqlite)",
-                                    key, value);
+                        return cli_error(error, error_size,
+                                         "%s: unknown backend '%s' (want sqlite)", key, value);
                 return 0;
         }
         if (strcmp(key, "chat-history") == 0)
@@ -204,13 +206,15 @@ int config_set(struct config *config, const char *key, const char *value, char *
         if (strcmp(key, "chat-rate") == 0) {
                 if (parse_number(value, 0.01, 1e6, &config->chat_rate) < 0)
                         return cli_error(error, error_size,
-                                    "%s: want messages per second from 0.01, not '%s'", key, value);
+                                         "%s: want messages per second from 0.01, not '%s'", key,
+                                         value);
                 return 0;
         }
         if (strcmp(key, "chat-burst") == 0) {
                 if (parse_number(value, 1, 1e6, &config->chat_burst) < 0)
                         return cli_error(error, error_size,
-                                    "%s: want a number from 1 to 1000000, not '%s'", key, value);
+                                         "%s: want a number from 1 to 1000000, not '%s'", key,
+                                         value);
                 return 0;
         }
         if (strcmp(key, "chat-workers") == 0)
@@ -219,8 +223,8 @@ int config_set(struct config *config, const char *key, const char *value, char *
                 return set_unsigned(key, value, 1, 4096, &config->chat_queue, error, error_size);
         if (strcmp(key, "chat-output-max") == 0) {
                 if (parse_size(value, 16 * 1024, 64 * 1024 * 1024, &config->chat_output_max) < 0)
-                        return cli_error(error, error_size, "%s: want bytes from 16K to 64M, not '%s'",
-                                    key, value);
+                        return cli_error(error, error_size,
+                                         "%s: want bytes from 16K to 64M, not '%s'", key, value);
                 return 0;
         }
         if (strcmp(key, "strict-port") == 0) {
@@ -231,10 +235,11 @@ int config_set(struct config *config, const char *key, const char *value, char *
         if (strcmp(key, "log-level") == 0) {
                 level = log_level_parse(value);
                 if (level < 0)
-                        return cli_error(error, error_size,
-                                    "%s: unknown level '%s' (emerg alert crit err warning notice "
-                                    "info debug)",
-                                    key, value);
+                        return cli_error(
+                            error, error_size,
+                            "%s: unknown level '%s' (emerg alert crit err warning notice "
+                            "info debug)",
+                            key, value);
                 config->log_level = level;
                 return 0;
         }
@@ -251,40 +256,41 @@ int config_set(struct config *config, const char *key, const char *value, char *
         if (strcmp(key, "max-connections") == 0) {
                 if (parse_number(value, 1, 1000000, &number) < 0 || number != floor(number))
                         return cli_error(error, error_size,
-                                    "%s: want a whole number from 1 to 1000000, not '%s'", key,
-                                    value);
+                                         "%s: want a whole number from 1 to 1000000, not '%s'", key,
+                                         value);
                 config->max_connections = (unsigned)number;
                 return 0;
         }
         if (strcmp(key, "idle-timeout") == 0) {
                 if (parse_number(value, 0, 7 * 86400, &config->idle_timeout) < 0)
                         return cli_error(error, error_size,
-                                    "%s: want seconds from 0 to 604800, not '%s'", key, value);
+                                         "%s: want seconds from 0 to 604800, not '%s'", key, value);
                 return 0;
         }
         if (strcmp(key, "shutdown-timeout") == 0) {
                 if (parse_number(value, 0, 3600, &config->shutdown_timeout) < 0)
-                        return cli_error(error, error_size, "%s: want seconds from 0 to 3600, not '%s'",
-                                    key, value);
+                        return cli_error(error, error_size,
+                                         "%s: want seconds from 0 to 3600, not '%s'", key, value);
                 return 0;
         }
         if (strcmp(key, "buffer-size") == 0) {
                 if (parse_size(value, 4096, 16 * 1024 * 1024, &config->buffer_size) < 0)
-                        return cli_error(error, error_size, "%s: want bytes from 4096 to 16M, not '%s'",
-                                    key, value);
+                        return cli_error(error, error_size,
+                                         "%s: want bytes from 4096 to 16M, not '%s'", key, value);
                 return 0;
         }
         if (strcmp(key, "udp-rate") == 0) {
                 if (parse_number(value, 0, 1e6, &config->udp_rate) < 0)
                         return cli_error(error, error_size,
-                                    "%s: want datagrams per second (0 = no limit), not '%s'", key,
-                                    value);
+                                         "%s: want datagrams per second (0 = no limit), not '%s'",
+                                         key, value);
                 return 0;
         }
         if (strcmp(key, "udp-burst") == 0) {
                 if (parse_number(value, 1, 1e6, &config->udp_burst) < 0)
                         return cli_error(error, error_size,
-                                    "%s: want a number from 1 to 1000000, not '%s'", key, value);
+                                         "%s: want a number from 1 to 1000000, not '%s'", key,
+                                         value);
                 return 0;
         }
         if (strcmp(key, "udp-global-rate") == 0) {
@@ -633,7 +639,8 @@ void config_usage(void)
             "                          whether systemd restarts it (hand connections over)\n"
             "                          or stops it (drain)\n"
             "  --control PATH          standalone control socket, or none (default\n"
-            "                          $XDG_RUNTIME_DIR/echod/control; /run/echod/control as root)\n"
+            "                          $XDG_RUNTIME_DIR/echod/control; /run/echod/control as "
+            "root)\n"
             "  --console               on a terminal, take control commands on stdin\n"
             "  -h, --help              show this help and exit\n"
             "  -V, --version           show the version and exit\n"

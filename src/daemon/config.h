@@ -33,23 +33,23 @@ struct config {
         /* Chat (docs/chat.md): standalone addresses (none by default) and its limits. */
         struct addr_spec chat[CONFIG_LISTEN_MAX];
         size_t chat_count;
-        unsigned chat_history;        /* messages shown at login */
-        unsigned chat_history_max;    /* messages kept */
-        unsigned chat_max_users;      /* logged-in connections */
-        unsigned chat_max_pending;    /* connections still logging in */
-        double chat_login_timeout;    /* seconds */
-        double chat_token_idle;       /* seconds a session may go unused */
-        double chat_token_lifetime;   /* seconds a session lives at most */
-        double chat_rate;             /* messages per second per user */
+        unsigned chat_history;      /* messages shown at login */
+        unsigned chat_history_max;  /* messages kept */
+        unsigned chat_max_users;    /* logged-in connections */
+        unsigned chat_max_pending;  /* connections still logging in */
+        double chat_login_timeout;  /* seconds */
+        double chat_token_idle;     /* seconds a session may go unused */
+        double chat_token_lifetime; /* seconds a session lives at most */
+        double chat_rate;           /* messages per second per user */
         double chat_burst;
-        unsigned chat_workers;        /* password hashing threads */
-        unsigned chat_queue;          /* password jobs waiting at most */
-        size_t chat_output_max;       /* bytes queued for one slow reader at most */
-        double udp_global_rate;       /* UDP replies per second in all; 0 = no limit */
-        size_t socket_buffer;         /* SO_RCVBUF/SO_SNDBUF of TCP echo connections; 0 = kernel's */
-        char *control_path;      /* standalone control socket; NULL: the default; "none": off */
+        unsigned chat_workers;  /* password hashing threads */
+        unsigned chat_queue;    /* password jobs waiting at most */
+        size_t chat_output_max; /* bytes queued for one slow reader at most */
+        double udp_global_rate; /* UDP replies per second in all; 0 = no limit */
+        size_t socket_buffer;   /* SO_RCVBUF/SO_SNDBUF of TCP echo connections; 0 = kernel's */
+        char *control_path;     /* standalone control socket; NULL: the default; "none": off */
         /* From the command line only. */
-        bool console;            /* --console: commands from a terminal on stdin */
+        bool console; /* --console: commands from a terminal on stdin */
         char *config_path;
         bool config_explicit;
         bool check_only;

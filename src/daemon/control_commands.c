@@ -464,8 +464,8 @@ static void command_chat(struct request *request)
                         running = strcmp(info.name, "chat") == 0;
                 }
                 /* The chat hands out its admin table through service_ops.chat_admin. */
-                fail(request, running ? "the chat offers no admin operations yet"
-                                      : "chat is not running");
+                fail(request,
+                     running ? "the chat offers no admin operations yet" : "chat is not running");
                 return;
         }
         if (strcmp(command, "forget-identities") == 0 && request->count == 1) {

@@ -33,7 +33,7 @@ struct echo_tcp_conn {
 };
 
 int echo_tcp_pool_init(struct echo_tcp_pool *pool, struct ev_loop *loop, size_t buffer_size,
-                   double idle_timeout)
+                       double idle_timeout)
 {
         memset(pool, 0, sizeof(*pool));
         pool->scratch = malloc(buffer_size);
@@ -353,7 +353,8 @@ static void start_idle_timer(struct echo_tcp_conn *conn)
         }
 }
 
-int echo_tcp_start(struct echo_tcp_pool *pool, int fd, const struct sockaddr *peer, socklen_t peer_length)
+int echo_tcp_start(struct echo_tcp_pool *pool, int fd, const struct sockaddr *peer,
+                   socklen_t peer_length)
 {
         struct echo_tcp_conn *conn = conn_new(pool, fd, peer, peer_length);
 
@@ -366,14 +367,13 @@ int echo_tcp_start(struct echo_tcp_pool *pool, int fd, const struct sockaddr *pe
         return 0;
 }
 
-
 #define HANDOVER_PEER_CLOSED 0x1
 #define HANDOVER_WRITE_SHUT  0x2
 
 int echo_tcp_pool_hand_over(struct echo_tcp_pool *pool, struct handover_writer *writer,
                             const struct service_handover *handover)
 {
-        void (*on_close)(struct echo_tcp_pool *pool) = pool->on_close;
+        void (*on_close)(struct echo_tcp_pool * pool) = pool->on_close;
         int handed = 0;
 
         /* Nobody is told about these ends: the connections live on in the next process. */
@@ -419,9 +419,8 @@ int echo_tcp_take_over(struct echo_tcp_pool *pool, struct handover_record *recor
         int flags_fd;
 
         /* The server has read the token that starts every record. */
-        if (handover_get_u8(record, &flags) < 0 ||
-            handover_get_u64(record, &bytes_in) < 0 || handover_get_u64(record, &bytes_out) < 0 ||
-            handover_get_u64(record, &started_us) < 0 ||
+        if (handover_get_u8(record, &flags) < 0 || handover_get_u64(record, &bytes_in) < 0 ||
+            handover_get_u64(record, &bytes_out) < 0 || handover_get_u64(record, &started_us) < 0 ||
             handover_get_bytes(record, &pending, &pending_length) < 0 ||
             pending_length > pool->buffer_size) {
                 close(fd);

@@ -40,7 +40,7 @@ struct echo_tcp_pool {
 
 /* Set up an empty pool. Returns 0 or -ENOMEM. */
 int echo_tcp_pool_init(struct echo_tcp_pool *pool, struct ev_loop *loop, size_t buffer_size,
-                   double idle_timeout);
+                       double idle_timeout);
 
 /* Close every connection and free the pool. */
 void echo_tcp_pool_fini(struct echo_tcp_pool *pool);
@@ -49,7 +49,8 @@ void echo_tcp_pool_fini(struct echo_tcp_pool *pool);
  * Serve an accepted, non-blocking socket; the pool owns fd from here, also on
  * failure. Returns 0 or -errno.
  */
-int echo_tcp_start(struct echo_tcp_pool *pool, int fd, const struct sockaddr *peer, socklen_t peer_length);
+int echo_tcp_start(struct echo_tcp_pool *pool, int fd, const struct sockaddr *peer,
+                   socklen_t peer_length);
 
 /* Change the idle timeout of the pool and of every open connection (0 = none). */
 void echo_tcp_pool_set_idle_timeout(struct echo_tcp_pool *pool, double idle_timeout);

@@ -24,8 +24,8 @@ enum listen_type {
 struct listen_socket {
         int fd;
         enum listen_type type;
-        bool inherited; /* from systemd: never closed or reconfigured */
-        char name[LISTEN_NAME_MAX]; /* FileDescriptorName=, or the service's name */
+        bool inherited;                  /* from systemd: never closed or reconfigured */
+        char name[LISTEN_NAME_MAX];      /* FileDescriptorName=, or the service's name */
         struct sockaddr_storage address; /* local address */
         socklen_t address_length;
         bool created_path; /* an AF_UNIX socket file we made: unlinked when closed */

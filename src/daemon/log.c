@@ -60,10 +60,8 @@ static struct {
         unsigned long long journal_dropped;
         unsigned long long file_dropped;
         time_t file_reported; /* CLOCK_MONOTONIC seconds of the last report */
-} log_state = {.identifier = "echod",
-               .level = LOG_INFO,
-               .stderr_fd = STDERR_FILENO,
-               .journal_fd = -1};
+} log_state = {
+    .identifier = "echod", .level = LOG_INFO, .stderr_fd = STDERR_FILENO, .journal_fd = -1};
 
 static void journal_setup(void);
 
@@ -188,8 +186,8 @@ void log_flush(void)
                 dropped = log_state.journal_dropped;
                 log_state.journal_dropped = 0;
                 log_state.reporting = true;
-                log_warning("%llu log record%s dropped: the journal was not taking them",
-                            dropped, dropped == 1 ? "" : "s");
+                log_warning("%llu log record%s dropped: the journal was not taking them", dropped,
+                            dropped == 1 ? "" : "s");
                 log_state.reporting = false;
                 /* Still full: that record was dropped too, and counted again. */
                 if (log_state.journal_dropped > 0)
@@ -487,8 +485,8 @@ void log_record_at(const char *file, const char *line, const char *func, int pri
                         length = snprintf(stderr_text, sizeof(stderr_text), "%s: %s\n",
                                           log_state.identifier, text);
                 else
-                        length = snprintf(stderr_text, sizeof(stderr_text), "<%d>%s\n", priority,
-                                          text);
+                        length =
+                            snprintf(stderr_text, sizeof(stderr_text), "<%d>%s\n", priority, text);
                 if (length > 0)
                         stderr_line(stderr_text, (size_t)length < sizeof(stderr_text)
                                                      ? (size_t)length

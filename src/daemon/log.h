@@ -13,12 +13,12 @@
  */
 
 /* MESSAGE_IDs of the key events; systemd/echod.catalog describes them. */
-#define LOG_ID_START      "ce2762d3e43b4a50a6b5765e2b151f8c"
-#define LOG_ID_LISTENING  "47aac83a95744d149545bce2d81f3f92"
-#define LOG_ID_CONNECT    "e9f608983f504fdc879109589f12a2f3"
-#define LOG_ID_DISCONNECT "3e59bf4dc8ee4523894cd572ad9665fc"
-#define LOG_ID_STOP       "a4f130729f7645f7bcb83cc03849b841"
-#define LOG_ID_RELOAD     "96380c7d7f1140ec9c4eb40d5c919714"
+#define LOG_ID_START             "ce2762d3e43b4a50a6b5765e2b151f8c"
+#define LOG_ID_LISTENING         "47aac83a95744d149545bce2d81f3f92"
+#define LOG_ID_CONNECT           "e9f608983f504fdc879109589f12a2f3"
+#define LOG_ID_DISCONNECT        "3e59bf4dc8ee4523894cd572ad9665fc"
+#define LOG_ID_STOP              "a4f130729f7645f7bcb83cc03849b841"
+#define LOG_ID_RELOAD            "96380c7d7f1140ec9c4eb40d5c919714"
 #define LOG_ID_CHAT_LOGIN        "4f79e39250614e92b7cdf8595bd6e0b3"
 #define LOG_ID_CHAT_LOGIN_FAILED "04074a2ab4d844f2a73088e521393f25"
 #define LOG_ID_CHAT_LOGOUT       "e71f4277f4954075b58dfc2593938f63"
@@ -31,7 +31,7 @@
 struct log_entry {
         struct timespec time; /* CLOCK_REALTIME */
         int priority;
-        const char *message_id;   /* or NULL */
+        const char *message_id;    /* or NULL */
         const char *const *fields; /* NULL or NULL-terminated "KEY=value" strings */
         const char *message;
 };

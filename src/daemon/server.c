@@ -67,7 +67,8 @@ void server_compose_status(struct server *server, char *status, size_t size)
                 snprintf(status + length, size - length,
                          "; not accepting: out of file descriptors");
         else if (full)
-                snprintf(status + length, size - length, "; not accepting: max-connections reached");
+                snprintf(status + length, size - length,
+                         "; not accepting: max-connections reached");
 }
 
 /* STATUS= is sent from a timer, not per connection, to keep it off the hot path. */
@@ -169,8 +170,8 @@ void server_on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
                 fd = accept4(watcher->fd, (struct sockaddr *)&peer, &length,
                              SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd >= 0) {
-                        r = service->ops->connection(service->state, fd,
-                                                     (struct sockaddr *)&peer, length);
+                        r = service->ops->connection(service->state, fd, (struct sockaddr *)&peer,
+                                                     length);
                         if (r < 0)
                                 log_error("%s: cannot serve a connection: %s", service->ops->name,
                                           strerror(-r));
@@ -249,8 +250,6 @@ static void on_shutdown_timer(struct ev_loop *loop, ev_timer *timer, int revents
         server_close_all(server, "shutdown timeout");
         ev_break(loop, EVBREAK_ALL);
 }
-
-
 
 void server_begin_shutdown(struct server *server, const char *why)
 {
@@ -374,7 +373,6 @@ static void on_reload_signal(struct ev_loop *loop, ev_signal *watcher, int reven
                 server_reload(server, error, sizeof(error));
 }
 
-
 /* The running service for ops, started on first use; NULL if it cannot start (logged). */
 struct server_service *server_service_for(struct server *server, const struct service_ops *ops)
 {
@@ -405,23 +403,6 @@ struct server_service *server_service_for(struct server *server, const struct se
         return service;
 }
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 int server_init(struct server *server, struct config *config, int argc, char **argv)
 {
         struct listen_socket sockets[LISTEN_MAX];
@@ -448,8 +429,8 @@ int server_init(struct server *server, struct config *config, int argc, char **a
                    (const char *const[]){"ECHOD_VERSION=" ECHOD_VERSION, NULL}, "echod %s starting",
                    ECHOD_VERSION);
         server->inherited.state_fd = -1;
-        r = listen_from_systemd(sockets, LISTEN_MAX, &server->listener_count, server_claim_inherited,
-                                server);
+        r = listen_from_systemd(sockets, LISTEN_MAX, &server->listener_count,
+                                server_claim_inherited, server);
         if (r < 0) {
                 log_error("cannot take sockets from systemd: %s", strerror(-r));
                 return r;
@@ -469,9 +450,8 @@ int server_init(struct server *server, struct config *config, int argc, char **a
         server_take_over(server);
         if (r < 0) {
                 log_error("no socket to serve: %s",
-                          server->socket_activated
-                              ? "systemd passed none with a name echod serves"
-                              : "no listening address configured");
+                          server->socket_activated ? "systemd passed none with a name echod serves"
+                                                   : "no listening address configured");
                 return r;
         }
         return 0;

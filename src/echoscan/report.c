@@ -68,7 +68,6 @@ static bool shown(const struct report_host *host, size_t i, bool all)
         return state == SCAN_OPEN || (all && state != SCAN_PENDING);
 }
 
-
 static void write_plain(FILE *out, const struct report_host *hosts, size_t nhosts, bool all,
                         const struct services *db)
 {

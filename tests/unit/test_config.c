@@ -962,7 +962,7 @@ int main(void)
             cmocka_unit_test(echo_takes_at_most_16_addresses),
             cmocka_unit_test(parse_text_skips_comments_blanks_and_whitespace),
             cmocka_unit_test(parse_text_value_keeps_later_equals_signs),
-        cmocka_unit_test(control_is_an_absolute_path_or_none),
+            cmocka_unit_test(control_is_an_absolute_path_or_none),
             cmocka_unit_test(parse_text_empty_text_changes_nothing),
             cmocka_unit_test(parse_text_missing_equals_names_file_and_line),
             cmocka_unit_test(parse_text_unknown_key_names_file_and_line),

@@ -32,7 +32,8 @@ static void quotes_backslashes_and_controls_are_escaped(void **state)
 static void valid_utf8_passes_through(void **state)
 {
         (void)state;
-        expect("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12, "\"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+        expect("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12,
+               "\"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
 }
 
 static void invalid_utf8_becomes_replacement_characters(void **state)

@@ -7,10 +7,11 @@
 # Fast when everything is already there; otherwise one apt-get run.
 set -eu
 
-BUILD="build-essential cmake pkg-config libev-dev libsystemd-dev libsodium-dev libsqlite3-dev liburing-dev"
+BUILD="build-essential cmake pkg-config libev-dev libsystemd-dev libsodium-dev libsqlite3-dev liburing-dev libhiredis-dev"
 TEST="libcmocka-dev python3 systemd systemd-container socat iproute2 nftables nmap python3-uvloop nodejs procps"
 TEST="$TEST ndiff libxml2-utils" # echoscan tests: ndiff and xmllint check its nmap XML
 TEST="$TEST clang bash-completion" # libFuzzer targets (label fuzz); the completion tests
+TEST="$TEST redis-server" # the multi-node chat tests start their own Redis
 PACKAGE="lintian rpm rpmlint dpkg-dev file elfutils"
 FRESH="mmdebstrap git ca-certificates systemd-container"
 

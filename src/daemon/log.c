@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,7 +45,7 @@ static struct {
         int level;
         bool journal;
         bool stderr_tty;
-        FILE *file;
+        int file_fd; /* -1: no log file */
         char *file_path;
         enum stderr_mode stderr_mode;
         int stderr_fd;
@@ -60,8 +59,11 @@ static struct {
         unsigned long long journal_dropped;
         unsigned long long file_dropped;
         time_t file_reported; /* CLOCK_MONOTONIC seconds of the last report */
-} log_state = {
-    .identifier = "echod", .level = LOG_INFO, .stderr_fd = STDERR_FILENO, .journal_fd = -1};
+} log_state = {.identifier = "echod",
+               .level = LOG_INFO,
+               .stderr_fd = STDERR_FILENO,
+               .journal_fd = -1,
+               .file_fd = -1};
 
 static void journal_setup(void);
 
@@ -245,70 +247,54 @@ bool log_enabled(int priority)
 }
 
 /* A regular file only: a FIFO in its place would block the opener (and the loop). */
-static int open_log_file(const char *path, FILE **out)
+static int open_log_file(const char *path)
 {
-        int fd = file_open_regular(path, O_WRONLY | O_APPEND | O_CREAT, 0640);
-        FILE *file;
-
-        if (fd < 0)
-                return fd;
-        file = fdopen(fd, "a");
-        if (!file) {
-                int err = -errno;
-                close(fd);
-                return err;
-        }
-        setvbuf(file, NULL, _IOLBF, 0);
-        *out = file;
-        return 0;
+        return file_open_regular(path, O_WRONLY | O_APPEND | O_CREAT, 0640);
 }
 
 int log_set_file(const char *path)
 {
-        FILE *file = NULL;
         char *copy = NULL;
-        int r;
+        int fd = -1;
 
         if (path && *path) {
                 copy = strdup(path);
                 if (!copy)
                         return -ENOMEM;
-                r = open_log_file(path, &file);
-                if (r < 0) {
+                fd = open_log_file(path);
+                if (fd < 0) {
                         free(copy);
-                        return r;
+                        return fd;
                 }
         }
-        if (log_state.file)
-                fclose(log_state.file);
+        if (log_state.file_fd >= 0)
+                close(log_state.file_fd);
         free(log_state.file_path);
-        log_state.file = file;
+        log_state.file_fd = fd;
         log_state.file_path = copy;
         return 0;
 }
 
 int log_reopen(void)
 {
-        FILE *file = NULL;
-        int r;
+        int fd;
 
         if (!log_state.file_path)
                 return 0;
-        r = open_log_file(log_state.file_path, &file);
-        if (r < 0)
-                return r;
-        fclose(log_state.file);
-        log_state.file = file;
+        fd = open_log_file(log_state.file_path);
+        if (fd < 0)
+                return fd;
+        close(log_state.file_fd);
+        log_state.file_fd = fd;
         return 0;
 }
 
 int log_truncate_file(void)
 {
-        if (!log_state.file)
+        if (log_state.file_fd < 0)
                 return 0;
-        fflush(log_state.file);
         /* The file is opened O_APPEND, so the next record goes to the new end. */
-        if (ftruncate(fileno(log_state.file), 0) < 0)
+        if (ftruncate(log_state.file_fd, 0) < 0)
                 return -errno;
         return 0;
 }
@@ -429,26 +415,44 @@ static void journal_setup(void)
 static void write_file(const struct timespec *now, int priority, const char *const *fields,
                        const char *message)
 {
+        char record[LOG_LINE_MAX + 64 + LOG_FIELDS_MAX * 256];
+        size_t length = 0;
         struct tm tm;
         char stamp[32];
+        ssize_t n;
+        int r;
 
         gmtime_r(&now->tv_sec, &tm);
         strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(log_state.file, "%s.%03ldZ %s[%d] <%s> %s", stamp, now->tv_nsec / 1000000,
-                log_state.identifier, (int)getpid(), level_names[priority], message);
-        for (size_t i = 0; fields && fields[i] && i < LOG_FIELDS_MAX; i++)
-                fprintf(log_state.file, " %s", fields[i]);
-        fputc('\n', log_state.file);
-        if (ferror(log_state.file)) {
-                /*
-                 * A full disk (writes to a regular file fail, they never block):
-                 * the record is lost. Count it, and drop what stdio still holds
-                 * so that no half record is written later.
-                 */
-                __fpurge(log_state.file);
-                clearerr(log_state.file);
-                log_state.file_dropped++;
+        r = snprintf(record, sizeof(record), "%s.%03ldZ %s[%d] <%s> %s", stamp,
+                     now->tv_nsec / 1000000, log_state.identifier, (int)getpid(),
+                     level_names[priority], message);
+        length = r < 0 ? 0 : (size_t)r < sizeof(record) - 1 ? (size_t)r : sizeof(record) - 2;
+        for (size_t i = 0; fields && fields[i] && i < LOG_FIELDS_MAX; i++) {
+                r = snprintf(record + length, sizeof(record) - 1 - length, " %s", fields[i]);
+                if (r < 0 || (size_t)r >= sizeof(record) - 1 - length) {
+                        length = sizeof(record) - 2;
+                        break;
+                }
+                length += (size_t)r;
         }
+        record[length++] = '\n';
+        /*
+         * One write(2) per record, so that records never interleave. A full
+         * disk (writes to a regular file fail, they never block) can take part
+         * of it: that part is cut off again, so the file holds whole records
+         * only, and the record is counted as dropped.
+         */
+        n = write(log_state.file_fd, record, length);
+        if (n == (ssize_t)length)
+                return;
+        if (n > 0) {
+                off_t end = lseek(log_state.file_fd, 0, SEEK_CUR);
+                if (end >= n && ftruncate(log_state.file_fd, end - n) < 0) {
+                        /* Nothing more to do: the next record still starts a line. */
+                }
+        }
+        log_state.file_dropped++;
 }
 
 void log_record_at(const char *file, const char *line, const char *func, int priority,
@@ -492,7 +496,7 @@ void log_record_at(const char *file, const char *line, const char *func, int pri
                                                      ? (size_t)length
                                                      : sizeof(stderr_text) - 1);
         }
-        if (log_state.file)
+        if (log_state.file_fd >= 0)
                 write_file(&now, priority, fields, text);
         if (log_state.sink) {
                 struct log_entry entry = {

@@ -300,8 +300,10 @@ class FullDisk(unittest.TestCase):
             self.assertRegex(daemon.stderr(), r"[1-9]\d* log records dropped: the log file")
             # What did reach the file is whole records, one per line.
             with open(log, errors="replace") as f:
-                for record in f.read().splitlines():
-                    self.assertRegex(record, r"^\d{4}-\d\d-\d\dT[\d:.]+Z echod\[\d+\] <\w+> ")
+                text = f.read()
+            self.assertTrue(text.endswith("\n"), "a record was cut off: %r" % text[-200:])
+            for record in text.splitlines():
+                self.assertRegex(record, r"^\d{4}-\d\d-\d\dT[\d:.]+Z echod\[\d+\] <\w+> ")
         finally:
             code, stderr = daemon.stop()
         self.assertEqual(code, 0, stderr)

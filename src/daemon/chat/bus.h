@@ -1,6 +1,7 @@
 #ifndef ECHOD_CHAT_BUS_H
 #define ECHOD_CHAT_BUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,11 +41,26 @@ struct bus_message {
 /* Called for each message to deliver to local users; the message lives only during the call. */
 typedef void (*bus_deliver_fn)(void *context, const struct bus_message *message);
 
+/*
+ * The names online on every node, each once, for /who: status 0 and count
+ * names (living only during the call), or -errno (-EAGAIN: unreachable).
+ */
+typedef void (*bus_who_fn)(void *context, int status, const char *const *names, size_t count);
+
 struct bus_ops {
         const char *kind; /* "local", ... for logs */
         void (*free)(void *state);
         int (*publish)(void *state, const struct bus_message *message);
         int (*subscribe)(void *state, bus_deliver_fn deliver, void *context);
+        /*
+         * Optional, for a bus spanning nodes: presence says that name now
+         * has its first (online) or no more (!online) logged-in connection
+         * on this node; who lists the names online on any node and ends in
+         * exactly one call of done, possibly before it returns. Without
+         * them, the chat's own users are all there is.
+         */
+        void (*presence)(void *state, const char *name, bool online);
+        void (*who)(void *state, bus_who_fn done, void *context);
 };
 
 struct bus {

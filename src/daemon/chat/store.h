@@ -87,8 +87,65 @@ struct store_ops {
         int (*history_last)(void *state, size_t count, store_message_fn each, void *context);
 };
 
+/*
+ * Asynchronous calls, for a backend across the network (Redis), so that the
+ * loop never waits on it. Every call ends in exactly one call of done, with
+ * the result in a struct store_reply that lives only during that call; done
+ * may run before the call returns (a local backend, or an error found at
+ * once, such as -EAGAIN while the backend is unreachable). A backend without
+ * them (sqlite) is called through its synchronous operations instead: the
+ * store_*_async wrappers in store_async.c hide the difference.
+ */
+struct store_reply {
+        int status;                           /* 0, a count, or -errno */
+        const char *error;                    /* the backend's words when status < 0 */
+        struct store_user user;               /* user_get */
+        struct store_session session;         /* session_lookup */
+        char name[CHAT_NAME_MAX + 1];         /* identity_get */
+        uint64_t id;                          /* history_append */
+        const struct store_message *messages; /* history_last, oldest first */
+        size_t count;                         /* ... and how many */
+};
+
+typedef void (*store_done_fn)(void *context, const struct store_reply *reply);
+
+struct bus_message;
+
+struct store_async_ops {
+        /* False while the backend cannot be reached: calls then end with -EAGAIN. */
+        bool (*available)(void *state);
+        void (*user_get)(void *state, const char *name, store_done_fn done, void *context);
+        void (*user_create)(void *state, const char *name, const char *hash, uint64_t now_ms,
+                            store_done_fn done, void *context);
+        void (*user_set_hash)(void *state, const char *name, const char *hash, store_done_fn done,
+                              void *context);
+        void (*identity_get)(void *state, const char *address, store_done_fn done, void *context);
+        void (*identity_set)(void *state, const char *address, const char *name, store_done_fn done,
+                             void *context);
+        void (*session_create)(void *state, const char *token_hash, const char *name,
+                               uint64_t created_ms, uint64_t expires_ms, store_done_fn done,
+                               void *context);
+        void (*session_lookup)(void *state, const char *token_hash, uint64_t now_ms,
+                               uint64_t idle_ms, store_done_fn done, void *context);
+        void (*session_touch)(void *state, const char *token_hash, uint64_t now_ms,
+                              store_done_fn done, void *context);
+        void (*session_revoke)(void *state, const char *token_hash, store_done_fn done,
+                               void *context);
+        void (*session_revoke_user)(void *state, const char *name, store_done_fn done,
+                                    void *context);
+        void (*history_last)(void *state, size_t count, store_done_fn done, void *context);
+        /*
+         * Store a BUS_MESSAGE in the history and relay it to every node, as
+         * one step (reply.id: its history id); the message's id field is
+         * ignored. A backend with this op is also the chat's bus.
+         */
+        void (*post)(void *state, const struct bus_message *message, store_done_fn done,
+                     void *context);
+};
+
 struct store {
         const struct store_ops *ops;
+        const struct store_async_ops *async; /* NULL: the synchronous ops serve every call */
         void *state;
 };
 
@@ -98,6 +155,7 @@ static inline void store_fini(struct store *store)
         if (store->ops)
                 store->ops->free(store->state);
         store->ops = NULL;
+        store->async = NULL;
         store->state = NULL;
 }
 
@@ -220,5 +278,33 @@ static inline int store_history_last(struct store *store, size_t count, store_me
 {
         return store->ops->history_last(store->state, count, each, context);
 }
+
+/*
+ * The asynchronous wrappers (store_async.c): the backend's async op when it
+ * has one, else its synchronous op with done called before returning. done
+ * may be NULL where the caller does not need the result.
+ */
+bool store_available(struct store *store);
+void store_user_get_async(struct store *store, const char *name, store_done_fn done, void *context);
+void store_user_create_async(struct store *store, const char *name, const char *hash,
+                             uint64_t now_ms, store_done_fn done, void *context);
+void store_user_set_hash_async(struct store *store, const char *name, const char *hash,
+                               store_done_fn done, void *context);
+void store_identity_get_async(struct store *store, const char *address, store_done_fn done,
+                              void *context);
+void store_identity_set_async(struct store *store, const char *address, const char *name,
+                              store_done_fn done, void *context);
+void store_session_create_async(struct store *store, const char *token_hash, const char *name,
+                                uint64_t created_ms, uint64_t expires_ms, store_done_fn done,
+                                void *context);
+void store_session_lookup_async(struct store *store, const char *token_hash, uint64_t now_ms,
+                                uint64_t idle_ms, store_done_fn done, void *context);
+void store_session_touch_async(struct store *store, const char *token_hash, uint64_t now_ms,
+                               store_done_fn done, void *context);
+void store_session_revoke_async(struct store *store, const char *token_hash, store_done_fn done,
+                                void *context);
+void store_session_revoke_user_async(struct store *store, const char *name, store_done_fn done,
+                                     void *context);
+void store_history_last_async(struct store *store, size_t count, store_done_fn done, void *context);
 
 #endif

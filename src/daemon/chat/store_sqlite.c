@@ -754,6 +754,7 @@ int store_sqlite_open(struct store *store, const struct store_sqlite_options *op
         if (r < 0)
                 goto fail;
         store->ops = &sqlite_ops;
+        store->async = NULL;
         store->state = state;
         return 0;
 fail:

@@ -53,13 +53,15 @@ struct bus_ops {
         int (*publish)(void *state, const struct bus_message *message);
         int (*subscribe)(void *state, bus_deliver_fn deliver, void *context);
         /*
-         * Optional, for a bus spanning nodes: presence says that name now
-         * has its first (online) or no more (!online) logged-in connection
-         * on this node; who lists the names online on any node and ends in
-         * exactly one call of done, possibly before it returns. Without
-         * them, the chat's own users are all there is.
+         * Optional, for a bus spanning nodes. presence: name now has its
+         * first (online) or no longer any (!online) logged-in connection on
+         * this node; the bus then publishes JOIN or LEAVE itself, once for
+         * all nodes (a user online on two nodes joins once), with sender as
+         * the message's sender. who: the names online on any node; it ends
+         * in exactly one call of done, possibly before it returns. Without
+         * them, the chat publishes JOIN and LEAVE and lists its own users.
          */
-        void (*presence)(void *state, const char *name, bool online);
+        void (*presence)(void *state, const char *name, bool online, uint64_t sender);
         void (*who)(void *state, bus_who_fn done, void *context);
 };
 

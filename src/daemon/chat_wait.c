@@ -5,6 +5,7 @@
  * that each user's lines are handled in order, and a connection that goes
  * away meanwhile has its reply dropped.
  */
+#include <errno.h>
 #include <stdlib.h>
 
 #include <sodium.h>
@@ -73,6 +74,7 @@ void chat_wait_detach(struct chat_conn *conn)
 
 void chat_store_logged(void *context, const struct store_reply *reply)
 {
-        if (reply->status < 0)
+        /* -ECANCELED: the chat is stopping and closed the store; nothing was lost by it. */
+        if (reply->status < 0 && reply->status != -ECANCELED)
                 log_warning("chat: store: cannot %s: %s", (const char *)context, reply->error);
 }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sqlite_checkpoint.h"
 #include "store_sqlite.h"
 
 #define HASH_A  "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
@@ -514,6 +515,52 @@ static void last_error_names_the_problem(void **state)
         assert_non_null(strstr(store_last_error(&f->store), "UNIQUE"));
 }
 
+static long long file_size(const char *path)
+{
+        struct stat st;
+
+        assert_int_equal(stat(path, &st), 0);
+        return (long long)st.st_size;
+}
+
+/*
+ * The WAL is checkpointed by the store's own thread, not inside a commit on
+ * the caller's (the loop's) thread; and writes that never pause still find
+ * the WAL bounded.
+ */
+static void wal_is_checkpointed_off_the_caller_and_stays_bounded(void **state)
+{
+        struct fixture *f = *state;
+        struct history history = {0};
+        char text[CHAT_LINE_MAX], wal[PATH_MAX + 8];
+        struct sqlite_checkpoint *checkpoint;
+        long long page_size, bound;
+
+        open_store(f, 100000);
+        checkpoint = store_sqlite_checkpoint(&f->store);
+        assert_non_null(checkpoint);
+        memset(text, 'x', sizeof(text));
+        page_size = side_query(f, "PRAGMA page_size");
+        /* A WAL frame is a page and a 24-byte header; the file has a 32-byte header. */
+        bound = (SQLITE_CHECKPOINT_PAGES_MAX + 16) * (page_size + 24) + 32;
+        snprintf(wal, sizeof(wal), "%s-wal", f->path);
+        /* Each message is at least one page of WAL: past the threshold, the thread is asked. */
+        for (int i = 0; i < SQLITE_CHECKPOINT_PAGES + 10; i++)
+                assert_int_equal(
+                    store_history_append(&f->store, i, "ann", text, sizeof(text), NULL), 0);
+        assert_int_equal(sqlite_checkpoint_wait(checkpoint, 1, 30000), 0);
+        /* Writes without a pause: the WAL never grows past the cap (plus the last commit). */
+        for (int i = 0; i < 3 * SQLITE_CHECKPOINT_PAGES_MAX; i++) {
+                assert_int_equal(
+                    store_history_append(&f->store, i, "ann", text, sizeof(text), NULL), 0);
+                if (i % 500 == 0)
+                        assert_true(file_size(wal) <= bound);
+        }
+        assert_true(file_size(wal) <= bound);
+        assert_int_equal(store_history_last(&f->store, 2, collect_message, &history), 2);
+        assert_int_equal(strlen(history.texts[1]), CHAT_LINE_MAX);
+}
+
 #define STORE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -539,6 +586,7 @@ int main(void)
             STORE_TEST(history_retention_keeps_at_most_the_cap),
             STORE_TEST(everything_survives_close_and_reopen),
             STORE_TEST(last_error_names_the_problem),
+            STORE_TEST(wal_is_checkpointed_off_the_caller_and_stays_bounded),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sqlite_checkpoint.h"
+
 /*
  * The chat store in one SQLite file. Every statement is prepared once at
  * open and kept; a call binds, steps and resets one or a few of them.
@@ -103,6 +105,7 @@ static const char schema_sql[] =
 
 struct sqlite_state {
         sqlite3 *db;
+        struct sqlite_checkpoint *checkpoint; /* WAL checkpoints, on a thread of their own */
         sqlite3_stmt *statements[STATEMENT_COUNT];
         size_t history_max;
         char error[256]; /* our own words when the error is not SQLite's */
@@ -238,6 +241,7 @@ static void sqlite_free(void *opaque)
 
         if (!state)
                 return;
+        sqlite_checkpoint_stop(state->checkpoint);
         for (int i = 0; i < STATEMENT_COUNT; i++)
                 sqlite3_finalize(state->statements[i]);
         sqlite3_close(state->db);
@@ -751,6 +755,8 @@ int store_sqlite_open(struct store *store, const struct store_sqlite_options *op
                 r = migrate(state);
         if (r == 0)
                 r = prepare_all(state);
+        if (r == 0)
+                r = sqlite_checkpoint_start(&state->checkpoint, state->db, path);
         if (r < 0)
                 goto fail;
         store->ops = &sqlite_ops;
@@ -760,4 +766,11 @@ int store_sqlite_open(struct store *store, const struct store_sqlite_options *op
 fail:
         sqlite_free(state);
         return r;
+}
+
+struct sqlite_checkpoint *store_sqlite_checkpoint(struct store *store)
+{
+        struct sqlite_state *state = store->state;
+
+        return store->ops == &sqlite_ops ? state->checkpoint : NULL;
 }

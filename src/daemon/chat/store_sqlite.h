@@ -26,4 +26,9 @@ struct store_sqlite_options {
  */
 int store_sqlite_open(struct store *store, const struct store_sqlite_options *options);
 
+struct sqlite_checkpoint;
+
+/* The store's checkpoint thread (sqlite_checkpoint.h), for tests and benchmarks. */
+struct sqlite_checkpoint *store_sqlite_checkpoint(struct store *store);
+
 #endif

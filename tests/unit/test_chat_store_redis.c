@@ -1093,6 +1093,59 @@ static void message_missed_while_unsubscribed_is_delivered_once_after(void **sta
         assert_int_equal(f->a.inbox.count, 4);
 }
 
+static bool a_unavailable(struct fixture *f, void *arg)
+{
+        (void)arg;
+        return !store_available(&f->a.store);
+}
+
+static void silent_redis_fails_pending_calls_and_is_given_up(void **state)
+{
+        struct fixture *f = *state;
+
+        open_a(f, 0);
+        kill(f->server, SIGSTOP);
+        /* No answer: the call ends with an error after a while instead of hanging. */
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "ann", capture, &f->r)), -EIO);
+        assert_int_equal(f->r.calls, 1);
+        run_until(f, NODE_A, a_unavailable, NULL);
+        kill(f->server, SIGCONT);
+        run_until(f, NODE_A, both_available, NULL);
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "ann", capture, &f->r)),
+                         -ENOENT);
+}
+
+static void database_number_separates_nodes(void **state)
+{
+        struct fixture *f = *state;
+        char address[64];
+
+        snprintf(address, sizeof(address), "redis://127.0.0.1:%d/3", f->port);
+        open_node_at(&f->a, address, 0);
+        open_node(f, &f->b, 0);
+        run_until(f, NODES_BOTH, both_available, NULL);
+        assert_int_equal(store_user_create(&f->a.store, "ann", HASH_A, 1), 0);
+        assert_int_equal(
+            AWAIT(f, NODES_BOTH, store_user_get_async(&f->b.store, "ann", capture, &f->r)),
+            -ENOENT);
+        assert_int_equal(redis_integer(f->port, "EXISTS echod:user:ann"), 0);
+        assert_int_equal(
+            AWAIT(f, NODES_BOTH, store_user_get_async(&f->a.store, "ANN", capture, &f->r)), 0);
+        /* Each database has its own relay too. */
+        post(f, &f->a, NODES_BOTH, "in three", 0);
+        post(f, &f->b, NODES_BOTH, "in zero", 0);
+        expect(f, NODES_BOTH, &f->a.inbox, 1);
+        expect(f, NODES_BOTH, &f->b.inbox, 1);
+        assert_string_equal(f->a.inbox.items[0].text, "in three");
+        assert_string_equal(f->b.inbox.items[0].text, "in zero");
+        post(f, &f->a, NODES_BOTH, "marker", 0);
+        expect(f, NODES_BOTH, &f->a.inbox, 2);
+        post(f, &f->b, NODES_BOTH, "marker", 0);
+        expect(f, NODES_BOTH, &f->b.inbox, 2);
+        assert_int_equal(f->a.inbox.count, 2);
+        assert_int_equal(f->b.inbox.count, 2);
+}
+
 #define REDIS_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1117,6 +1170,8 @@ int main(void)
             REDIS_TEST(pending_calls_end_cancelled_when_the_store_is_freed),
             REDIS_TEST(restarted_redis_is_reconnected_and_delivery_goes_on),
             REDIS_TEST(message_missed_while_unsubscribed_is_delivered_once_after),
+            REDIS_TEST(silent_redis_fails_pending_calls_and_is_given_up),
+            REDIS_TEST(database_number_separates_nodes),
         };
 
         if (!have_redis_server()) {

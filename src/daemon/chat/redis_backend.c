@@ -23,9 +23,11 @@
  * calls, with a 1 s timeout.
  */
 
-#define BACKOFF_MIN  0.1 /* seconds */
-#define BACKOFF_MAX  5.0
-#define SYNC_TIMEOUT 1 /* seconds */
+#define BACKOFF_MIN     0.1 /* seconds */
+#define BACKOFF_MAX     5.0
+#define SYNC_TIMEOUT    1   /* seconds */
+#define HEALTH_INTERVAL 1.0 /* seconds between PINGs on the command connection */
+#define ANSWER_TIMEOUT  5.0 /* seconds a connection may leave a PING or a connect unanswered */
 
 static void connect_missing(struct redis_backend *backend);
 
@@ -110,24 +112,24 @@ static void command_selected(redisAsyncContext *context, void *reply_opaque, voi
         check_available(backend);
 }
 
+/* Ready only after a first answer: SELECT for a database, else PING. */
 static void command_connected(const redisAsyncContext *context, int status)
 {
         struct redis_backend *backend = context->data;
         char db[16];
-        const char *argv[] = {"SELECT", db};
+        const char *select[] = {"SELECT", db};
+        const char *ping[] = {"PING"};
 
         if (status != REDIS_OK) {
                 backend->command = NULL; /* hiredis frees it after this call */
                 connection_lost(backend, "command", context->errstr);
                 return;
         }
-        if (backend->address.db == 0) {
-                command_selected(backend->command, &(redisReply){.type = REDIS_REPLY_STATUS},
-                                 backend);
-                return;
-        }
         snprintf(db, sizeof(db), "%d", backend->address.db);
-        redisAsyncCommandArgv(backend->command, command_selected, backend, 2, argv, NULL);
+        if (backend->address.db == 0)
+                redisAsyncCommandArgv(backend->command, command_selected, backend, 1, ping, NULL);
+        else
+                redisAsyncCommandArgv(backend->command, command_selected, backend, 2, select, NULL);
 }
 
 static void command_disconnected(const redisAsyncContext *context, int status)
@@ -137,6 +139,7 @@ static void command_disconnected(const redisAsyncContext *context, int status)
         (void)status;
         backend->command = NULL;
         backend->command_ready = false;
+        backend->ping_out = false;
         connection_lost(backend, "command", context->errstr);
 }
 
@@ -195,12 +198,78 @@ static redisAsyncContext *start_connection(struct redis_backend *backend, const 
 
 static void connect_missing(struct redis_backend *backend)
 {
-        if (!backend->command)
+        if (!backend->command) {
                 backend->command =
                     start_connection(backend, "command", command_connected, command_disconnected);
-        if (!backend->subscriber)
+                backend->command_since = ev_now(backend->loop);
+        }
+        if (!backend->subscriber) {
                 backend->subscriber = start_connection(backend, "subscriber", subscriber_connected,
                                                        subscriber_disconnected);
+                backend->subscriber_since = ev_now(backend->loop);
+        }
+}
+
+/*
+ * Give up a connection: one still connecting has no disconnect callback
+ * to come, so its loss is reported here.
+ */
+static void give_up(struct redis_backend *backend, redisAsyncContext **context, const char *which,
+                    const char *reason)
+{
+        redisAsyncContext *doomed = *context;
+
+        if (doomed->c.flags & REDIS_CONNECTED) {
+                redis_backend_drop(backend, doomed, reason);
+                return;
+        }
+        *context = NULL;
+        redisAsyncFree(doomed);
+        connection_lost(backend, which, reason);
+}
+
+static void health_pong(redisAsyncContext *context, void *reply, void *privdata)
+{
+        struct redis_backend *backend = privdata;
+
+        (void)context;
+        (void)reply;
+        backend->ping_out = false;
+}
+
+/* Check the command connection answers; a silent Redis fails the calls rather than hold them. */
+static void check_health(struct redis_backend *backend)
+{
+        double now = ev_now(backend->loop);
+        const char *ping[] = {"PING"};
+
+        if (backend->command && !backend->command_ready &&
+            now - backend->command_since > ANSWER_TIMEOUT) {
+                give_up(backend, &backend->command, "command", "no answer within 5 s");
+                return;
+        }
+        if (backend->subscriber && !(backend->subscriber->c.flags & REDIS_CONNECTED) &&
+            now - backend->subscriber_since > ANSWER_TIMEOUT)
+                give_up(backend, &backend->subscriber, "subscriber", "no answer within 5 s");
+        if (!backend->command_ready)
+                return;
+        if (backend->ping_out) {
+                if (now - backend->ping_sent > ANSWER_TIMEOUT)
+                        redis_backend_drop(backend, backend->command, "no answer within 5 s");
+                return;
+        }
+        if (redisAsyncCommandArgv(backend->command, health_pong, backend, 1, ping, NULL) ==
+            REDIS_OK) {
+                backend->ping_out = true;
+                backend->ping_sent = now;
+        }
+}
+
+static void on_health_timer(struct ev_loop *loop, ev_timer *timer, int revents)
+{
+        (void)loop;
+        (void)revents;
+        check_health(timer->data);
 }
 
 static void on_reconnect_timer(struct ev_loop *loop, ev_timer *timer, int revents)
@@ -416,6 +485,9 @@ int redis_backend_new(struct ev_loop *loop, const struct store_redis_options *op
         backend->relay.held_tail = &backend->relay.held_head;
         ev_init(&backend->reconnect_timer, on_reconnect_timer);
         backend->reconnect_timer.data = backend;
+        ev_timer_init(&backend->health_timer, on_health_timer, HEALTH_INTERVAL, HEALTH_INTERVAL);
+        backend->health_timer.data = backend;
+        ev_timer_start(loop, &backend->health_timer);
         redis_presence_init(backend);
         connect_missing(backend);
         *out = backend;
@@ -429,6 +501,7 @@ void redis_backend_free(struct redis_backend *backend)
         backend->freeing = true;
         backend->available = false;
         ev_timer_stop(backend->loop, &backend->reconnect_timer);
+        ev_timer_stop(backend->loop, &backend->health_timer);
         redis_presence_fini(backend);
         /* Pending calls end here, each with a NULL reply: -ECANCELED. */
         if (backend->command)

@@ -86,6 +86,10 @@ struct redis_backend {
         bool freeing;
         ev_timer reconnect_timer;
         double backoff;
+        ev_timer health_timer;                  /* PINGs the command connection */
+        double command_since, subscriber_since; /* when each connection was started */
+        bool ping_out;
+        double ping_sent;
         char down_reason[REDIS_ERROR_MAX];
 
         redisContext *sync; /* the blocking connection, connected on first use */

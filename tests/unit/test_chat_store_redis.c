@@ -176,10 +176,11 @@ static long long redis_integer(int port, const char *command)
 
 static void start_server(struct fixture *f)
 {
-        char port[16], answer[64];
+        char port[16], answer[64], socket_path[128];
         double deadline = now_seconds() + DEADLINE;
 
         snprintf(port, sizeof(port), "%d", f->port);
+        snprintf(socket_path, sizeof(socket_path), "%s/redis.sock", f->directory);
         f->server = fork();
         assert_true(f->server >= 0);
         if (f->server == 0) {
@@ -188,7 +189,8 @@ static void start_server(struct fixture *f)
                 dup2(null, STDOUT_FILENO);
                 execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
                        "--save", "", "--appendonly", "no", "--dir", f->directory,
-                       "--stream-node-max-entries", "4", "--daemonize", "no", (char *)NULL);
+                       "--stream-node-max-entries", "4", "--daemonize", "no", "--unixsocket",
+                       socket_path, "--unixsocketperm", "700", (char *)NULL);
                 _exit(127);
         }
         /* Poll until it answers: its start is another process's business. */
@@ -382,10 +384,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
         struct fixture *f = *state;
+        char socket_path[128];
 
         close_node(&f->b);
         close_node(&f->a);
         kill_server(f);
+        snprintf(socket_path, sizeof(socket_path), "%s/redis.sock", f->directory);
+        unlink(socket_path);
         rmdir(f->directory);
         free(f);
         return 0;
@@ -1146,6 +1151,22 @@ static void database_number_separates_nodes(void **state)
         assert_int_equal(f->b.inbox.count, 2);
 }
 
+static void unix_socket_address_works_too(void **state)
+{
+        struct fixture *f = *state;
+        struct store_user user;
+        char address[128];
+
+        snprintf(address, sizeof(address), "unix:%s/redis.sock", f->directory);
+        open_node_at(&f->a, address, 0);
+        run_until(f, NODE_A, both_available, NULL);
+        assert_int_equal(
+            ON_A(f, store_user_create_async(&f->a.store, "ann", HASH_A, 1, capture, &f->r)), 0);
+        assert_int_equal(store_user_get(&f->a.store, "ANN", &user), 0);
+        post(f, &f->a, NODE_A, "over unix", 0);
+        expect(f, NODE_A, &f->a.inbox, 1);
+}
+
 #define REDIS_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1172,6 +1193,7 @@ int main(void)
             REDIS_TEST(message_missed_while_unsubscribed_is_delivered_once_after),
             REDIS_TEST(silent_redis_fails_pending_calls_and_is_given_up),
             REDIS_TEST(database_number_separates_nodes),
+            REDIS_TEST(unix_socket_address_works_too),
         };
 
         if (!have_redis_server()) {

@@ -201,12 +201,12 @@ static void connect_missing(struct redis_backend *backend)
         if (!backend->command) {
                 backend->command =
                     start_connection(backend, "command", command_connected, command_disconnected);
-                backend->command_since = ev_now(backend->loop);
+                backend->command_since = ev_time();
         }
         if (!backend->subscriber) {
                 backend->subscriber = start_connection(backend, "subscriber", subscriber_connected,
                                                        subscriber_disconnected);
-                backend->subscriber_since = ev_now(backend->loop);
+                backend->subscriber_since = ev_time();
         }
 }
 
@@ -240,7 +240,8 @@ static void health_pong(redisAsyncContext *context, void *reply, void *privdata)
 /* Check the command connection answers; a silent Redis fails the calls rather than hold them. */
 static void check_health(struct redis_backend *backend)
 {
-        double now = ev_now(backend->loop);
+        /* Not the loop's cached time: a connection may start before the loop runs. */
+        double now = ev_time();
         const char *ping[] = {"PING"};
 
         if (backend->command && !backend->command_ready &&

@@ -21,12 +21,13 @@
  * bus: store_fini() frees it, the bus's free does nothing.
  */
 
-#define REDIS_NODE_ID_LENGTH 16 /* hex digits */
-#define REDIS_ERROR_MAX      256
-#define REDIS_CHANNEL_MAX    48
-#define REDIS_HELD_MAX       4096 /* relayed messages held during a catch-up */
-#define REDIS_CATCH_UP_BATCH 1000 /* entries per XRANGE of a catch-up */
-#define REDIS_PRESENCE_MAX   100000
+#define REDIS_NODE_ID_LENGTH   16 /* hex digits */
+#define REDIS_ERROR_MAX        256
+#define REDIS_CHANNEL_MAX      48
+#define REDIS_HELD_MAX         4096 /* relayed messages held during a catch-up */
+#define REDIS_CATCH_UP_BATCH   1000 /* entries per XRANGE of a catch-up */
+#define REDIS_PRESENCE_MAX     100000
+#define REDIS_HISTORY_READ_MAX 10000 /* messages one history_last reads at most */
 
 /* A stream entry ID, "MS-SEQ". */
 struct redis_stream_id {

@@ -222,6 +222,8 @@ int redis_request_history_last(struct redis_request *request, const struct redis
 {
         if (count > backend->history_max)
                 count = backend->history_max;
+        if (count > REDIS_HISTORY_READ_MAX)
+                count = REDIS_HISTORY_READ_MAX;
         redis_request_start_command(request, "history_last", REDIS_REPLY_FOR_HISTORY, "XREVRANGE");
         redis_request_add_text(request, "echod:history");
         redis_request_add_text(request, "+");

@@ -19,7 +19,12 @@ struct store_redis_options {
  * Fill *store and *bus with one shared Redis backend on loop. Never fails
  * because Redis is down: it then starts unavailable and keeps reconnecting.
  * Returns 0, -EINVAL (bad address), -ENOMEM. Call bus_fini() before
- * store_fini(), which frees both.
+ * store_fini(), which frees both and ends every pending call with
+ * -ECANCELED; not from inside one of the backend's own callbacks (a done,
+ * deliver or who function), since hiredis is then still using the
+ * connection. A host name is resolved (getaddrinfo) when a connection
+ * starts, on the loop: give an address, or a name /etc/hosts knows, where
+ * a slow resolver would matter.
  */
 int store_redis_open(struct store *store, struct bus *bus, struct ev_loop *loop,
                      const struct store_redis_options *options);

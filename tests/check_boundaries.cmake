@@ -1,6 +1,7 @@
 # Checks the rules of docs/architecture.md that the link graph alone does not:
 #   cmake -DSOURCE_DIR=... -DTOOLS=a;b;c -P check_boundaries.cmake
-# 1. The tools (echocat, echoscan, echobench) do not link libsystemd, libsodium or SQLite.
+# 1. The tools (echocat, echoscan, echobench, echoctl) do not link libsystemd, libsodium, SQLite
+#    or hiredis.
 # 2. No file under src/proto includes ev.h, a socket header or a daemon header.
 # 3. Nothing under src/common includes a header of another part.
 set(failures "")
@@ -10,7 +11,7 @@ foreach(tool IN LISTS TOOLS)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "readelf -d ${tool} failed (package binutils): ${err}")
   endif()
-  foreach(library IN ITEMS libsystemd libsodium libsqlite3)
+  foreach(library IN ITEMS libsystemd libsodium libsqlite3 libhiredis)
     if(dynamic MATCHES "${library}")
       list(APPEND failures "${tool} links ${library}")
     endif()

@@ -16,6 +16,7 @@
 
 #include "chat_internal.h"
 #include "log.h"
+#include "store_redis.h"
 #include "store_sqlite.h"
 
 /* The first allocation of an output queue; it doubles up to chat_output_max. */
@@ -515,12 +516,62 @@ static int state_directory(const struct config *config, char *path, size_t size)
         return 0;
 }
 
+/* A Redis address in chat-backend: the chat spans every node on that Redis. */
+static bool uses_redis(const struct config *config)
+{
+        return config->chat_backend && strcmp(config->chat_backend, "sqlite") != 0;
+}
+
+/* The store (and with Redis, the bus), from chat-backend. */
+static int open_backend(struct chat_service *chat, const struct config *config)
+{
+        struct store_sqlite_options options = {0};
+        char directory[4096];
+        int r;
+
+        if (uses_redis(config)) {
+                struct store_redis_options redis = {
+                    .address = config->chat_backend,
+                    .history_max = config->chat_history_max,
+                };
+
+                r = store_redis_open(&chat->store, &chat->bus, chat->loop, &redis);
+                if (r < 0) {
+                        log_error("chat: cannot use the store %s: %s", config->chat_backend,
+                                  strerror(-r));
+                        return r;
+                }
+                log_info("chat: store %s (redis), shared by every node on it, %u password "
+                         "worker(s)",
+                         config->chat_backend, config->chat_workers);
+                return 0;
+        }
+        r = state_directory(config, directory, sizeof(directory));
+        if (r < 0) {
+                log_error("chat: no state directory (--state-dir): %s", strerror(-r));
+                return r;
+        }
+        options.directory = directory;
+        options.history_max = config->chat_history_max;
+        r = store_sqlite_open(&chat->store, &options);
+        if (r < 0) {
+                log_error("chat: cannot open the store in %s: %s", directory, strerror(-r));
+                return r;
+        }
+        r = bus_local_open(&chat->bus);
+        if (r < 0) {
+                store_fini(&chat->store);
+                return r;
+        }
+        log_info("chat: store %s/%s (%s), %u password worker(s)", directory, STORE_SQLITE_FILE,
+                 chat->store.ops->kind, config->chat_workers);
+        return 0;
+}
+
 static int chat_init(void **state, const struct service_env *env)
 {
         const struct config *config = env->config;
         struct chat_service *chat = calloc(1, sizeof(*chat));
-        struct store_sqlite_options options = {0};
-        char directory[4096];
         int r;
 
         if (!chat)
@@ -539,38 +590,23 @@ static int chat_init(void **state, const struct service_env *env)
                 log_error("chat: cannot initialise libsodium");
                 goto fail;
         }
-        r = state_directory(config, directory, sizeof(directory));
-        if (r < 0) {
-                log_error("chat: no state directory (--state-dir): %s", strerror(-r));
-                goto fail;
-        }
-        options.directory = directory;
-        options.history_max = config->chat_history_max;
-        r = store_sqlite_open(&chat->store, &options);
-        if (r < 0) {
-                log_error("chat: cannot open the store in %s: %s", directory, strerror(-r));
-                goto fail;
-        }
-        r = bus_local_open(&chat->bus);
+        r = open_backend(chat, config);
         if (r < 0)
-                goto fail_store;
+                goto fail;
         r = bus_subscribe(&chat->bus, chat_session_deliver, chat);
         if (r < 0)
-                goto fail_bus;
+                goto fail_backend;
         r = workers_init(&chat->workers, env->loop, config->chat_workers, config->chat_queue);
         if (r < 0) {
                 log_error("chat: cannot start password workers: %s", strerror(-r));
-                goto fail_bus;
+                goto fail_backend;
         }
         ev_prepare_init(&chat->flush_watcher, on_flush);
         chat->flush_watcher.data = chat;
-        log_info("chat: store %s/%s (%s), %u password worker(s)", directory, STORE_SQLITE_FILE,
-                 chat->store.ops->kind, config->chat_workers);
         *state = chat;
         return 0;
-fail_bus:
+fail_backend:
         bus_fini(&chat->bus);
-fail_store:
         store_fini(&chat->store);
 fail:
         free(chat->failures);
@@ -642,8 +678,9 @@ static void chat_status(void *state, char *buf, size_t size)
 {
         struct chat_service *chat = state;
 
-        snprintf(buf, size, "chat: %u user%s online, %u logging in, %" PRIu64 " messages",
-                 chat->online, chat->online == 1 ? "" : "s", chat->pending, chat->messages);
+        snprintf(buf, size, "chat: %u user%s online, %u logging in, %" PRIu64 " messages%s",
+                 chat->online, chat->online == 1 ? "" : "s", chat->pending, chat->messages,
+                 store_available(&chat->store) ? "" : " (store unavailable)");
 }
 
 static void chat_fini(void *state)

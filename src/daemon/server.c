@@ -292,11 +292,18 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *watcher, int revents
         server_begin_shutdown(watcher->data, why);
 }
 
-/* Settings a reload may change; addresses and buffer sizes stay as started. */
+/* Settings a reload may change; addresses, buffer sizes and the chat's store stay as started. */
 static void apply_reloadable(struct server *server, struct config *fresh)
 {
         struct config *config = &server->config;
+        const char *backend = config->chat_backend ? config->chat_backend : "sqlite";
+        const char *wanted = fresh->chat_backend ? fresh->chat_backend : "sqlite";
 
+        /* The chat's store is not switched under its users. */
+        if (strcmp(backend, wanted) != 0)
+                log_warning("reload: chat-backend %s takes effect at the next restart; the chat "
+                            "keeps %s",
+                            wanted, backend);
         log_set_level(fresh->log_level);
         config->log_level = fresh->log_level;
         config->max_connections = fresh->max_connections;

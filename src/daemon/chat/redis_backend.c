@@ -1,0 +1,518 @@
+#include "redis_backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hiredis/adapters/libev.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
+
+#include "log.h"
+#include "store_redis.h"
+
+/*
+ * The Redis backend's connections. Two asynchronous ones live on the loop:
+ * commands, and the subscriber (a subscribed connection takes no other
+ * command). The backend is available while both are up; on the loss of
+ * either it logs one warning, ends what was pending on it, and reconnects
+ * with a backoff that doubles from 0.1 s to 5 s, logging once when it is
+ * back. The blocking connection serves only the operator's synchronous
+ * calls, with a 1 s timeout.
+ */
+
+#define BACKOFF_MIN     0.1 /* seconds */
+#define BACKOFF_MAX     5.0
+#define SYNC_TIMEOUT    1   /* seconds */
+#define HEALTH_INTERVAL 1.0 /* seconds between PINGs on the command connection */
+#define ANSWER_TIMEOUT  5.0 /* seconds a connection may leave a PING or a connect unanswered */
+
+static void connect_missing(struct redis_backend *backend);
+
+static void set_cloexec(int fd)
+{
+        int flags = fcntl(fd, F_GETFD);
+
+        if (flags >= 0)
+                fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
+static const char *target(const struct redis_backend *backend, char *text, size_t size)
+{
+        if (backend->address.path[0])
+                snprintf(text, size, "unix:%s", backend->address.path);
+        else
+                snprintf(text, size, "%s:%d/%d", backend->address.host, backend->address.port,
+                         backend->address.db);
+        return text;
+}
+
+static void schedule_reconnect(struct redis_backend *backend)
+{
+        if (backend->freeing || ev_is_active(&backend->reconnect_timer))
+                return;
+        ev_timer_set(&backend->reconnect_timer, backend->backoff, 0.);
+        ev_timer_start(backend->loop, &backend->reconnect_timer);
+        backend->backoff *= 2;
+        if (backend->backoff > BACKOFF_MAX)
+                backend->backoff = BACKOFF_MAX;
+}
+
+/* One connection is gone (its context already freed or being freed by hiredis). */
+static void connection_lost(struct redis_backend *backend, const char *which, const char *reason)
+{
+        char where[REDIS_ADDRESS_HOST_MAX + 32];
+
+        backend->available = false;
+        if (backend->freeing)
+                return;
+        snprintf(backend->down_reason, sizeof(backend->down_reason), "%s connection: %s", which,
+                 reason && reason[0] ? reason : "closed");
+        if (!backend->down_logged) {
+                log_warning("chat: redis %s unavailable (%s); reconnecting",
+                            target(backend, where, sizeof(where)), backend->down_reason);
+                backend->down_logged = true;
+        }
+        schedule_reconnect(backend);
+}
+
+static void check_available(struct redis_backend *backend)
+{
+        char where[REDIS_ADDRESS_HOST_MAX + 32];
+
+        if (backend->available || !backend->command_ready || !backend->subscriber_ready)
+                return;
+        backend->available = true;
+        backend->backoff = BACKOFF_MIN;
+        if (backend->down_logged) {
+                log_info("chat: redis %s is back", target(backend, where, sizeof(where)));
+                backend->down_logged = false;
+        }
+        redis_relay_available(backend);
+        redis_presence_available(backend);
+}
+
+static void command_selected(redisAsyncContext *context, void *reply_opaque, void *privdata)
+{
+        struct redis_backend *backend = privdata;
+        redisReply *reply = reply_opaque;
+
+        if (!reply || backend->freeing)
+                return; /* the disconnect callback tells */
+        if (reply->type != REDIS_REPLY_STATUS) {
+                redis_backend_drop(backend, context,
+                                   reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                                    : "SELECT: unexpected reply");
+                return;
+        }
+        backend->command_ready = true;
+        redis_relay_command_ready(backend);
+        check_available(backend);
+}
+
+/* Ready only after a first answer: SELECT for a database, else PING. */
+static void command_connected(const redisAsyncContext *context, int status)
+{
+        struct redis_backend *backend = context->data;
+        char db[16];
+        const char *select[] = {"SELECT", db};
+        const char *ping[] = {"PING"};
+
+        if (status != REDIS_OK) {
+                backend->command = NULL; /* hiredis frees it after this call */
+                connection_lost(backend, "command", context->errstr);
+                return;
+        }
+        snprintf(db, sizeof(db), "%d", backend->address.db);
+        if (backend->address.db == 0)
+                redisAsyncCommandArgv(backend->command, command_selected, backend, 1, ping, NULL);
+        else
+                redisAsyncCommandArgv(backend->command, command_selected, backend, 2, select, NULL);
+}
+
+static void command_disconnected(const redisAsyncContext *context, int status)
+{
+        struct redis_backend *backend = context->data;
+
+        (void)status;
+        backend->command = NULL;
+        backend->command_ready = false;
+        backend->ping_out = false;
+        connection_lost(backend, "command", context->errstr);
+}
+
+static void subscriber_connected(const redisAsyncContext *context, int status)
+{
+        struct redis_backend *backend = context->data;
+
+        if (status != REDIS_OK) {
+                backend->subscriber = NULL;
+                connection_lost(backend, "subscriber", context->errstr);
+                return;
+        }
+        redis_relay_subscriber_connected(backend);
+}
+
+static void subscriber_disconnected(const redisAsyncContext *context, int status)
+{
+        struct redis_backend *backend = context->data;
+
+        (void)status;
+        backend->subscriber = NULL;
+        backend->subscriber_ready = false;
+        redis_relay_subscriber_lost(backend);
+        connection_lost(backend, "subscriber", context->errstr);
+}
+
+static redisAsyncContext *start_connection(struct redis_backend *backend, const char *which,
+                                           redisConnectCallback *connected,
+                                           redisDisconnectCallback *disconnected)
+{
+        const struct redis_address *address = &backend->address;
+        redisAsyncContext *context = address->path[0]
+                                         ? redisAsyncConnectUnix(address->path)
+                                         : redisAsyncConnect(address->host, address->port);
+
+        if (!context) {
+                connection_lost(backend, which, "out of memory");
+                return NULL;
+        }
+        if (context->err) {
+                connection_lost(backend, which, context->errstr);
+                redisAsyncFree(context);
+                return NULL;
+        }
+        set_cloexec(context->c.fd);
+        context->data = backend;
+        if (redisLibevAttach(backend->loop, context) != REDIS_OK) {
+                connection_lost(backend, which, "cannot attach to the loop");
+                redisAsyncFree(context);
+                return NULL;
+        }
+        redisAsyncSetConnectCallback(context, connected);
+        redisAsyncSetDisconnectCallback(context, disconnected);
+        return context;
+}
+
+static void connect_missing(struct redis_backend *backend)
+{
+        if (!backend->command) {
+                backend->command =
+                    start_connection(backend, "command", command_connected, command_disconnected);
+                backend->command_since = ev_time();
+        }
+        if (!backend->subscriber) {
+                backend->subscriber = start_connection(backend, "subscriber", subscriber_connected,
+                                                       subscriber_disconnected);
+                backend->subscriber_since = ev_time();
+        }
+}
+
+/*
+ * Give up a connection: one still connecting has no disconnect callback
+ * to come, so its loss is reported here.
+ */
+static void give_up(struct redis_backend *backend, redisAsyncContext **context, const char *which,
+                    const char *reason)
+{
+        redisAsyncContext *doomed = *context;
+
+        if (doomed->c.flags & REDIS_CONNECTED) {
+                redis_backend_drop(backend, doomed, reason);
+                return;
+        }
+        *context = NULL;
+        redisAsyncFree(doomed);
+        connection_lost(backend, which, reason);
+}
+
+static void health_pong(redisAsyncContext *context, void *reply, void *privdata)
+{
+        struct redis_backend *backend = privdata;
+
+        (void)context;
+        (void)reply;
+        backend->ping_out = false;
+}
+
+/* Check the command connection answers; a silent Redis fails the calls rather than hold them. */
+static void check_health(struct redis_backend *backend)
+{
+        /* Not the loop's cached time: a connection may start before the loop runs. */
+        double now = ev_time();
+        const char *ping[] = {"PING"};
+
+        if (backend->command && !backend->command_ready &&
+            now - backend->command_since > ANSWER_TIMEOUT) {
+                give_up(backend, &backend->command, "command", "no answer within 5 s");
+                return;
+        }
+        if (backend->subscriber && !(backend->subscriber->c.flags & REDIS_CONNECTED) &&
+            now - backend->subscriber_since > ANSWER_TIMEOUT)
+                give_up(backend, &backend->subscriber, "subscriber", "no answer within 5 s");
+        if (!backend->command_ready)
+                return;
+        if (backend->ping_out) {
+                if (now - backend->ping_sent > ANSWER_TIMEOUT)
+                        redis_backend_drop(backend, backend->command, "no answer within 5 s");
+                return;
+        }
+        if (redisAsyncCommandArgv(backend->command, health_pong, backend, 1, ping, NULL) ==
+            REDIS_OK) {
+                backend->ping_out = true;
+                backend->ping_sent = now;
+        }
+}
+
+static void on_health_timer(struct ev_loop *loop, ev_timer *timer, int revents)
+{
+        (void)loop;
+        (void)revents;
+        check_health(timer->data);
+}
+
+static void on_reconnect_timer(struct ev_loop *loop, ev_timer *timer, int revents)
+{
+        (void)loop;
+        (void)revents;
+        connect_missing(timer->data);
+}
+
+void redis_backend_drop(struct redis_backend *backend, redisAsyncContext *context,
+                        const char *reason)
+{
+        (void)backend;
+        /* redisAsyncFree runs the disconnect callback, which reports errstr: say why first. */
+        context->c.err = REDIS_ERR_OTHER;
+        snprintf(context->c.errstr, sizeof(context->c.errstr), "%s", reason);
+        context->err = context->c.err;
+        context->errstr = context->c.errstr;
+        redisAsyncFree(context);
+}
+
+void redis_backend_subscribed(struct redis_backend *backend)
+{
+        backend->subscriber_ready = true;
+        check_available(backend);
+}
+
+int redis_backend_command(struct redis_backend *backend, redisCallbackFn *fn, void *privdata,
+                          int argc, const char *const *argv, const size_t *lengths)
+{
+        if (!backend->command || !backend->command_ready || backend->freeing)
+                return -EAGAIN;
+        if (redisAsyncCommandArgv(backend->command, fn, privdata, argc, (const char **)argv,
+                                  lengths) != REDIS_OK)
+                return -EAGAIN;
+        return 0;
+}
+
+static void sync_failed(struct redis_backend *backend, const char *what, const char *reason)
+{
+        snprintf(backend->sync_error, sizeof(backend->sync_error), "redis %s: %s", what, reason);
+        if (backend->sync)
+                redisFree(backend->sync);
+        backend->sync = NULL;
+}
+
+static int sync_connect(struct redis_backend *backend)
+{
+        struct timeval timeout = {SYNC_TIMEOUT, 0};
+        const struct redis_address *address = &backend->address;
+        redisReply *reply;
+
+        backend->sync = address->path[0]
+                            ? redisConnectUnixWithTimeout(address->path, timeout)
+                            : redisConnectWithTimeout(address->host, address->port, timeout);
+        if (!backend->sync) {
+                snprintf(backend->sync_error, sizeof(backend->sync_error), "out of memory");
+                return -ENOMEM;
+        }
+        if (backend->sync->err) {
+                sync_failed(backend, "unreachable", backend->sync->errstr);
+                return -EAGAIN;
+        }
+        set_cloexec(backend->sync->fd);
+        redisSetTimeout(backend->sync, timeout);
+        if (address->db == 0)
+                return 0;
+        reply = redisCommand(backend->sync, "SELECT %d", address->db);
+        if (!reply || reply->type != REDIS_REPLY_STATUS) {
+                sync_failed(backend, "SELECT failed",
+                            reply && reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                                      : backend->sync->errstr);
+                freeReplyObject(reply);
+                return -EAGAIN;
+        }
+        freeReplyObject(reply);
+        return 0;
+}
+
+int redis_backend_command_sync(struct redis_backend *backend, int argc, const char *const *argv,
+                               const size_t *lengths, redisReply **reply)
+{
+        int r;
+
+        if (!backend->sync) {
+                r = sync_connect(backend);
+                if (r < 0)
+                        return r;
+        }
+        *reply = redisCommandArgv(backend->sync, argc, (const char **)argv, lengths);
+        if (!*reply) {
+                sync_failed(backend, "connection lost", backend->sync->errstr);
+                return -EIO;
+        }
+        return 0;
+}
+
+int redis_backend_note_bad_reply(char *error, size_t size, const char *what,
+                                 const redisReply *reply)
+{
+        if (reply && reply->type == REDIS_REPLY_ERROR)
+                snprintf(error, size, "redis %s: %s", what, reply->str);
+        else
+                snprintf(error, size, "redis %s: unexpected reply (type %d)", what,
+                         reply ? reply->type : -1);
+        return reply && reply->type == REDIS_REPLY_ERROR ? -EIO : -EBADMSG;
+}
+
+int redis_parse_u64(const char *text, size_t length, uint64_t *value)
+{
+        uint64_t v = 0;
+
+        if (length == 0 || length > 20)
+                return -EBADMSG;
+        for (size_t i = 0; i < length; i++) {
+                unsigned digit = (unsigned)(text[i] - '0');
+
+                if (digit > 9 || v > (UINT64_MAX - digit) / 10)
+                        return -EBADMSG;
+                v = v * 10 + digit;
+        }
+        *value = v;
+        return 0;
+}
+
+int redis_stream_id_parse(const char *text, size_t length, struct redis_stream_id *id)
+{
+        const char *dash = memchr(text, '-', length);
+        struct redis_stream_id parsed;
+
+        if (!dash || redis_parse_u64(text, (size_t)(dash - text), &parsed.ms) < 0 ||
+            redis_parse_u64(dash + 1, length - (size_t)(dash - text) - 1, &parsed.seq) < 0)
+                return -EBADMSG;
+        *id = parsed;
+        return 0;
+}
+
+/* Millions of entries within one millisecond cannot happen; clamp rather than wrap. */
+uint64_t redis_stream_id_to_u64(struct redis_stream_id id)
+{
+        uint64_t seq = id.seq < 999999 ? id.seq : 999999;
+
+        if (id.ms > (UINT64_MAX - seq) / 1000000)
+                return UINT64_MAX;
+        return id.ms * 1000000 + seq;
+}
+
+struct redis_stream_id redis_stream_id_from_u64(uint64_t value)
+{
+        return (struct redis_stream_id){value / 1000000, value % 1000000};
+}
+
+int redis_stream_id_compare(struct redis_stream_id a, struct redis_stream_id b)
+{
+        if (a.ms != b.ms)
+                return a.ms < b.ms ? -1 : 1;
+        if (a.seq != b.seq)
+                return a.seq < b.seq ? -1 : 1;
+        return 0;
+}
+
+void redis_name_lower(const char *name, char lower[CHAT_NAME_MAX + 1])
+{
+        size_t i;
+
+        for (i = 0; i < CHAT_NAME_MAX && name[i]; i++)
+                lower[i] =
+                    (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 'a' - 'A') : name[i];
+        lower[i] = '\0';
+}
+
+static int make_node_id(char node[REDIS_NODE_ID_LENGTH + 1])
+{
+        static const char hex[] = "0123456789abcdef";
+        unsigned char bytes[REDIS_NODE_ID_LENGTH / 2];
+
+        if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
+                return -errno;
+        for (size_t i = 0; i < sizeof(bytes); i++) {
+                node[2 * i] = hex[bytes[i] >> 4];
+                node[2 * i + 1] = hex[bytes[i] & 15];
+        }
+        node[REDIS_NODE_ID_LENGTH] = '\0';
+        return 0;
+}
+
+int redis_backend_new(struct ev_loop *loop, const struct store_redis_options *options,
+                      struct redis_backend **out)
+{
+        struct redis_backend *backend;
+        struct redis_address address;
+        int r;
+
+        if (redis_address_parse(options->address, &address) < 0)
+                return -EINVAL;
+        backend = calloc(1, sizeof(*backend));
+        if (!backend)
+                return -ENOMEM;
+        r = make_node_id(backend->node);
+        if (r < 0) {
+                free(backend);
+                return r;
+        }
+        backend->loop = loop;
+        backend->address = address;
+        backend->history_max =
+            options->history_max ? options->history_max : STORE_REDIS_HISTORY_DEFAULT;
+        backend->presence_ttl =
+            options->presence_ttl > 0 ? options->presence_ttl : STORE_REDIS_PRESENCE_TTL_DEFAULT;
+        /* Pub/sub channels span every database: the channel names the one in use. */
+        snprintf(backend->channel, sizeof(backend->channel), "echod:chat:%d", address.db);
+        backend->backoff = BACKOFF_MIN;
+        backend->relay.held_tail = &backend->relay.held_head;
+        ev_init(&backend->reconnect_timer, on_reconnect_timer);
+        backend->reconnect_timer.data = backend;
+        ev_timer_init(&backend->health_timer, on_health_timer, HEALTH_INTERVAL, HEALTH_INTERVAL);
+        backend->health_timer.data = backend;
+        ev_timer_start(loop, &backend->health_timer);
+        redis_presence_init(backend);
+        connect_missing(backend);
+        *out = backend;
+        return 0;
+}
+
+void redis_backend_free(struct redis_backend *backend)
+{
+        if (!backend)
+                return;
+        backend->freeing = true;
+        backend->available = false;
+        ev_timer_stop(backend->loop, &backend->reconnect_timer);
+        ev_timer_stop(backend->loop, &backend->health_timer);
+        redis_presence_fini(backend);
+        /* Pending calls end here, each with a NULL reply: -ECANCELED. */
+        if (backend->command)
+                redisAsyncFree(backend->command);
+        if (backend->subscriber)
+                redisAsyncFree(backend->subscriber);
+        backend->command = NULL;
+        backend->subscriber = NULL;
+        if (backend->sync)
+                redisFree(backend->sync);
+        redis_relay_fini(backend);
+        free(backend);
+}

@@ -1,0 +1,233 @@
+#include "store_redis.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_backend.h"
+#include "redis_request.h"
+
+/*
+ * The chat store on Redis, asynchronous side: each operation is one command
+ * (a script where several keys change together) built by redis_request.c,
+ * sent on the loop's command connection and read by redis_reply_read();
+ * done runs exactly once, at once when the arguments are bad or Redis is
+ * unavailable. store_redis_sync.c has the same operations blocking, for
+ * the operator's rare commands.
+ */
+
+/* An asynchronous call on its way: the request's reading part and whom to tell. */
+struct call {
+        struct redis_backend *backend;
+        struct redis_reply_request reply;
+        store_done_fn done;
+        void *context;
+};
+
+static void end_at_once(store_done_fn done, void *context, int status, const char *error)
+{
+        struct store_reply reply = {.status = status, .error = status < 0 ? error : ""};
+
+        if (done)
+                done(context, &reply);
+}
+
+static void call_replied(redisAsyncContext *redis, void *reply_opaque, void *privdata)
+{
+        struct call *call = privdata;
+        const redisReply *reply = reply_opaque;
+        struct store_reply out = {0};
+        struct store_message *messages = NULL;
+        char error[REDIS_ERROR_MAX] = "";
+
+        (void)redis;
+        if (!reply) {
+                bool closing = call->backend->freeing;
+
+                snprintf(error, sizeof(error), "redis %s: %s", call->reply.what,
+                         closing ? "backend closed" : "connection lost");
+                out.status = closing ? -ECANCELED : -EIO;
+                out.error = error;
+        } else {
+                redis_reply_read(&call->reply, reply, &out, &messages, error, sizeof(error));
+        }
+        if (call->done)
+                call->done(call->context, &out);
+        free(messages);
+        free(call);
+}
+
+/* Send a built request (r: what building it said) and end in exactly one call of done. */
+static void send_async(struct redis_backend *backend, const struct redis_request *request, int r,
+                       store_done_fn done, void *context)
+{
+        char error[REDIS_ERROR_MAX + 32];
+        struct call *call;
+
+        if (r != 0) {
+                end_at_once(done, context, r > 0 ? 0 : r,
+                            r == -EINVAL ? "invalid argument" : "not found");
+                return;
+        }
+        if (!backend->available) {
+                snprintf(error, sizeof(error), "redis unavailable: %s", backend->down_reason);
+                end_at_once(done, context, -EAGAIN, error);
+                return;
+        }
+        call = calloc(1, sizeof(*call));
+        if (!call) {
+                end_at_once(done, context, -ENOMEM, "out of memory");
+                return;
+        }
+        *call = (struct call){backend, request->reply, done, context};
+        if (redis_backend_command(backend, call_replied, call, request->argc, request->argv,
+                                  request->lengths) < 0) {
+                free(call);
+                end_at_once(done, context, -EAGAIN, "redis unavailable: cannot send");
+        }
+}
+
+static bool async_available(void *state)
+{
+        struct redis_backend *backend = state;
+
+        return backend->available;
+}
+
+static void async_user_get(void *state, const char *name, store_done_fn done, void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request, redis_request_user_get(&request, name), done, context);
+}
+
+static void async_user_create(void *state, const char *name, const char *hash, uint64_t now_ms,
+                              store_done_fn done, void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request, redis_request_user_create(&request, name, hash, now_ms), done,
+                   context);
+}
+
+static void async_user_set_hash(void *state, const char *name, const char *hash, store_done_fn done,
+                                void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request, redis_request_user_set_hash(&request, name, hash), done,
+                   context);
+}
+
+static void async_identity_get(void *state, const char *address, store_done_fn done, void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request, redis_request_identity_get(&request, address), done, context);
+}
+
+static void async_identity_set(void *state, const char *address, const char *name,
+                               store_done_fn done, void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request, redis_request_identity_set(&request, address, name), done,
+                   context);
+}
+
+static void async_session_create(void *state, const char *token_hash, const char *name,
+                                 uint64_t created_ms, uint64_t expires_ms, store_done_fn done,
+                                 void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request,
+                   redis_request_session_create(&request, token_hash, name, created_ms, expires_ms),
+                   done, context);
+}
+
+static void async_session_lookup(void *state, const char *token_hash, uint64_t now_ms,
+                                 uint64_t idle_ms, store_done_fn done, void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request,
+                   redis_request_session_lookup(&request, token_hash, now_ms, idle_ms), done,
+                   context);
+}
+
+static void async_session_touch(void *state, const char *token_hash, uint64_t now_ms,
+                                store_done_fn done, void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request, redis_request_session_touch(&request, token_hash, now_ms), done,
+                   context);
+}
+
+static void async_session_revoke(void *state, const char *token_hash, store_done_fn done,
+                                 void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request, redis_request_session_revoke(&request, token_hash), done,
+                   context);
+}
+
+static void async_session_revoke_user(void *state, const char *name, store_done_fn done,
+                                      void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request, redis_request_session_revoke_user(&request, name), done,
+                   context);
+}
+
+static void async_history_last(void *state, size_t count, store_done_fn done, void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request, redis_request_history_last(&request, state, count), done,
+                   context);
+}
+
+static void async_post(void *state, const struct bus_message *message, store_done_fn done,
+                       void *context)
+{
+        struct redis_request request = {0};
+
+        send_async(state, &request, redis_request_post(&request, state, message), done, context);
+}
+
+static const struct store_async_ops redis_async_ops = {
+    .available = async_available,
+    .user_get = async_user_get,
+    .user_create = async_user_create,
+    .user_set_hash = async_user_set_hash,
+    .identity_get = async_identity_get,
+    .identity_set = async_identity_set,
+    .session_create = async_session_create,
+    .session_lookup = async_session_lookup,
+    .session_touch = async_session_touch,
+    .session_revoke = async_session_revoke,
+    .session_revoke_user = async_session_revoke_user,
+    .history_last = async_history_last,
+    .post = async_post,
+};
+
+int store_redis_open(struct store *store, struct bus *bus, struct ev_loop *loop,
+                     const struct store_redis_options *options)
+{
+        struct redis_backend *backend;
+        int r = redis_backend_new(loop, options, &backend);
+
+        if (r < 0)
+                return r;
+        store->ops = &redis_store_sync_ops;
+        store->async = &redis_async_ops;
+        store->state = backend;
+        redis_bus_fill(backend, bus);
+        return 0;
+}

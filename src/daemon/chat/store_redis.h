@@ -1,0 +1,32 @@
+#ifndef ECHOD_CHAT_STORE_REDIS_H
+#define ECHOD_CHAT_STORE_REDIS_H
+
+#include <ev.h>
+
+#include "bus.h"
+#include "store.h"
+
+#define STORE_REDIS_PRESENCE_TTL_DEFAULT 15.0 /* seconds */
+#define STORE_REDIS_HISTORY_DEFAULT      10000
+
+struct store_redis_options {
+        const char *address;  /* "redis://HOST:PORT[/DB]" or "unix:PATH" (DB 0), as in the config */
+        unsigned history_max; /* stream length cap (XADD MAXLEN ~) */
+        double presence_ttl;  /* seconds; 0: default 15 */
+};
+
+/*
+ * Fill *store and *bus with one shared Redis backend on loop. Never fails
+ * because Redis is down: it then starts unavailable and keeps reconnecting.
+ * Returns 0, -EINVAL (bad address), -ENOMEM. Call bus_fini() before
+ * store_fini(), which frees both and ends every pending call with
+ * -ECANCELED; not from inside one of the backend's own callbacks (a done,
+ * deliver or who function), since hiredis is then still using the
+ * connection. A host name is resolved (getaddrinfo) when a connection
+ * starts, on the loop: give an address, or a name /etc/hosts knows, where
+ * a slow resolver would matter.
+ */
+int store_redis_open(struct store *store, struct bus *bus, struct ev_loop *loop,
+                     const struct store_redis_options *options);
+
+#endif

@@ -1,0 +1,1205 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_redis.h"
+
+/*
+ * The Redis backend against a real redis-server that each test starts on a
+ * free port of its own (and kills). Two backends on the same server are
+ * two nodes; each has its own loop, so that a test can leave one node
+ * unattended while the other works. Waiting is always for a condition,
+ * with a generous deadline as the only use of time.
+ */
+
+#define HASH_A  "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
+#define HASH_B  "$argon2id$v=19$m=19456,t=3,p=1$c2FsdHNhbHRzYWx0$b3RoZXJoYXNob3RoZXJoYQ"
+#define TOKEN_1 "1111111111111111111111111111111111111111111111111111111111111111"
+#define TOKEN_2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define TOKEN_3 "3333333333333333333333333333333333333333333333333333333333333333"
+
+#define HOUR_MS     (3600ull * 1000)
+#define DEADLINE    30.0 /* seconds: an upper bound for any wait, never a pace */
+#define INBOX_MAX   1200
+#define HISTORY_MAX 16
+#define NODE_A      1
+#define NODE_B      2
+#define NODES_BOTH  (NODE_A | NODE_B)
+#define TEXT_KEEP   64
+
+struct delivery {
+        enum bus_kind kind;
+        uint64_t id, sender;
+        char name[CHAT_NAME_MAX + 1];
+        char text[TEXT_KEEP];
+};
+
+struct inbox {
+        int count;
+        struct delivery items[INBOX_MAX];
+};
+
+/* One async call's outcome, copied out of its reply. */
+struct result {
+        int calls;
+        int status;
+        char error[256];
+        struct store_user user;
+        struct store_session session;
+        char name[CHAT_NAME_MAX + 1];
+        uint64_t id;
+        size_t count;
+        uint64_t ids[HISTORY_MAX];
+        char texts[HISTORY_MAX][CHAT_LINE_MAX + 1];
+        uint64_t times[HISTORY_MAX];
+};
+
+struct who_result {
+        int calls;
+        int status;
+        size_t count;
+        char names[8][CHAT_NAME_MAX + 1];
+};
+
+struct node {
+        struct ev_loop *loop;
+        ev_timer tick; /* wakes the loop now and then, so that a wait can check its deadline */
+        struct store store;
+        struct bus bus;
+        struct inbox inbox;
+        bool open;
+};
+
+struct fixture {
+        char directory[64];
+        int port;
+        pid_t server;
+        struct node a, b;
+        struct result r;
+};
+
+static void on_tick(struct ev_loop *loop, ev_timer *timer, int revents)
+{
+        (void)loop;
+        (void)timer;
+        (void)revents;
+}
+
+static double now_seconds(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* --- the redis-server --- */
+
+static int free_port(void)
+{
+        struct sockaddr_in address = {.sin_family = AF_INET};
+        socklen_t length = sizeof(address);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int port;
+
+        assert_true(fd >= 0);
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(bind(fd, (struct sockaddr *)&address, sizeof(address)), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&address, &length), 0);
+        port = ntohs(address.sin_port);
+        close(fd);
+        return port;
+}
+
+/* Send one inline command and read the first line of the answer; -1 if nobody answers. */
+static int redis_ask(int port, const char *command, char *answer, size_t size)
+{
+        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        struct timeval timeout = {5, 0};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        size_t used = 0;
+        ssize_t n;
+
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+        if (connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0 ||
+            write(fd, command, strlen(command)) != (ssize_t)strlen(command) ||
+            write(fd, "\r\n", 2) != 2) {
+                close(fd);
+                return -1;
+        }
+        while (used + 1 < size && (n = read(fd, answer + used, size - 1 - used)) > 0) {
+                used += (size_t)n;
+                answer[used] = '\0';
+                if (strstr(answer, "\r\n"))
+                        break;
+        }
+        close(fd);
+        answer[used] = '\0';
+        return used > 0 ? 0 : -1;
+}
+
+static long long redis_integer(int port, const char *command)
+{
+        char answer[256];
+
+        assert_int_equal(redis_ask(port, command, answer, sizeof(answer)), 0);
+        if (answer[0] != ':')
+                fail_msg("%s: %s", command, answer);
+        return atoll(answer + 1);
+}
+
+static void start_server(struct fixture *f)
+{
+        char port[16], answer[64], socket_path[128];
+        double deadline = now_seconds() + DEADLINE;
+
+        snprintf(port, sizeof(port), "%d", f->port);
+        snprintf(socket_path, sizeof(socket_path), "%s/redis.sock", f->directory);
+        f->server = fork();
+        assert_true(f->server >= 0);
+        if (f->server == 0) {
+                int null = open("/dev/null", O_WRONLY);
+
+                dup2(null, STDOUT_FILENO);
+                execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
+                       "--save", "", "--appendonly", "no", "--dir", f->directory,
+                       "--stream-node-max-entries", "4", "--daemonize", "no", "--unixsocket",
+                       socket_path, "--unixsocketperm", "700", (char *)NULL);
+                _exit(127);
+        }
+        /* Poll until it answers: its start is another process's business. */
+        while (redis_ask(f->port, "PING", answer, sizeof(answer)) < 0 ||
+               strncmp(answer, "+PONG", 5) != 0) {
+                if (now_seconds() > deadline)
+                        fail_msg("redis-server on port %d does not answer PING", f->port);
+                usleep(10000);
+        }
+}
+
+static void kill_server(struct fixture *f)
+{
+        if (f->server <= 0)
+                return;
+        kill(f->server, SIGKILL);
+        waitpid(f->server, NULL, 0);
+        f->server = 0;
+}
+
+static bool have_redis_server(void)
+{
+        return system("command -v redis-server >/dev/null 2>&1") == 0;
+}
+
+/* --- nodes and the loop --- */
+
+static void deliver(void *context, const struct bus_message *message)
+{
+        struct inbox *inbox = context;
+        struct delivery *item;
+        size_t keep = message->text_length < TEXT_KEEP - 1 ? message->text_length : TEXT_KEEP - 1;
+
+        assert_true(inbox->count < INBOX_MAX);
+        item = &inbox->items[inbox->count++];
+        item->kind = message->kind;
+        item->id = message->id;
+        item->sender = message->sender;
+        snprintf(item->name, sizeof(item->name), "%s", message->name);
+        memcpy(item->text, message->text, keep);
+        item->text[keep] = '\0';
+}
+
+static void open_node_at(struct node *node, const char *address, unsigned history_max)
+{
+        struct store_redis_options options = {address, history_max, 0};
+
+        if (!node->loop) {
+                node->loop = ev_loop_new(EVFLAG_AUTO);
+                ev_timer_init(&node->tick, on_tick, 0.01, 0.01);
+                ev_timer_start(node->loop, &node->tick);
+        }
+        assert_int_equal(store_redis_open(&node->store, &node->bus, node->loop, &options), 0);
+        assert_int_equal(bus_subscribe(&node->bus, deliver, &node->inbox), 0);
+        node->open = true;
+}
+
+static void open_node(struct fixture *f, struct node *node, unsigned history_max)
+{
+        char address[64];
+
+        snprintf(address, sizeof(address), "redis://127.0.0.1:%d", f->port);
+        open_node_at(node, address, history_max);
+}
+
+static void close_node(struct node *node)
+{
+        if (node->open) {
+                bus_fini(&node->bus);
+                store_fini(&node->store);
+                node->open = false;
+        }
+        if (node->loop) {
+                ev_timer_stop(node->loop, &node->tick);
+                ev_loop_destroy(node->loop);
+                node->loop = NULL;
+        }
+}
+
+typedef bool (*condition_fn)(struct fixture *f, void *arg);
+
+/* Run the chosen nodes' loops until condition holds. */
+static void run_until(struct fixture *f, int nodes, condition_fn condition, void *arg)
+{
+        double deadline = now_seconds() + DEADLINE;
+
+        while (!condition(f, arg)) {
+                if (now_seconds() > deadline)
+                        fail_msg("condition not met within %.0f s", DEADLINE);
+                if ((nodes & NODE_A) && f->a.loop)
+                        ev_run(f->a.loop, EVRUN_ONCE);
+                if ((nodes & NODE_B) && f->b.loop)
+                        ev_run(f->b.loop, EVRUN_ONCE);
+        }
+}
+
+static bool result_arrived(struct fixture *f, void *arg)
+{
+        (void)f;
+        return ((struct result *)arg)->calls > 0;
+}
+
+static bool both_available(struct fixture *f, void *arg)
+{
+        (void)arg;
+        return store_available(&f->a.store) && (!f->b.open || store_available(&f->b.store));
+}
+
+static bool both_unavailable(struct fixture *f, void *arg)
+{
+        (void)arg;
+        return !store_available(&f->a.store) && (!f->b.open || !store_available(&f->b.store));
+}
+
+struct wanted {
+        const struct inbox *inbox;
+        int count;
+};
+
+static bool inbox_has(struct fixture *f, void *arg)
+{
+        const struct wanted *wanted = arg;
+
+        (void)f;
+        return wanted->inbox->count >= wanted->count;
+}
+
+/* Wait until inbox holds at least count deliveries. */
+static void expect(struct fixture *f, int nodes, const struct inbox *inbox, int count)
+{
+        struct wanted wanted = {inbox, count};
+
+        run_until(f, nodes, inbox_has, &wanted);
+}
+
+static void capture(void *context, const struct store_reply *reply)
+{
+        struct result *r = context;
+
+        r->calls++;
+        r->status = reply->status;
+        snprintf(r->error, sizeof(r->error), "%s", reply->error ? reply->error : "(null)");
+        r->user = reply->user;
+        r->session = reply->session;
+        memcpy(r->name, reply->name, sizeof(r->name));
+        r->id = reply->id;
+        r->count = reply->count;
+        assert_true(reply->count <= HISTORY_MAX);
+        for (size_t i = 0; i < reply->count; i++) {
+                const struct store_message *message = &reply->messages[i];
+
+                assert_int_equal(message->text[message->text_length], '\0');
+                r->ids[i] = message->id;
+                r->times[i] = message->time_ms;
+                memcpy(r->texts[i], message->text, message->text_length + 1);
+        }
+}
+
+/* Start an async call with capture and f->r, and wait for its one reply. */
+#define AWAIT(f, nodes, call)                                                                      \
+        (memset(&(f)->r, 0, sizeof((f)->r)), (call),                                               \
+         run_until((f), (nodes), result_arrived, &(f)->r), (f)->r.status)
+#define ON_A(f, call) AWAIT(f, NODE_A, call)
+
+static void post(struct fixture *f, struct node *node, int nodes, const char *text, uint64_t sender)
+{
+        struct bus_message message = {BUS_MESSAGE, 0, wall_ms(), sender, "ann", text, strlen(text)};
+
+        memset(&f->r, 0, sizeof(f->r));
+        node->store.async->post(node->store.state, &message, capture, &f->r);
+        run_until(f, nodes, result_arrived, &f->r);
+        assert_int_equal(f->r.status, 0);
+        assert_int_equal(f->r.calls, 1);
+}
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        if (!f)
+                return -1;
+        strcpy(f->directory, "/tmp/test_chat_store_redis.XXXXXX");
+        if (!mkdtemp(f->directory))
+                return -1;
+        f->port = free_port();
+        start_server(f);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        char socket_path[128];
+
+        close_node(&f->b);
+        close_node(&f->a);
+        kill_server(f);
+        snprintf(socket_path, sizeof(socket_path), "%s/redis.sock", f->directory);
+        unlink(socket_path);
+        rmdir(f->directory);
+        free(f);
+        return 0;
+}
+
+/* Node A, connected. */
+static void open_a(struct fixture *f, unsigned history_max)
+{
+        open_node(f, &f->a, history_max);
+        run_until(f, NODE_A, both_available, NULL);
+}
+
+/* --- the store's operations --- */
+
+static void user_is_created_read_updated_and_removed(void **state)
+{
+        struct fixture *f = *state;
+        struct store_user user;
+
+        open_a(f, 0);
+        assert_string_equal(f->a.store.ops->kind, "redis");
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "Ann", capture, &f->r)),
+                         -ENOENT);
+        assert_int_equal(
+            ON_A(f, store_user_create_async(&f->a.store, "Ann", HASH_A, 1000, capture, &f->r)), 0);
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "aNN", capture, &f->r)), 0);
+        assert_string_equal(f->r.user.name, "Ann");
+        assert_string_equal(f->r.user.hash, HASH_A);
+        assert_int_equal(f->r.user.created_ms, 1000);
+        assert_int_equal(
+            ON_A(f, store_user_set_hash_async(&f->a.store, "ann", HASH_B, capture, &f->r)), 0);
+        assert_int_equal(store_user_get(&f->a.store, "ANN", &user), 0);
+        assert_string_equal(user.name, "Ann");
+        assert_string_equal(user.hash, HASH_B);
+        assert_int_equal(store_user_remove(&f->a.store, "ANN"), 0);
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "Ann", capture, &f->r)),
+                         -ENOENT);
+        assert_int_equal(store_user_remove(&f->a.store, "Ann"), -ENOENT);
+        assert_int_equal(
+            ON_A(f, store_user_set_hash_async(&f->a.store, "Ann", HASH_A, capture, &f->r)),
+            -ENOENT);
+        assert_int_equal(f->r.calls, 1);
+}
+
+static void duplicate_user_is_eexist_in_any_case(void **state)
+{
+        struct fixture *f = *state;
+
+        open_a(f, 0);
+        assert_int_equal(
+            ON_A(f, store_user_create_async(&f->a.store, "bob", HASH_A, 1, capture, &f->r)), 0);
+        assert_int_equal(
+            ON_A(f, store_user_create_async(&f->a.store, "BOB", HASH_B, 2, capture, &f->r)),
+            -EEXIST);
+        assert_non_null(f->r.error);
+        assert_int_equal(store_user_create(&f->a.store, "Bob", HASH_B, 2), -EEXIST);
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "bob", capture, &f->r)), 0);
+        assert_string_equal(f->r.user.hash, HASH_A);
+        /* Bad arguments end at once, before the call returns. */
+        memset(&f->r, 0, sizeof(f->r));
+        store_user_create_async(&f->a.store, "bad name", HASH_A, 1, capture, &f->r);
+        assert_int_equal(f->r.calls, 1);
+        assert_int_equal(f->r.status, -EINVAL);
+}
+
+struct listing {
+        char names[8][CHAT_NAME_MAX + 1];
+        int count;
+        int stop_after;
+};
+
+static int collect_user(void *context, const struct store_user *user)
+{
+        struct listing *listing = context;
+
+        if (listing->stop_after && listing->count == listing->stop_after)
+                return -ECANCELED;
+        assert_true(listing->count < 8);
+        assert_string_equal(user->hash, "");
+        strcpy(listing->names[listing->count++], user->name);
+        return 0;
+}
+
+static void users_are_listed_by_name(void **state)
+{
+        struct fixture *f = *state;
+        struct listing listing = {0};
+        struct listing stopped = {.stop_after = 1};
+
+        open_a(f, 0);
+        assert_int_equal(store_user_list(&f->a.store, collect_user, &listing), 0);
+        assert_int_equal(store_user_create(&f->a.store, "cid", HASH_A, 1), 0);
+        assert_int_equal(store_user_create(&f->a.store, "abe", HASH_A, 1), 0);
+        assert_int_equal(store_user_create(&f->a.store, "Bea", HASH_A, 1), 0);
+        assert_int_equal(store_user_list(&f->a.store, collect_user, &listing), 3);
+        assert_string_equal(listing.names[0], "abe");
+        assert_string_equal(listing.names[1], "Bea");
+        assert_string_equal(listing.names[2], "cid");
+        assert_int_equal(store_user_list(&f->a.store, collect_user, &stopped), -ECANCELED);
+        assert_int_equal(store_user_create(&f->a.store, "dee", HASH_A, 1), 0);
+}
+
+static void identity_maps_an_address_to_a_user(void **state)
+{
+        struct fixture *f = *state;
+        char name[CHAT_NAME_MAX + 1];
+
+        open_a(f, 0);
+        assert_int_equal(
+            ON_A(f, store_identity_get_async(&f->a.store, "127.0.0.2", capture, &f->r)), -ENOENT);
+        assert_int_equal(
+            ON_A(f, store_identity_set_async(&f->a.store, "127.0.0.2", "ann", capture, &f->r)),
+            -ENOENT);
+        assert_int_equal(store_user_create(&f->a.store, "Ann", HASH_A, 1), 0);
+        assert_int_equal(store_user_create(&f->a.store, "bob", HASH_A, 1), 0);
+        assert_int_equal(
+            ON_A(f, store_identity_set_async(&f->a.store, "127.0.0.2", "ann", capture, &f->r)), 0);
+        assert_int_equal(
+            ON_A(f, store_identity_get_async(&f->a.store, "127.0.0.2", capture, &f->r)), 0);
+        assert_string_equal(f->r.name, "Ann");
+        /* One name per address: the last login from it wins. */
+        assert_int_equal(
+            ON_A(f, store_identity_set_async(&f->a.store, "127.0.0.2", "bob", capture, &f->r)), 0);
+        assert_int_equal(store_identity_get(&f->a.store, "127.0.0.2", name), 0);
+        assert_string_equal(name, "bob");
+        assert_int_equal(store_identity_set(&f->a.store, "::1", "ann"), 0);
+        assert_int_equal(store_identity_forget_all(&f->a.store), 2);
+        assert_int_equal(store_identity_get(&f->a.store, "::1", name), -ENOENT);
+        assert_int_equal(store_identity_set(&f->a.store, "", "ann"), -EINVAL);
+}
+
+static void removing_a_user_removes_its_identities_and_sessions(void **state)
+{
+        struct fixture *f = *state;
+        char name[CHAT_NAME_MAX + 1];
+        struct store_session session;
+        uint64_t now = wall_ms();
+
+        open_a(f, 0);
+        assert_int_equal(store_user_create(&f->a.store, "ann", HASH_A, 1), 0);
+        assert_int_equal(store_user_create(&f->a.store, "bob", HASH_A, 1), 0);
+        assert_int_equal(store_identity_set(&f->a.store, "127.0.0.2", "ann"), 0);
+        assert_int_equal(store_identity_set(&f->a.store, "127.0.0.3", "bob"), 0);
+        assert_int_equal(store_session_create(&f->a.store, TOKEN_1, "ann", now, now + HOUR_MS), 0);
+        assert_int_equal(store_user_remove(&f->a.store, "ann"), 0);
+        assert_int_equal(store_identity_get(&f->a.store, "127.0.0.2", name), -ENOENT);
+        assert_int_equal(store_identity_get(&f->a.store, "127.0.0.3", name), 0);
+        assert_int_equal(store_session_lookup(&f->a.store, TOKEN_1, now, 0, &session), -ENOENT);
+        /* A new user of the same name does not inherit them. */
+        assert_int_equal(store_user_create(&f->a.store, "ann", HASH_B, 2), 0);
+        assert_int_equal(store_identity_get(&f->a.store, "127.0.0.2", name), -ENOENT);
+        assert_int_equal(store_session_lookup(&f->a.store, TOKEN_1, now, 0, &session), -ENOENT);
+}
+
+static void session_is_found_until_its_absolute_expiry(void **state)
+{
+        struct fixture *f = *state;
+        uint64_t now = wall_ms(), expires = now + HOUR_MS;
+
+        open_a(f, 0);
+        assert_int_equal(ON_A(f, store_session_create_async(&f->a.store, TOKEN_1, "ann", now,
+                                                            expires, capture, &f->r)),
+                         -ENOENT);
+        assert_int_equal(store_user_create(&f->a.store, "Ann", HASH_A, 1), 0);
+        assert_int_equal(ON_A(f, store_session_create_async(&f->a.store, TOKEN_1, "ann", now,
+                                                            expires, capture, &f->r)),
+                         0);
+        assert_int_equal(ON_A(f, store_session_create_async(&f->a.store, TOKEN_1, "ann", now,
+                                                            expires, capture, &f->r)),
+                         -EEXIST);
+        assert_int_equal(ON_A(f, store_session_lookup_async(&f->a.store, TOKEN_1, now + 1000, 0,
+                                                            capture, &f->r)),
+                         0);
+        assert_string_equal(f->r.session.name, "Ann");
+        assert_int_equal(f->r.session.created_ms, now);
+        assert_int_equal(f->r.session.expires_ms, expires);
+        assert_int_equal(f->r.session.last_used_ms, now);
+        assert_false(f->r.session.expired);
+        assert_int_equal(ON_A(f, store_session_lookup_async(&f->a.store, TOKEN_1, expires - 1, 0,
+                                                            capture, &f->r)),
+                         0);
+        assert_false(f->r.session.expired);
+        assert_int_equal(
+            ON_A(f, store_session_lookup_async(&f->a.store, TOKEN_1, expires, 0, capture, &f->r)),
+            0);
+        assert_true(f->r.session.expired);
+        assert_int_equal(
+            ON_A(f, store_session_lookup_async(&f->a.store, TOKEN_2, now, 0, capture, &f->r)),
+            -ENOENT);
+        assert_int_equal(
+            ON_A(f, store_session_lookup_async(&f->a.store, "short", now, 0, capture, &f->r)),
+            -ENOENT);
+        /* Redis drops the session at its expiry: the key carries it. */
+        assert_true(redis_integer(f->port, "PTTL echod:session:" TOKEN_1) > 0);
+}
+
+static void idle_session_expires_and_touch_keeps_it_alive(void **state)
+{
+        struct fixture *f = *state;
+        const uint64_t idle = 10 * 60 * 1000;
+        uint64_t now = wall_ms();
+
+        open_a(f, 0);
+        assert_int_equal(store_user_create(&f->a.store, "ann", HASH_A, 1), 0);
+        assert_int_equal(store_session_create(&f->a.store, TOKEN_1, "ann", now, now + 24 * HOUR_MS),
+                         0);
+        assert_int_equal(ON_A(f, store_session_lookup_async(&f->a.store, TOKEN_1, now + idle - 1,
+                                                            idle, capture, &f->r)),
+                         0);
+        assert_false(f->r.session.expired);
+        assert_int_equal(ON_A(f, store_session_lookup_async(&f->a.store, TOKEN_1, now + idle, idle,
+                                                            capture, &f->r)),
+                         0);
+        assert_true(f->r.session.expired);
+        assert_int_equal(ON_A(f, store_session_touch_async(&f->a.store, TOKEN_1, now + idle - 1,
+                                                           capture, &f->r)),
+                         0);
+        assert_int_equal(ON_A(f, store_session_lookup_async(&f->a.store, TOKEN_1, now + idle, idle,
+                                                            capture, &f->r)),
+                         0);
+        assert_false(f->r.session.expired);
+        assert_int_equal(f->r.session.last_used_ms, now + idle - 1);
+        /* A clock stepping back does not move last use back. */
+        assert_int_equal(
+            ON_A(f, store_session_touch_async(&f->a.store, TOKEN_1, now + 5, capture, &f->r)), 0);
+        assert_int_equal(ON_A(f, store_session_lookup_async(&f->a.store, TOKEN_1, now + idle, idle,
+                                                            capture, &f->r)),
+                         0);
+        assert_int_equal(f->r.session.last_used_ms, now + idle - 1);
+        assert_int_equal(
+            ON_A(f, store_session_touch_async(&f->a.store, TOKEN_2, now, capture, &f->r)), -ENOENT);
+        /* Redis removes what is past its expiry itself: purging has nothing to do. */
+        assert_int_equal(store_session_purge_expired(&f->a.store, now + idle, idle), 0);
+}
+
+static void revoked_sessions_are_gone(void **state)
+{
+        struct fixture *f = *state;
+        struct store_session session;
+        uint64_t now = wall_ms(), expires = now + HOUR_MS;
+
+        open_a(f, 0);
+        assert_int_equal(store_user_create(&f->a.store, "ann", HASH_A, 1), 0);
+        assert_int_equal(store_user_create(&f->a.store, "bob", HASH_A, 1), 0);
+        assert_int_equal(store_session_create(&f->a.store, TOKEN_1, "ann", now, expires), 0);
+        assert_int_equal(store_session_create(&f->a.store, TOKEN_2, "ann", now, expires), 0);
+        assert_int_equal(store_session_create(&f->a.store, TOKEN_3, "bob", now, expires), 0);
+        assert_int_equal(ON_A(f, store_session_revoke_async(&f->a.store, TOKEN_1, capture, &f->r)),
+                         0);
+        assert_int_equal(ON_A(f, store_session_revoke_async(&f->a.store, TOKEN_1, capture, &f->r)),
+                         -ENOENT);
+        assert_int_equal(store_session_lookup(&f->a.store, TOKEN_1, now, 0, &session), -ENOENT);
+        assert_int_equal(store_session_lookup(&f->a.store, TOKEN_2, now, 0, &session), 0);
+        assert_int_equal(
+            ON_A(f, store_session_revoke_user_async(&f->a.store, "ANN", capture, &f->r)), 1);
+        assert_int_equal(store_session_lookup(&f->a.store, TOKEN_2, now, 0, &session), -ENOENT);
+        assert_int_equal(store_session_lookup(&f->a.store, TOKEN_3, now, 0, &session), 0);
+        assert_int_equal(store_session_revoke_user(&f->a.store, "bob"), 1);
+        assert_int_equal(store_session_revoke_user(&f->a.store, "bob"), 0);
+}
+
+/* --- history and relay --- */
+
+static void history_gives_the_last_n_oldest_first(void **state)
+{
+        struct fixture *f = *state;
+        uint64_t ids[5];
+        char text[8];
+
+        open_a(f, 0);
+        for (int i = 0; i < 5; i++) {
+                snprintf(text, sizeof(text), "m%d", i);
+                post(f, &f->a, NODE_A, text, 0);
+                ids[i] = f->r.id;
+                if (i > 0)
+                        assert_true(ids[i] > ids[i - 1]);
+        }
+        assert_int_equal(ON_A(f, store_history_last_async(&f->a.store, 3, capture, &f->r)), 3);
+        assert_int_equal(f->r.count, 3);
+        assert_string_equal(f->r.texts[0], "m2");
+        assert_string_equal(f->r.texts[1], "m3");
+        assert_string_equal(f->r.texts[2], "m4");
+        assert_int_equal(f->r.ids[2], ids[4]);
+        assert_int_equal(ON_A(f, store_history_last_async(&f->a.store, 0, capture, &f->r)), 0);
+        assert_int_equal(f->r.count, 0);
+}
+
+struct history {
+        char texts[16][CHAT_LINE_MAX + 1];
+        uint64_t ids[16];
+        int count;
+};
+
+static int collect_message(void *context, const struct store_message *message)
+{
+        struct history *history = context;
+
+        assert_true(history->count < 16);
+        history->ids[history->count] = message->id;
+        memcpy(history->texts[history->count], message->text, message->text_length + 1);
+        history->count++;
+        return 0;
+}
+
+static void history_keeps_text_bytes_and_refuses_overlong_text(void **state)
+{
+        struct fixture *f = *state;
+        static char longest[CHAT_LINE_MAX + 1];
+        struct history history = {0};
+        struct bus_message message = {BUS_MESSAGE, 0, 5, 0, "ann", longest, CHAT_LINE_MAX + 1};
+        const char *odd = "caf\xc3\xa9 'quoted' -- ; M 1-1 x \r \x01 end";
+        uint64_t id;
+
+        open_a(f, 0);
+        memset(longest, 'x', sizeof(longest));
+        post(f, &f->a, NODE_A, odd, 0);
+        post(f, &f->a, NODE_A, "", 0);
+        assert_int_equal(store_history_append(&f->a.store, 7, "ann", longest, CHAT_LINE_MAX, &id),
+                         0);
+        assert_int_equal(
+            store_history_append(&f->a.store, 8, "ann", longest, CHAT_LINE_MAX + 1, NULL), -EINVAL);
+        memset(&f->r, 0, sizeof(f->r));
+        f->a.store.async->post(f->a.store.state, &message, capture, &f->r);
+        assert_int_equal(f->r.calls, 1);
+        assert_int_equal(f->r.status, -EINVAL);
+        assert_int_equal(store_history_last(&f->a.store, 10, collect_message, &history), 3);
+        assert_string_equal(history.texts[0], odd);
+        assert_string_equal(history.texts[1], "");
+        assert_int_equal(strlen(history.texts[2]), CHAT_LINE_MAX);
+        assert_int_equal(history.ids[2], id);
+        assert_int_equal(ON_A(f, store_history_last_async(&f->a.store, 10, capture, &f->r)), 3);
+        assert_string_equal(f->r.texts[0], odd);
+        assert_int_equal(f->r.times[2], 7);
+        /* The relay carried the odd bytes unchanged. */
+        expect(f, NODE_A, &f->a.inbox, 2);
+        assert_string_equal(f->a.inbox.items[0].text, "caf\xc3\xa9 'quoted' -- ; M 1-1 x \r \x01 "
+                                                      "end");
+}
+
+static void history_is_capped_near_its_maximum(void **state)
+{
+        struct fixture *f = *state;
+        char text[8];
+
+        open_a(f, 3);
+        for (int i = 0; i < 40; i++) {
+                snprintf(text, sizeof(text), "m%d", i);
+                post(f, &f->a, NODE_A, text, 0);
+        }
+        /* MAXLEN ~ trims whole stream nodes (4 entries each here), so a few more may stay. */
+        assert_true(redis_integer(f->port, "XLEN echod:history") < 12);
+        assert_int_equal(ON_A(f, store_history_last_async(&f->a.store, 100, capture, &f->r)), 3);
+        assert_string_equal(f->r.texts[0], "m37");
+        assert_string_equal(f->r.texts[2], "m39");
+}
+
+static void post_is_delivered_once_to_every_node_with_the_sender_only_on_its_own(void **state)
+{
+        struct fixture *f = *state;
+
+        open_a(f, 0);
+        open_node(f, &f->b, 0);
+        run_until(f, NODES_BOTH, both_available, NULL);
+        post(f, &f->a, NODES_BOTH, "hello", 42);
+        expect(f, NODES_BOTH, &f->a.inbox, 1);
+        expect(f, NODES_BOTH, &f->b.inbox, 1);
+        assert_int_equal(f->a.inbox.items[0].kind, BUS_MESSAGE);
+        assert_int_equal(f->a.inbox.items[0].sender, 42);
+        assert_int_equal(f->b.inbox.items[0].sender, 0);
+        assert_int_equal(f->a.inbox.items[0].id, f->r.id);
+        assert_int_equal(f->b.inbox.items[0].id, f->r.id);
+        assert_string_equal(f->b.inbox.items[0].name, "ann");
+        assert_string_equal(f->b.inbox.items[0].text, "hello");
+        /* A marker from B comes after, and nothing came twice. */
+        post(f, &f->b, NODES_BOTH, "marker", 7);
+        expect(f, NODES_BOTH, &f->a.inbox, 2);
+        expect(f, NODES_BOTH, &f->b.inbox, 2);
+        assert_int_equal(f->a.inbox.count, 2);
+        assert_int_equal(f->b.inbox.count, 2);
+        assert_int_equal(f->a.inbox.items[1].sender, 0);
+        assert_int_equal(f->b.inbox.items[1].sender, 7);
+}
+
+struct counter {
+        int done;
+        int failed;
+};
+
+static void count_done(void *context, const struct store_reply *reply)
+{
+        struct counter *counter = context;
+
+        counter->done++;
+        if (reply->status < 0)
+                counter->failed++;
+}
+
+static bool counter_reached(struct fixture *f, void *arg)
+{
+        (void)f;
+        return ((struct counter *)arg)->done == 1000;
+}
+
+static void thousand_posts_arrive_in_order(void **state)
+{
+        struct fixture *f = *state;
+        struct counter counter = {0};
+        char texts[1000][8];
+
+        open_a(f, 0);
+        open_node(f, &f->b, 0);
+        run_until(f, NODES_BOTH, both_available, NULL);
+        for (int i = 0; i < 1000; i++) {
+                struct bus_message message = {BUS_MESSAGE, 0, wall_ms(), 1, "ann", texts[i], 0};
+
+                message.text_length = (size_t)snprintf(texts[i], sizeof(texts[i]), "%d", i);
+                f->a.store.async->post(f->a.store.state, &message, count_done, &counter);
+        }
+        run_until(f, NODES_BOTH, counter_reached, &counter);
+        assert_int_equal(counter.failed, 0);
+        expect(f, NODES_BOTH, &f->a.inbox, 1000);
+        expect(f, NODES_BOTH, &f->b.inbox, 1000);
+        for (int i = 0; i < 1000; i++) {
+                char expected[8];
+
+                snprintf(expected, sizeof(expected), "%d", i);
+                assert_string_equal(f->b.inbox.items[i].text, expected);
+                assert_string_equal(f->a.inbox.items[i].text, expected);
+                if (i > 0)
+                        assert_true(f->b.inbox.items[i].id > f->b.inbox.items[i - 1].id);
+        }
+}
+
+/* --- presence --- */
+
+static void who_capture(void *context, int status, const char *const *names, size_t count)
+{
+        struct who_result *who = context;
+
+        who->calls++;
+        who->status = status;
+        who->count = count;
+        assert_true(count <= 8);
+        for (size_t i = 0; i < count; i++)
+                snprintf(who->names[i], sizeof(who->names[i]), "%s", names[i]);
+}
+
+static bool who_arrived(struct fixture *f, void *arg)
+{
+        (void)f;
+        return ((struct who_result *)arg)->calls > 0;
+}
+
+static struct who_result who(struct fixture *f, struct node *node)
+{
+        struct who_result result = {0};
+
+        node->bus.ops->who(node->bus.state, who_capture, &result);
+        run_until(f, NODES_BOTH, who_arrived, &result);
+        assert_int_equal(result.calls, 1);
+        return result;
+}
+
+static int count_kind(const struct inbox *inbox, enum bus_kind kind, const char *name)
+{
+        int count = 0;
+
+        for (int i = 0; i < inbox->count; i++)
+                if (inbox->items[i].kind == kind && strcmp(inbox->items[i].name, name) == 0)
+                        count++;
+        return count;
+}
+
+/* Post a marker from node and wait until both nodes have it: what was published before has come. */
+static void settle(struct fixture *f, struct node *node)
+{
+        int a = f->a.inbox.count, b = f->b.inbox.count;
+
+        post(f, node, NODES_BOTH, "marker", 0);
+        expect(f, NODES_BOTH, &f->a.inbox, a + 1);
+        expect(f, NODES_BOTH, &f->b.inbox, b + 1);
+}
+
+static void presence_joins_once_and_leaves_once_across_nodes(void **state)
+{
+        struct fixture *f = *state;
+        struct who_result listed;
+
+        open_a(f, 0);
+        open_node(f, &f->b, 0);
+        run_until(f, NODES_BOTH, both_available, NULL);
+        f->a.bus.ops->presence(f->a.bus.state, "Ann", true, 9);
+        settle(f, &f->a);
+        assert_int_equal(count_kind(&f->a.inbox, BUS_JOIN, "Ann"), 1);
+        assert_int_equal(count_kind(&f->b.inbox, BUS_JOIN, "Ann"), 1);
+        assert_int_equal(f->a.inbox.items[0].sender, 9);
+        assert_int_equal(f->b.inbox.items[0].sender, 0);
+        /* The same user on the other node, in another case: no second JOIN. */
+        f->b.bus.ops->presence(f->b.bus.state, "ann", true, 3);
+        f->b.bus.ops->presence(f->b.bus.state, "bob", true, 4);
+        settle(f, &f->b);
+        assert_int_equal(count_kind(&f->a.inbox, BUS_JOIN, "ann"), 0);
+        assert_int_equal(count_kind(&f->a.inbox, BUS_JOIN, "bob"), 1);
+        listed = who(f, &f->a);
+        assert_int_equal(listed.status, 0);
+        assert_int_equal(listed.count, 2);
+        assert_true(strcasecmp(listed.names[0], "ann") == 0);
+        assert_string_equal(listed.names[1], "bob");
+        listed = who(f, &f->b);
+        assert_int_equal(listed.count, 2);
+        /* Leaving one node while on the other: no LEAVE; leaving the last: one. */
+        f->a.bus.ops->presence(f->a.bus.state, "Ann", false, 9);
+        settle(f, &f->a);
+        assert_int_equal(count_kind(&f->a.inbox, BUS_LEAVE, "Ann"), 0);
+        assert_int_equal(count_kind(&f->b.inbox, BUS_LEAVE, "ann"), 0);
+        f->b.bus.ops->presence(f->b.bus.state, "ann", false, 3);
+        settle(f, &f->b);
+        assert_int_equal(count_kind(&f->a.inbox, BUS_LEAVE, "ann"), 1);
+        assert_int_equal(count_kind(&f->b.inbox, BUS_LEAVE, "ann"), 1);
+        listed = who(f, &f->a);
+        assert_int_equal(listed.count, 1);
+        assert_string_equal(listed.names[0], "bob");
+}
+
+static bool saw_leave_of_bob(struct fixture *f, void *arg)
+{
+        (void)arg;
+        return count_kind(&f->a.inbox, BUS_LEAVE, "bob") > 0;
+}
+
+static void a_dead_node_is_pruned_with_a_leave(void **state)
+{
+        struct fixture *f = *state;
+        struct store_redis_options options = {NULL, 0, 0.6};
+        char address[64];
+        struct who_result listed;
+
+        snprintf(address, sizeof(address), "redis://127.0.0.1:%d", f->port);
+        options.address = address;
+        f->a.loop = ev_loop_new(EVFLAG_AUTO);
+        ev_timer_init(&f->a.tick, on_tick, 0.01, 0.01);
+        ev_timer_start(f->a.loop, &f->a.tick);
+        assert_int_equal(store_redis_open(&f->a.store, &f->a.bus, f->a.loop, &options), 0);
+        bus_subscribe(&f->a.bus, deliver, &f->a.inbox);
+        f->a.open = true;
+        f->b.loop = ev_loop_new(EVFLAG_AUTO);
+        ev_timer_init(&f->b.tick, on_tick, 0.01, 0.01);
+        ev_timer_start(f->b.loop, &f->b.tick);
+        assert_int_equal(store_redis_open(&f->b.store, &f->b.bus, f->b.loop, &options), 0);
+        f->b.open = true;
+        run_until(f, NODES_BOTH, both_available, NULL);
+        f->b.bus.ops->presence(f->b.bus.state, "bob", true, 1);
+        listed = who(f, &f->b);
+        assert_int_equal(listed.count, 1);
+        /* B stops renewing (its loop no longer runs, as if killed): A prunes it and says LEAVE. */
+        run_until(f, NODE_A, saw_leave_of_bob, NULL);
+        assert_int_equal(count_kind(&f->a.inbox, BUS_JOIN, "bob"), 1);
+        assert_int_equal(count_kind(&f->a.inbox, BUS_LEAVE, "bob"), 1);
+        memset(&listed, 0, sizeof(listed));
+        f->a.bus.ops->presence(f->a.bus.state, "zed", false, 0);
+        f->a.bus.ops->who(f->a.bus.state, who_capture, &listed);
+        run_until(f, NODE_A, who_arrived, &listed);
+        assert_int_equal(listed.count, 0);
+}
+
+/* --- Redis down --- */
+
+static void unavailable_at_start_fails_at_once(void **state)
+{
+        struct fixture *f = *state;
+        struct bus_message message = {BUS_MESSAGE, 0, 1, 0, "ann", "hi", 2};
+        struct who_result listed = {0};
+        struct store_user user;
+        char address[64];
+
+        snprintf(address, sizeof(address), "redis://127.0.0.1:%d", free_port());
+        open_node_at(&f->a, address, 0);
+        assert_false(store_available(&f->a.store));
+        memset(&f->r, 0, sizeof(f->r));
+        store_user_get_async(&f->a.store, "ann", capture, &f->r);
+        assert_int_equal(f->r.calls, 1);
+        assert_int_equal(f->r.status, -EAGAIN);
+        assert_non_null(strstr(f->r.error, "redis unavailable"));
+        memset(&f->r, 0, sizeof(f->r));
+        f->a.store.async->post(f->a.store.state, &message, capture, &f->r);
+        assert_int_equal(f->r.calls, 1);
+        assert_int_equal(f->r.status, -EAGAIN);
+        assert_int_equal(bus_publish(&f->a.bus, &message), -EAGAIN);
+        f->a.bus.ops->who(f->a.bus.state, who_capture, &listed);
+        assert_int_equal(listed.calls, 1);
+        assert_int_equal(listed.status, -EAGAIN);
+        /* Presence while down is kept, not lost, and costs nothing now. */
+        f->a.bus.ops->presence(f->a.bus.state, "ann", true, 1);
+        assert_int_equal(store_user_get(&f->a.store, "ann", &user), -EAGAIN);
+        assert_non_null(strstr(store_last_error(&f->a.store), "unreachable"));
+        /* A few rounds of the loop: still down, still answering at once. */
+        for (int i = 0; i < 5; i++)
+                ev_run(f->a.loop, EVRUN_ONCE);
+        assert_false(store_available(&f->a.store));
+}
+
+static void pending_calls_end_cancelled_when_the_store_is_freed(void **state)
+{
+        struct fixture *f = *state;
+        struct result first = {0}, second = {0};
+        struct who_result listed = {0};
+
+        open_a(f, 0);
+        store_user_get_async(&f->a.store, "ann", capture, &first);
+        store_history_last_async(&f->a.store, 5, capture, &second);
+        f->a.bus.ops->who(f->a.bus.state, who_capture, &listed);
+        assert_int_equal(first.calls, 0);
+        bus_fini(&f->a.bus);
+        store_fini(&f->a.store);
+        f->a.open = false;
+        assert_int_equal(first.calls, 1);
+        assert_int_equal(first.status, -ECANCELED);
+        assert_int_equal(second.calls, 1);
+        assert_int_equal(second.status, -ECANCELED);
+        assert_int_equal(listed.calls, 1);
+        assert_int_equal(listed.status, -ECANCELED);
+}
+
+static void restarted_redis_is_reconnected_and_delivery_goes_on(void **state)
+{
+        struct fixture *f = *state;
+        struct store_user user;
+
+        open_a(f, 0);
+        open_node(f, &f->b, 0);
+        run_until(f, NODES_BOTH, both_available, NULL);
+        kill_server(f);
+        /* A call already on its way when the connection goes ends with an error. */
+        memset(&f->r, 0, sizeof(f->r));
+        store_user_get_async(&f->a.store, "ann", capture, &f->r);
+        run_until(f, NODES_BOTH, result_arrived, &f->r);
+        assert_true(f->r.status == -EIO || f->r.status == -EAGAIN);
+        assert_int_equal(f->r.calls, 1);
+        run_until(f, NODES_BOTH, both_unavailable, NULL);
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "ann", capture, &f->r)),
+                         -EAGAIN);
+        assert_int_equal(store_user_get(&f->a.store, "ann", &user), -EAGAIN);
+        start_server(f);
+        run_until(f, NODES_BOTH, both_available, NULL);
+        assert_int_equal(store_user_create(&f->a.store, "ann", HASH_A, 1), 0);
+        post(f, &f->a, NODES_BOTH, "after", 5);
+        expect(f, NODES_BOTH, &f->a.inbox, 1);
+        expect(f, NODES_BOTH, &f->b.inbox, 1);
+        assert_string_equal(f->b.inbox.items[0].text, "after");
+        assert_int_equal(f->a.inbox.items[0].sender, 5);
+}
+
+/* The id of the one subscribed client, or of the one not equal to other. */
+static long long subscriber_id(struct fixture *f, long long other)
+{
+        char answer[4096], *line;
+        long long id = -1;
+
+        assert_int_equal(redis_ask(f->port, "CLIENT LIST TYPE pubsub", answer, sizeof(answer)), 0);
+        for (line = strstr(answer, "id="); line; line = strstr(line + 1, "\nid=")) {
+                long long found = atoll(line[0] == '\n' ? line + 4 : line + 3);
+
+                if (found != other)
+                        id = found;
+        }
+        assert_true(id > 0);
+        return id;
+}
+
+static bool b_has_two(struct fixture *f, void *arg)
+{
+        (void)arg;
+        return f->b.inbox.count >= 2;
+}
+
+static void message_missed_while_unsubscribed_is_delivered_once_after(void **state)
+{
+        struct fixture *f = *state;
+        char command[64];
+        long long a_subscriber, b_subscriber;
+
+        open_a(f, 0);
+        a_subscriber = subscriber_id(f, -1);
+        open_node(f, &f->b, 0);
+        run_until(f, NODES_BOTH, both_available, NULL);
+        b_subscriber = subscriber_id(f, a_subscriber);
+        post(f, &f->a, NODES_BOTH, "before", 1);
+        expect(f, NODES_BOTH, &f->b.inbox, 1);
+        /* B's subscriber goes; B's loop waits while A posts. */
+        snprintf(command, sizeof(command), "CLIENT KILL ID %lld", b_subscriber);
+        assert_int_equal(redis_integer(f->port, command), 1);
+        post(f, &f->a, NODE_A, "missed", 1);
+        expect(f, NODE_A, &f->a.inbox, 2);
+        /* B notices, resubscribes and reads what it missed. */
+        run_until(f, NODE_B, b_has_two, NULL);
+        assert_string_equal(f->b.inbox.items[1].text, "missed");
+        assert_int_equal(f->b.inbox.items[1].sender, 0);
+        run_until(f, NODES_BOTH, both_available, NULL);
+        post(f, &f->a, NODES_BOTH, "after", 1);
+        expect(f, NODES_BOTH, &f->b.inbox, 3);
+        assert_string_equal(f->b.inbox.items[2].text, "after");
+        /* Nothing twice. */
+        settle(f, &f->b);
+        assert_int_equal(f->b.inbox.count, 4);
+        assert_int_equal(f->a.inbox.count, 4);
+}
+
+static bool a_unavailable(struct fixture *f, void *arg)
+{
+        (void)arg;
+        return !store_available(&f->a.store);
+}
+
+static void silent_redis_fails_pending_calls_and_is_given_up(void **state)
+{
+        struct fixture *f = *state;
+
+        open_a(f, 0);
+        kill(f->server, SIGSTOP);
+        /* No answer: the call ends with an error after a while instead of hanging. */
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "ann", capture, &f->r)), -EIO);
+        assert_int_equal(f->r.calls, 1);
+        run_until(f, NODE_A, a_unavailable, NULL);
+        kill(f->server, SIGCONT);
+        run_until(f, NODE_A, both_available, NULL);
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "ann", capture, &f->r)),
+                         -ENOENT);
+}
+
+static void database_number_separates_nodes(void **state)
+{
+        struct fixture *f = *state;
+        char address[64];
+
+        snprintf(address, sizeof(address), "redis://127.0.0.1:%d/3", f->port);
+        open_node_at(&f->a, address, 0);
+        open_node(f, &f->b, 0);
+        run_until(f, NODES_BOTH, both_available, NULL);
+        assert_int_equal(store_user_create(&f->a.store, "ann", HASH_A, 1), 0);
+        assert_int_equal(
+            AWAIT(f, NODES_BOTH, store_user_get_async(&f->b.store, "ann", capture, &f->r)),
+            -ENOENT);
+        assert_int_equal(redis_integer(f->port, "EXISTS echod:user:ann"), 0);
+        assert_int_equal(
+            AWAIT(f, NODES_BOTH, store_user_get_async(&f->a.store, "ANN", capture, &f->r)), 0);
+        /* Each database has its own relay too. */
+        post(f, &f->a, NODES_BOTH, "in three", 0);
+        post(f, &f->b, NODES_BOTH, "in zero", 0);
+        expect(f, NODES_BOTH, &f->a.inbox, 1);
+        expect(f, NODES_BOTH, &f->b.inbox, 1);
+        assert_string_equal(f->a.inbox.items[0].text, "in three");
+        assert_string_equal(f->b.inbox.items[0].text, "in zero");
+        post(f, &f->a, NODES_BOTH, "marker", 0);
+        expect(f, NODES_BOTH, &f->a.inbox, 2);
+        post(f, &f->b, NODES_BOTH, "marker", 0);
+        expect(f, NODES_BOTH, &f->b.inbox, 2);
+        assert_int_equal(f->a.inbox.count, 2);
+        assert_int_equal(f->b.inbox.count, 2);
+}
+
+static void unix_socket_address_works_too(void **state)
+{
+        struct fixture *f = *state;
+        struct store_user user;
+        char address[128];
+
+        snprintf(address, sizeof(address), "unix:%s/redis.sock", f->directory);
+        open_node_at(&f->a, address, 0);
+        run_until(f, NODE_A, both_available, NULL);
+        assert_int_equal(
+            ON_A(f, store_user_create_async(&f->a.store, "ann", HASH_A, 1, capture, &f->r)), 0);
+        assert_int_equal(store_user_get(&f->a.store, "ANN", &user), 0);
+        post(f, &f->a, NODE_A, "over unix", 0);
+        expect(f, NODE_A, &f->a.inbox, 1);
+}
+
+#define REDIS_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            REDIS_TEST(user_is_created_read_updated_and_removed),
+            REDIS_TEST(duplicate_user_is_eexist_in_any_case),
+            REDIS_TEST(users_are_listed_by_name),
+            REDIS_TEST(identity_maps_an_address_to_a_user),
+            REDIS_TEST(removing_a_user_removes_its_identities_and_sessions),
+            REDIS_TEST(session_is_found_until_its_absolute_expiry),
+            REDIS_TEST(idle_session_expires_and_touch_keeps_it_alive),
+            REDIS_TEST(revoked_sessions_are_gone),
+            REDIS_TEST(history_gives_the_last_n_oldest_first),
+            REDIS_TEST(history_keeps_text_bytes_and_refuses_overlong_text),
+            REDIS_TEST(history_is_capped_near_its_maximum),
+            REDIS_TEST(post_is_delivered_once_to_every_node_with_the_sender_only_on_its_own),
+            REDIS_TEST(thousand_posts_arrive_in_order),
+            REDIS_TEST(presence_joins_once_and_leaves_once_across_nodes),
+            REDIS_TEST(a_dead_node_is_pruned_with_a_leave),
+            REDIS_TEST(unavailable_at_start_fails_at_once),
+            REDIS_TEST(pending_calls_end_cancelled_when_the_store_is_freed),
+            REDIS_TEST(restarted_redis_is_reconnected_and_delivery_goes_on),
+            REDIS_TEST(message_missed_while_unsubscribed_is_delivered_once_after),
+            REDIS_TEST(silent_redis_fails_pending_calls_and_is_given_up),
+            REDIS_TEST(database_number_separates_nodes),
+            REDIS_TEST(unix_socket_address_works_too),
+        };
+
+        if (!have_redis_server()) {
+                printf("MISSING: redis-server (apt-get install redis-server)\n");
+                return 1;
+        }
+        signal(SIGPIPE, SIG_IGN);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

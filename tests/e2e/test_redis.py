@@ -1,0 +1,174 @@
+"""echod on a Redis chat backend under a real systemd (issue 12).
+
+The build is installed into a stage ("DESTDIR=stage cmake --install"), the
+stage is copied into a container (tests/lib/container.py; it shares the
+host's network, and the host-wide lock keeps it alone on ports 7 and 7070),
+and the admin's steps of docs/chat.md "Several nodes" are run there: the
+drop-in shipped as an example (share/doc/echod/examples/redis.conf) copied
+to /etc/systemd/system/echo.service.d/, "chat-backend = redis://..." in the
+config file, daemon-reload, start the sockets. Redis runs on the host's
+loopback (tests/lib/redistest.py), reachable from the container.
+
+Then:
+  1. systemd-analyze security echo.service with the drop-in (the figure
+     docs/hardening.md gives; it fails above the same bound as the unit's);
+  2. a chat user on the container's echod (echo-chat.socket, TCP 7070) and
+     one on a second, plain echod on the host, both on that Redis, see each
+     other's messages, and the journal of echo.service has the line saying
+     echod reached Redis; TCP echo on port 7 still works.
+"""
+
+import os
+import re
+import select
+import shutil
+import sys
+import tempfile
+import threading
+import unittest
+
+import container
+import echotest
+import redistest
+from test_systemd import ChatLines, MAX_EXPOSURE, UNITS, install_stage, tcp_echo
+
+DROPIN = "/etc/systemd/system/echo.service.d/redis.conf"
+PASSWORD = "e2e redis password"
+# The journal line of a node that reached Redis (src/daemon/chat/store_redis.c).
+CONNECTED = re.compile(r"redis.*(connected|ready|reached)|(connected|reached).*redis", re.I)
+
+
+def find_in_stage(stage, relpath):
+    for root, _, files in os.walk(stage):
+        path = os.path.join(root, os.path.basename(relpath))
+        if os.path.basename(relpath) in files and path.endswith(relpath):
+            return "/" + os.path.relpath(path, stage)
+    raise AssertionError("cmake --install put no %s into %s" % (relpath, stage))
+
+
+def login(client, name):
+    """Register name on a fresh chat connection; the lines after OK welcome."""
+    first = client.line()
+    if first.startswith("HELLO "):
+        client.line()  # PASSWORD?
+        client.send("/name " + name)
+    else:
+        assert first == "NAME?", first
+        client.send(name)
+    assert client.line() == "PASSWORD?"
+    client.send(PASSWORD)
+    return client.until(r"^(OK welcome|ERR|BYE)")
+
+
+class RedisSystemdTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = redistest.RedisServer()
+        cls.stage = tempfile.mkdtemp(prefix="echod-stage-")
+        try:
+            cls.unit_dir = install_stage(echotest.BUILD_DIR, cls.stage)
+            cls.example = find_in_stage(cls.stage, "doc/echod/examples/redis.conf")
+            cls.ct = container.Container(bind=cls.stage, free_ports=container.PORT_7)
+            cls.ct.__enter__()
+        except BaseException:
+            cls.redis.close()
+            shutil.rmtree(cls.stage, ignore_errors=True)
+            raise
+        try:
+            cls.ct.check("tar -C /pkg -cf - . | tar -C / -xf - --keep-directory-symlink "
+                         "--no-overwrite-dir")
+            # The admin's steps (docs/chat.md, "Several nodes").
+            cls.ct.check(["sh", "-c", 'mkdir -p "${1%/*}" && cp "$0" "$1"', cls.example, DROPIN])
+            m = re.search(r"--config FILE\s+config file \(default (\S+)\)",
+                          cls.ct.check(["echod", "--help"]))
+            cls.config = m.group(1)
+            cls.ct.check(["sh", "-c", 'mkdir -p "${0%/*}" && printf "%s\\n" "$1" > "$0"',
+                          cls.config, "chat-backend = " + cls.redis.url])
+            cls.ct.check("systemctl daemon-reload")
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if hasattr(cls, "ct"):
+            cls.ct.__exit__(None, None, None)
+        shutil.rmtree(cls.stage, ignore_errors=True)
+        cls.redis.close()
+
+    def status(self):
+        return self.ct.run(["systemctl", "status", "--no-pager", "-l", "-n", "30",
+                            "echo.service"]).stdout
+
+    def test_01_the_drop_in_applies_and_its_exposure(self):
+        self.assertIn(DROPIN, self.ct.unit_property("echo.service", "DropInPaths").split())
+        self.assertEqual(self.ct.unit_property("echo.service", "PrivateNetwork"), "no")
+        self.assertEqual(self.ct.unit_property("echo.service", "IPAddressDeny"), "0.0.0.0/0 ::/0")
+        res = self.ct.run(["systemd-analyze", "security", "--no-pager", "echo.service"])
+        m = re.search(r"Overall exposure level for echo\.service:\s*([0-9.]+)\s*(\S+)", res.stdout)
+        self.assertIsNotNone(m, res)
+        sys.stderr.write("\nsystemd-analyze security echo.service with %s: %s %s\n"
+                         % (DROPIN, m.group(1), m.group(2)))
+        bad = [line for line in res.stdout.splitlines() if line.startswith("\u2717")]
+        if bad:
+            sys.stderr.write("settings that raise it:\n%s\n" % "\n".join(bad))
+        self.assertLessEqual(float(m.group(1)), MAX_EXPOSURE, res.stdout)
+
+    def test_02_chat_across_the_container_and_a_host_node(self):
+        if container.port_in_use(7070):
+            self.skipTest("port 7070 is in use on this machine")
+        self.ct.run(["systemctl", "reset-failed"] + list(UNITS))
+        for unit in ("echo-chat.socket", "echo.socket"):
+            res = self.ct.systemctl("start", unit)
+            self.assertEqual(res.returncode, 0, res)
+            self.ct.wait_state(unit, "active")
+        self.assertEqual(tcp_echo(b"echo beside redis\n")[0], b"echo beside redis\n")
+
+        # A second node: a plain echod on the host, on the same Redis.
+        state = tempfile.mkdtemp(prefix="echod-e2e-redis-")
+        self.addCleanup(shutil.rmtree, state, True)
+        host = echotest.Echod(["--echo", "127.0.0.1:0", "--chat", "127.0.0.1:0",
+                               "--state-dir", state, "--chat-backend", self.redis.url])
+        self.addCleanup(host.close)
+        # Read its sd_notify messages as systemd would (echod waits when the queue is full).
+        stop_drain = threading.Event()
+
+        def drain():
+            while not stop_drain.is_set():
+                if select.select([host.notify.sock], [], [], 0.1)[0]:
+                    host.notify.sock.recv(65536)
+        drainer = threading.Thread(target=drain, daemon=True)
+        drainer.start()
+        self.addCleanup(drainer.join)
+        self.addCleanup(stop_drain.set)
+
+        alice = ChatLines("127.0.0.2")
+        self.addCleanup(alice.close)
+        self.assertEqual(login(alice, "alice")[-1], "OK welcome, alice", self.status())
+        self.ct.wait_state("echo.service", "active")
+        self.ct.wait_journal(lambda e: CONNECTED.search(str(e.get("MESSAGE", ""))),
+                             unit="echo.service", timeout=30)
+        bob = ChatLines("127.0.0.3", port=host.address("tcp", "chat")[1])
+        self.addCleanup(bob.close)
+        self.assertEqual(login(bob, "bob")[-1], "OK welcome, bob", host.stderr()[-2000:])
+
+        bob.send("hello from the host node")
+        got = [t for t in alice.until(r"^MSG ") if not t.startswith(("JOIN ", "HIST "))]
+        self.assertRegex(got[-1], r"^MSG \S+ bob hello from the host node$", got)
+        alice.send("hello from the container")
+        got = [t for t in bob.until(r"^MSG ") if not t.startswith(("JOIN ", "HIST "))]
+        self.assertRegex(got[-1], r"^MSG \S+ alice hello from the container$", got)
+        alice.send("/who")
+        self.assertEqual(sorted(alice.until(r"^WHO ")[-1].split()[1:]), ["alice", "bob"])
+
+        res = self.ct.systemctl("stop", "echo.service", "echo.socket", "echo-chat.socket")
+        self.assertEqual(res.returncode, 0, res)
+        self.assertEqual(self.ct.unit_property("echo.service", "Result"), "success", self.status())
+        status, stderr = host.stop()
+        self.assertEqual(status, 0, stderr[-3000:])
+
+
+if __name__ == "__main__":
+    container.skip_unless_available()
+    redistest.require_redis()
+    echotest.main()

@@ -34,8 +34,14 @@ from test_systemd import ChatLines, MAX_EXPOSURE, UNITS, install_stage, tcp_echo
 
 DROPIN = "/etc/systemd/system/echo.service.d/redis.conf"
 PASSWORD = "e2e redis password"
-# The journal line of a node that reached Redis (src/daemon/chat/store_redis.c).
-CONNECTED = re.compile(r"redis.*(connected|ready|reached)|(connected|reached).*redis", re.I)
+
+
+def reached_redis(entry, port):
+    """A journal entry of echod saying it uses, or got back, the Redis on port
+    ("chat: store redis ...", "chat: redis HOST:PORT/DB is back"): it names
+    Redis and the port, and is no "unavailable" warning."""
+    text = str(entry.get("MESSAGE", ""))
+    return "redis" in text.lower() and ":%d" % port in text and "unavailable" not in text
 
 
 def find_in_stage(stage, relpath):
@@ -146,7 +152,7 @@ class RedisSystemdTest(unittest.TestCase):
         self.addCleanup(alice.close)
         self.assertEqual(login(alice, "alice")[-1], "OK welcome, alice", self.status())
         self.ct.wait_state("echo.service", "active")
-        self.ct.wait_journal(lambda e: CONNECTED.search(str(e.get("MESSAGE", ""))),
+        self.ct.wait_journal(lambda e: reached_redis(e, self.redis.port),
                              unit="echo.service", timeout=30)
         bob = ChatLines("127.0.0.3", port=host.address("tcp", "chat")[1])
         self.addCleanup(bob.close)

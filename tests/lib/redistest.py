@@ -6,8 +6,8 @@
         redis.kill()                      # SIGKILL: the store is gone at once
 
 No persistence (--save '' --appendonly no): a restart starts empty, like a
-Redis that lost its memory; tests that need data across a restart must not
-restart. Readiness comes from sd_notify: redis-server is started with
+Redis that lost its memory, unless the test asks stop(save=True) or
+restart(save=True) to SAVE first (redis-server loads DIR/dump.rdb at start). Readiness comes from sd_notify: redis-server is started with
 --supervised systemd and a NotifySocket of our own, and READY=1 is awaited,
 then one PING answered PONG confirms it (both with an upper-bound deadline,
 never a sleep). The port is picked by binding port 0 and reading it back;
@@ -198,10 +198,21 @@ class RedisServer:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self, timeout=20.0):
-        """SIGTERM and wait (redis-server closes every client connection)."""
+    def stop(self, timeout=20.0, save=False):
+        """SIGTERM and wait (redis-server closes every client connection).
+
+        save=True writes the data set to DIR/dump.rdb first (SAVE), and the
+        next start() loads it: a Redis with persistence restarted. Without it
+        the next start() is empty."""
         if self.proc is None:
             return None
+        if save and self.proc.poll() is None:
+            self.call("SAVE", timeout=60)
+        elif not save:
+            try:
+                os.unlink(os.path.join(self.dir, "dump.rdb"))
+            except FileNotFoundError:
+                pass
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -222,9 +233,9 @@ class RedisServer:
         self.proc.wait()
         self.proc = None
 
-    def restart(self):
-        """stop(), then start() on the same port (its data is gone: no persistence)."""
-        self.stop()
+    def restart(self, save=False):
+        """stop(save), then start() on the same port (empty unless save)."""
+        self.stop(save=save)
         fixed, self.fixed_port = self.fixed_port, True
         try:
             self.start()

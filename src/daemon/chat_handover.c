@@ -29,7 +29,7 @@ int chat_hand_over(void *state, struct handover_writer *writer,
                 uint8_t flags = 0;
 
                 next = conn->next;
-                if (conn->phase != CHAT_PHASE_CHAT || conn->job || conn->overflowed) {
+                if (conn->phase != CHAT_PHASE_CHAT || conn->job || conn->wait || conn->overflowed) {
                         chat_sendf(conn, "BYE server restarting; log in again\n");
                         chat_close(conn, "restart while logging in");
                         continue;
@@ -139,6 +139,8 @@ int chat_take_over(void *state, struct handover_record *record, int fd)
         conn->phase = CHAT_PHASE_CHAT;
         conn->counted = CHAT_COUNT_ONLINE;
         chat->online++;
+        /* No JOIN (the user never left), but a bus across nodes learns who is here now. */
+        chat_session_online(conn, false);
         if (output_length > 0)
                 chat_send(conn, (const char *)output, output_length);
         /* Lines read but not yet handled go first; then the socket is read again. */

@@ -47,6 +47,7 @@ enum chat_phase {
 
 struct chat_service;
 struct chat_job;
+struct chat_wait;
 
 /* Which of the service's counters a connection is in. */
 enum chat_count {
@@ -85,6 +86,7 @@ struct chat_conn {
         size_t output_start, output_end, output_capacity;
         struct chat_job *job; /* the password job out for it, if any: no line is taken */
         workers_job_id job_id;
+        struct chat_wait *wait; /* the store call it waits for, if any: no line is taken */
         char token_hash[AUTH_TOKEN_HASH_TEXT_SIZE]; /* its session, once logged in */
         double flood_tokens;
         ev_tstamp flood_at;
@@ -175,10 +177,67 @@ int chat_take_over(void *state, struct handover_record *record, int fd);
 /* chat_admin.c: echoctl's forget-identities, users, users remove, kick. */
 const struct control_chat_admin *chat_admin(void *state);
 
-/* chat_session.c */
+/* chat_wait.c: a connection waiting for the store (or the bus) */
+
+/* The next step, given the store's reply; conn is still open and not closing. */
+typedef void (*chat_next_fn)(struct chat_conn *conn, struct chat_wait *wait,
+                             const struct store_reply *reply);
+
+/* What a store call carries for its next step, besides the connection. */
+struct chat_wait {
+        struct chat_conn *conn; /* NULL once the connection has gone: the reply is dropped */
+        chat_next_fn next;
+        bool calling;          /* the call has not returned yet */
+        bool finished;         /* done ran (before the call returned) */
+        enum chat_phase again; /* the prompt to give again if it fails */
+        char name[CHAT_NAME_MAX + 1];
+        char token_text[AUTH_TOKEN_TEXT_SIZE];
+        char token_hash[AUTH_TOKEN_HASH_TEXT_SIZE];
+        char password[AUTH_PASSWORD_MAX + 1];
+        size_t password_length;
+        const char *method;
+};
+
+/*
+ * Start waiting: the connection takes no line until the reply, which goes to
+ * next. Call the store with chat_wait_done and the wait as context, then
+ * chat_wait_called(). NULL without memory.
+ */
+struct chat_wait *chat_wait_new(struct chat_conn *conn, chat_next_fn next);
+
+/* The store_done_fn of every call made with a chat_wait. */
+void chat_wait_done(void *context, const struct store_reply *reply);
+
+/* The call returned: a reply still to come pauses the connection's input until then. */
+void chat_wait_called(struct chat_wait *wait);
+
+/* The connection goes away: a reply still to come is dropped. */
+void chat_wait_detach(struct chat_conn *conn);
+
+/* A store_done_fn for calls whose result only matters if it fails: context names the call. */
+void chat_store_logged(void *context, const struct store_reply *reply);
+
+/* chat_login.c: the login dialogue */
 
 /* Greet a new connection: HELLO and PASSWORD?, or NAME?. */
 void chat_session_start(struct chat_conn *conn);
+
+/* Handle a line before login (NAME?, PASSWORD?, /token, /name, /quit). */
+void chat_login_line(struct chat_conn *conn, const char *text, size_t length);
+
+/* Give the prompt of phase again (NAME? or PASSWORD?). */
+void chat_prompt(struct chat_conn *conn, enum chat_phase phase);
+
+/* /password NEW after login: hash it on the worker pool, then store it. */
+void chat_change_password(struct chat_conn *conn, const char *password, size_t length);
+
+/* The login timer or the failure pause ran out. */
+void chat_session_timer(struct chat_conn *conn);
+
+/* Cancel the connection's password job, if any. */
+void chat_login_end(struct chat_conn *conn);
+
+/* chat_session.c: after login */
 
 /* Handle one complete line from the peer. */
 void chat_session_line(struct chat_conn *conn, const struct chat_line *line);
@@ -186,11 +245,14 @@ void chat_session_line(struct chat_conn *conn, const struct chat_line *line);
 /* Handle an overlong line (already dropped by the reader). */
 void chat_session_too_long(struct chat_conn *conn);
 
-/* The login timer or the failure pause ran out. */
-void chat_session_timer(struct chat_conn *conn);
-
-/* The connection goes away: cancel its job, announce LEAVE if it was the user's last. */
+/* The connection goes away: cancel what it waits for, announce LEAVE if it was the user's last. */
 void chat_session_end(struct chat_conn *conn);
+
+/* The user of conn is now online here: JOIN (or the bus's presence) if it is its first. */
+void chat_session_online(struct chat_conn *conn, bool announce);
+
+/* Queue the HIST lines of a history reply; returns the number queued. */
+int chat_session_queue_history(struct chat_conn *conn, const struct store_reply *reply);
 
 /* Deliver a relayed message to the local users (the bus's subscriber). */
 void chat_session_deliver(void *context, const struct bus_message *message);

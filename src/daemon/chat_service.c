@@ -294,8 +294,9 @@ void chat_pause_input(struct chat_conn *conn, bool paused)
 /* Lines are taken in these phases with no job out; otherwise they wait in the input buffer. */
 static bool taking_lines(const struct chat_conn *conn)
 {
-        return !conn->job && (conn->phase == CHAT_PHASE_NAME ||
-                              conn->phase == CHAT_PHASE_PASSWORD || conn->phase == CHAT_PHASE_CHAT);
+        return !conn->job && !conn->wait &&
+               (conn->phase == CHAT_PHASE_NAME || conn->phase == CHAT_PHASE_PASSWORD ||
+                conn->phase == CHAT_PHASE_CHAT);
 }
 
 /* Split what was read into lines and handle them while the phase takes lines. */
@@ -409,6 +410,7 @@ void chat_conn_forget(struct chat_conn *conn)
 {
         struct chat_service *chat = conn->chat;
 
+        chat_wait_detach(conn);
         ev_io_stop(chat->loop, &conn->read_watcher);
         ev_io_stop(chat->loop, &conn->write_watcher);
         ev_timer_stop(chat->loop, &conn->timer);

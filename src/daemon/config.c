@@ -15,6 +15,7 @@
 #include "escape.h"
 #include "file.h"
 #include "log.h"
+#include "redis_address.h"
 #include "units.h"
 #include "version.h"
 
@@ -81,7 +82,9 @@ void config_fini(struct config *config)
         free(config->state_dir);
         free(config->config_path);
         free(config->control_path);
+        free(config->chat_backend);
         config->control_path = NULL;
+        config->chat_backend = NULL;
         config->log_file = NULL;
         config->state_dir = NULL;
         config->config_path = NULL;
@@ -178,10 +181,14 @@ int config_set(struct config *config, const char *key, const char *value, char *
                 return 0;
         }
         if (strcmp(key, "chat-backend") == 0) {
-                if (strcmp(value, "sqlite") != 0)
+                struct redis_address address;
+
+                if (strcmp(value, "sqlite") != 0 && redis_address_parse(value, &address) < 0)
                         return cli_error(error, error_size,
-                                         "%s: unknown backend '%s' (want sqlite)", key, value);
-                return 0;
+                                         "%s: unknown backend '%s' (want sqlite,"
+                                         " redis://HOST[:PORT][/DB] or unix:PATH)",
+                                         key, value);
+                return set_string(&config->chat_backend, value);
         }
         if (strcmp(key, "chat-history") == 0)
                 return set_unsigned(key, value, 0, 1000, &config->chat_history, error, error_size);

@@ -33,6 +33,7 @@ struct config {
         /* Chat (docs/chat.md): standalone addresses (none by default) and its limits. */
         struct addr_spec chat[CONFIG_LISTEN_MAX];
         size_t chat_count;
+        char *chat_backend;         /* "sqlite" (or NULL) or a Redis address (redis_address.h) */
         unsigned chat_history;      /* messages shown at login */
         unsigned chat_history_max;  /* messages kept */
         unsigned chat_max_users;    /* logged-in connections */

@@ -485,6 +485,36 @@ static void control_is_an_absolute_path_or_none(void **state)
         config_fini(&config);
 }
 
+static void chat_backend_is_sqlite_or_a_redis_address(void **state)
+{
+        struct config config;
+        char error[CONFIG_ERROR_MAX] = "";
+
+        (void)state;
+        config_defaults(&config);
+        assert_null(config.chat_backend);
+        set_ok(&config, "chat-backend", "sqlite");
+        assert_string_equal(config.chat_backend, "sqlite");
+        /* A second setting replaces the first (ASan would see a leak). */
+        set_ok(&config, "chat-backend", "redis://127.0.0.1:6380/2");
+        assert_string_equal(config.chat_backend, "redis://127.0.0.1:6380/2");
+        set_ok(&config, "chat-backend", "redis://[::1]");
+        set_ok(&config, "chat-backend", "unix:/run/redis/redis.sock");
+        assert_string_equal(config.chat_backend, "unix:/run/redis/redis.sock");
+        set_bad(&config, "chat-backend", "mysql");
+        set_bad(&config, "chat-backend", "redis://");
+        set_bad(&config, "chat-backend", "redis://host:0");
+        set_bad(&config, "chat-backend", "redis://host:70000");
+        set_bad(&config, "chat-backend", "unix:");
+        assert_int_equal(config_set(&config, "chat-backend", "redis://h:x", error, sizeof(error)),
+                         -EINVAL);
+        assert_contains(error, "redis://HOST[:PORT][/DB]");
+        /* A refused value keeps the earlier one. */
+        assert_string_equal(config.chat_backend, "unix:/run/redis/redis.sock");
+        config_fini(&config);
+        assert_null(config.chat_backend);
+}
+
 static void parse_text_value_keeps_later_equals_signs(void **state)
 {
         struct config config;
@@ -963,6 +993,7 @@ int main(void)
             cmocka_unit_test(parse_text_skips_comments_blanks_and_whitespace),
             cmocka_unit_test(parse_text_value_keeps_later_equals_signs),
             cmocka_unit_test(control_is_an_absolute_path_or_none),
+            cmocka_unit_test(chat_backend_is_sqlite_or_a_redis_address),
             cmocka_unit_test(parse_text_empty_text_changes_nothing),
             cmocka_unit_test(parse_text_missing_equals_names_file_and_line),
             cmocka_unit_test(parse_text_unknown_key_names_file_and_line),

@@ -307,4 +307,14 @@ void store_session_revoke_user_async(struct store *store, const char *name, stor
                                      void *context);
 void store_history_last_async(struct store *store, size_t count, store_done_fn done, void *context);
 
+struct bus;
+
+/*
+ * Store a BUS_MESSAGE in the history, then relay it on bus (reply.id: its
+ * history id): one step on a backend with a post op, else the synchronous
+ * append and bus_publish(). A message that could not be stored is not relayed.
+ */
+void store_post_async(struct store *store, struct bus *bus, const struct bus_message *message,
+                      store_done_fn done, void *context);
+
 #endif

@@ -9,6 +9,8 @@
 
 #include "store.h"
 
+#include "bus.h"
+
 /* Finish a synchronous call: fill in status and error and hand the reply over. */
 static void finish(struct store *store, struct store_reply *reply, int status, store_done_fn done,
                    void *context)
@@ -206,4 +208,29 @@ void store_history_last_async(struct store *store, size_t count, store_done_fn d
                 free((char *)all.messages[i].text);
         }
         free(all.messages);
+}
+
+void store_post_async(struct store *store, struct bus *bus, const struct bus_message *message,
+                      store_done_fn done, void *context)
+{
+        struct store_reply reply = {0};
+        struct bus_message stored = *message;
+        int r;
+
+        if (store->async && store->async->post) {
+                store->async->post(store->state, message, done, context);
+                return;
+        }
+        r = store_history_append(store, message->time_ms, message->name, message->text,
+                                 message->text_length, &stored.id);
+        if (r < 0) {
+                finish(store, &reply, r, done, context);
+                return;
+        }
+        reply.id = stored.id;
+        r = bus_publish(bus, &stored);
+        reply.status = r;
+        reply.error = r < 0 ? strerror(-r) : "";
+        if (done)
+                done(context, &reply);
 }

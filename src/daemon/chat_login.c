@@ -1,0 +1,719 @@
+/*
+ * The login dialogue of a chat connection: HELLO/NAME?, PASSWORD?, /name,
+ * /token, the password jobs on the worker pool, and the new session. Each
+ * store call is asynchronous (chat_wait.c): a step ends where it calls the
+ * store, and the next step is the function named in its chat_wait_new().
+ * docs/chat.md describes the protocol for users.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "chat_internal.h"
+#include "log.h"
+
+enum chat_job_kind {
+        CHAT_JOB_VERIFY,   /* check a password; rehash it if the cost changed */
+        CHAT_JOB_REGISTER, /* hash the password of a new user */
+        CHAT_JOB_CHANGE,   /* hash a new password (/password) */
+};
+
+/* A password job: everything the worker needs is copied in, so it touches nothing else. */
+struct chat_job {
+        struct chat_conn *conn; /* never touched when the job is cancelled */
+        enum chat_job_kind kind;
+        struct auth_params params;
+        char password[AUTH_PASSWORD_MAX + 1];
+        size_t password_length;
+        char hash[AUTH_HASH_SIZE];     /* in: the stored hash; out: a new hash */
+        char new_hash[AUTH_HASH_SIZE]; /* VERIFY: a fresh hash when the cost changed */
+        bool rehashed;
+        int result;
+};
+
+static void prompt_name(struct chat_conn *conn)
+{
+        conn->phase = CHAT_PHASE_NAME;
+        conn->name[0] = '\0';
+        chat_send(conn, "NAME?\n", 6);
+}
+
+static void prompt_password(struct chat_conn *conn)
+{
+        conn->phase = CHAT_PHASE_PASSWORD;
+        chat_send(conn, "PASSWORD?\n", 10);
+}
+
+void chat_prompt(struct chat_conn *conn, enum chat_phase phase)
+{
+        if (phase == CHAT_PHASE_PASSWORD && conn->name[0])
+                prompt_password(conn);
+        else
+                prompt_name(conn);
+}
+
+static void failure_key(char *key, size_t size, char kind, const char *value)
+{
+        size_t i;
+
+        key[0] = kind;
+        key[1] = ':';
+        for (i = 0; value[i] && i + 3 < size; i++)
+                key[i + 2] =
+                    (char)(kind == 'n' && value[i] >= 'A' && value[i] <= 'Z' ? value[i] - 'A' + 'a'
+                                                                             : value[i]);
+        key[i + 2] = '\0';
+}
+
+/* Failures counted for the connection's address and, when it has one, its name. */
+static unsigned failures_of(struct chat_conn *conn)
+{
+        char key[sizeof(((struct chat_failure *)0)->key)];
+        unsigned by_address, by_name = 0;
+
+        failure_key(key, sizeof(key), 'a', conn->address);
+        by_address = chat_failures(conn->chat, key);
+        if (conn->name[0]) {
+                failure_key(key, sizeof(key), 'n', conn->name);
+                by_name = chat_failures(conn->chat, key);
+        }
+        return by_address > by_name ? by_address : by_name;
+}
+
+static void lock_out(struct chat_conn *conn)
+{
+        chat_sendf(conn, "ERR too many failed logins; try again later\n");
+        chat_close_after_flush(conn, "too many failed logins");
+}
+
+/* A wrong password or token: count it, say so, and pause before the next prompt. */
+static void login_failed(struct chat_conn *conn, const char *reason, enum chat_phase again)
+{
+        struct chat_service *chat = conn->chat;
+        char key[sizeof(((struct chat_failure *)0)->key)], extra[96];
+        unsigned count, by_name = 0;
+        double delay;
+
+        failure_key(key, sizeof(key), 'a', conn->address);
+        count = chat_failure_add(chat, key);
+        if (conn->name[0] && again == CHAT_PHASE_PASSWORD) {
+                failure_key(key, sizeof(key), 'n', conn->name);
+                by_name = chat_failure_add(chat, key);
+        }
+        if (by_name > count)
+                count = by_name;
+        snprintf(extra, sizeof(extra), "REASON=%s", reason);
+        chat_log(conn, LOG_NOTICE, LOG_ID_CHAT_LOGIN_FAILED, extra, "failed login: %s (%u)", reason,
+                 count);
+        if (count >= CHAT_FAILURES_MAX) {
+                lock_out(conn);
+                return;
+        }
+        chat_sendf(conn, "ERR %s\n", reason);
+        /* Each failure doubles the pause: 0.25 s, 0.5 s, 1 s, 2 s, then the door closes. */
+        delay = CHAT_FAILURE_DELAY;
+        for (unsigned i = 1; i < count; i++)
+                delay *= 2;
+        conn->phase = CHAT_PHASE_WAITING;
+        conn->pausing = true;
+        conn->resume_phase = again;
+        chat_pause_input(conn, true);
+        ev_timer_stop(chat->loop, &conn->timer);
+        ev_timer_set(&conn->timer, delay, 0);
+        ev_timer_start(chat->loop, &conn->timer);
+}
+
+/* Let the login go on: the timer goes back to the login deadline. */
+static void rearm_login_timer(struct chat_conn *conn)
+{
+        struct chat_service *chat = conn->chat;
+        ev_tstamp left = conn->login_deadline - ev_now(chat->loop);
+
+        ev_timer_stop(chat->loop, &conn->timer);
+        ev_timer_set(&conn->timer, left > 0 ? left : 1e-3, 0);
+        ev_timer_start(chat->loop, &conn->timer);
+}
+
+void chat_session_timer(struct chat_conn *conn)
+{
+        if (conn->pausing) {
+                conn->pausing = false;
+                rearm_login_timer(conn);
+                chat_prompt(conn, conn->resume_phase);
+                chat_resume_input(conn);
+                return;
+        }
+        if (conn->phase == CHAT_PHASE_CHAT || conn->phase == CHAT_PHASE_CLOSING)
+                return;
+        chat_sendf(conn, "ERR login timeout\n");
+        chat_close_after_flush(conn, "login timeout");
+}
+
+/* The store could not answer: say so and give the prompt again. */
+static void store_failed(struct chat_conn *conn, enum chat_phase again, const char *what,
+                         const struct store_reply *reply)
+{
+        log_error("chat: store: cannot %s: %s", what, reply->error);
+        if (reply->status == -EAGAIN)
+                chat_sendf(conn, "ERR unavailable: the chat store cannot be reached; try again\n");
+        else
+                chat_sendf(conn, "ERR unavailable: the store failed; try again\n");
+        chat_prompt(conn, again);
+}
+
+/* Make a chat_wait, or say the server is busy and give the prompt again. */
+static struct chat_wait *wait_or_busy(struct chat_conn *conn, chat_next_fn next)
+{
+        struct chat_wait *wait = chat_wait_new(conn, next);
+
+        if (!wait) {
+                chat_sendf(conn, "ERR busy; try again\n");
+                if (conn->phase != CHAT_PHASE_CHAT)
+                        chat_prompt(conn, conn->phase);
+        }
+        return wait;
+}
+
+static void greet_user(struct chat_conn *conn, struct chat_wait *wait,
+                       const struct store_reply *reply)
+{
+        (void)wait;
+        if (reply->status < 0) {
+                prompt_name(conn);
+                return;
+        }
+        snprintf(conn->name, sizeof(conn->name), "%s", reply->user.name);
+        conn->registering = false;
+        chat_sendf(conn, "HELLO %s\n", conn->name);
+        prompt_password(conn);
+}
+
+static void greet_identity(struct chat_conn *conn, struct chat_wait *wait,
+                           const struct store_reply *reply)
+{
+        (void)wait;
+        if (reply->status < 0) {
+                prompt_name(conn);
+                return;
+        }
+        wait = chat_wait_new(conn, greet_user);
+        if (!wait) {
+                prompt_name(conn);
+                return;
+        }
+        store_user_get_async(&conn->chat->store, reply->name, chat_wait_done, wait);
+        chat_wait_called(wait);
+}
+
+void chat_session_start(struct chat_conn *conn)
+{
+        struct chat_service *chat = conn->chat;
+        struct chat_wait *wait;
+
+        conn->login_deadline = ev_now(chat->loop) + chat->config->chat_login_timeout;
+        rearm_login_timer(conn);
+        if (failures_of(conn) >= CHAT_FAILURES_MAX) {
+                lock_out(conn);
+                return;
+        }
+        if (!store_available(&chat->store)) {
+                chat_sendf(conn, "ERR unavailable: the chat store cannot be reached; try again "
+                                 "later\n");
+                chat_close_after_flush(conn, "chat store unavailable");
+                return;
+        }
+        /* An address seen before is greeted by the name last used from it. */
+        wait = chat_wait_new(conn, greet_identity);
+        if (!wait) {
+                prompt_name(conn);
+                return;
+        }
+        store_identity_get_async(&chat->store, conn->address, chat_wait_done, wait);
+        chat_wait_called(wait);
+}
+
+static void name_chosen(struct chat_conn *conn, struct chat_wait *wait,
+                        const struct store_reply *reply)
+{
+        if (reply->status == 0) {
+                snprintf(conn->name, sizeof(conn->name), "%s", reply->user.name);
+                conn->registering = false;
+        } else if (reply->status == -ENOENT) {
+                snprintf(conn->name, sizeof(conn->name), "%s", wait->name);
+                conn->registering = true;
+        } else {
+                store_failed(conn, wait->again, "read a user", reply);
+                return;
+        }
+        if (failures_of(conn) >= CHAT_FAILURES_MAX) {
+                lock_out(conn);
+                return;
+        }
+        prompt_password(conn);
+}
+
+/* A name given at NAME? or with /name: known users log in, new names register. */
+static void choose_name(struct chat_conn *conn, const char *text, size_t length,
+                        enum chat_phase again)
+{
+        struct chat_wait *wait;
+
+        if (chat_name_check(text, length) < 0) {
+                chat_sendf(conn, "ERR invalid name: 1 to %d letters, digits, '_', '-' or '.'\n",
+                           CHAT_NAME_MAX);
+                chat_prompt(conn, again);
+                return;
+        }
+        wait = wait_or_busy(conn, name_chosen);
+        if (!wait)
+                return;
+        wait->again = again;
+        memcpy(wait->name, text, length);
+        wait->name[length] = '\0';
+        store_user_get_async(&conn->chat->store, wait->name, chat_wait_done, wait);
+        chat_wait_called(wait);
+}
+
+static void on_job_work(void *arg)
+{
+        struct chat_job *job = arg;
+
+        switch (job->kind) {
+        case CHAT_JOB_VERIFY:
+                job->result = auth_password_verify(job->hash, job->password, job->password_length);
+                if (job->result == 0 && auth_password_needs_rehash(&job->params, job->hash) == 1)
+                        job->rehashed =
+                            auth_password_hash(&job->params, job->password, job->password_length,
+                                               job->new_hash) == 0;
+                break;
+        case CHAT_JOB_REGISTER:
+        case CHAT_JOB_CHANGE:
+                job->result = auth_password_hash(&job->params, job->password, job->password_length,
+                                                 job->hash);
+                break;
+        }
+        sodium_memzero(job->password, sizeof(job->password));
+}
+
+static void on_job_done(void *arg, bool cancelled);
+
+/* Start a password job; the connection waits for it without reading. */
+static void submit_job(struct chat_conn *conn, enum chat_job_kind kind, const char *password,
+                       size_t length, const char *stored_hash)
+{
+        struct chat_service *chat = conn->chat;
+        struct chat_job *job = calloc(1, sizeof(*job));
+        enum chat_phase back = conn->phase;
+        int r;
+
+        if (!job) {
+                chat_sendf(conn, "ERR busy; try again\n");
+                if (back != CHAT_PHASE_CHAT)
+                        chat_prompt(conn, back);
+                return;
+        }
+        job->conn = conn;
+        job->kind = kind;
+        job->params = chat->auth;
+        memcpy(job->password, password, length);
+        job->password_length = length;
+        if (stored_hash)
+                snprintf(job->hash, sizeof(job->hash), "%s", stored_hash);
+        r = workers_submit(&chat->workers, on_job_work, on_job_done, job, &conn->job_id);
+        if (r < 0) {
+                /* A login burst beyond the queue: refuse it now rather than queue without bound. */
+                sodium_memzero(job, sizeof(*job));
+                free(job);
+                chat_sendf(conn, "ERR busy; try again\n");
+                if (back != CHAT_PHASE_CHAT)
+                        chat_prompt(conn, back);
+                return;
+        }
+        conn->job = job;
+        conn->resume_phase = back;
+        /*
+         * A logged-in user stays online while its /password is hashed: it
+         * still gets messages and counts for /who, JOIN and LEAVE. Only its
+         * input waits (no line is taken while a job is out).
+         */
+        if (back != CHAT_PHASE_CHAT)
+                conn->phase = CHAT_PHASE_WAITING;
+        chat_pause_input(conn, true);
+}
+
+/*
+ * A new session for the connection's user: its hash goes to the store, and
+ * the token, kept in the wait, is sent once the store has it (then next).
+ */
+static void new_session(struct chat_conn *conn, chat_next_fn next, const char *method)
+{
+        struct chat_service *chat = conn->chat;
+        struct auth_token token;
+        struct auth_token_hash hash;
+        struct chat_wait *wait;
+        uint64_t now = chat_now_ms();
+
+        wait = chat_wait_new(conn, next);
+        if (!wait) {
+                struct store_reply reply = {.status = -ENOMEM, .error = strerror(ENOMEM)};
+
+                next(conn, NULL, &reply);
+                return;
+        }
+        wait->method = method;
+        auth_token_generate(&token);
+        auth_token_format(&token, wait->token_text);
+        auth_token_hash(&token, &hash);
+        auth_token_hash_format(&hash, wait->token_hash);
+        sodium_memzero(&token, sizeof(token));
+        store_session_create_async(&chat->store, wait->token_hash, conn->name, now,
+                                   now + (uint64_t)(chat->config->chat_token_lifetime * 1000),
+                                   chat_wait_done, wait);
+        chat_wait_called(wait);
+}
+
+static bool server_full(struct chat_conn *conn)
+{
+        struct chat_service *chat = conn->chat;
+
+        if (chat->online < chat->config->chat_max_users)
+                return false;
+        chat_sendf(conn, "ERR server full: %u users online\n", chat->online);
+        chat_close_after_flush(conn, "max users online");
+        return true;
+}
+
+static void login_history(struct chat_conn *conn, struct chat_wait *wait,
+                          const struct store_reply *reply)
+{
+        (void)wait;
+        if (reply->status < 0)
+                log_warning("chat: store: cannot read the history: %s", reply->error);
+        else
+                chat_session_queue_history(conn, reply);
+}
+
+/* Logged in with token_hash as its session: count it online, welcome it, JOIN. */
+static void logged_in(struct chat_conn *conn, const char *method)
+{
+        struct chat_service *chat = conn->chat;
+        char key[sizeof(((struct chat_failure *)0)->key)], extra[48];
+        struct chat_wait *wait;
+
+        if (server_full(conn))
+                return;
+        store_identity_set_async(&chat->store, conn->address, conn->name, chat_store_logged,
+                                 "remember the name of an address");
+        failure_key(key, sizeof(key), 'a', conn->address);
+        chat_failure_clear(chat, key);
+        failure_key(key, sizeof(key), 'n', conn->name);
+        chat_failure_clear(chat, key);
+        ev_timer_stop(chat->loop, &conn->timer);
+        if (conn->counted == CHAT_COUNT_PENDING)
+                chat->pending--;
+        conn->counted = CHAT_COUNT_ONLINE;
+        chat->online++;
+        conn->phase = CHAT_PHASE_CHAT;
+        chat_sendf(conn, "OK welcome, %s\n", conn->name);
+        snprintf(extra, sizeof(extra), "METHOD=%s", method);
+        chat_log(conn, LOG_INFO, LOG_ID_CHAT_LOGIN, extra, "%s logged in (%s)", conn->name, method);
+        chat_session_online(conn, true);
+        if (chat->config->chat_history == 0)
+                return;
+        /* The last messages follow; the user's first line waits for them. */
+        wait = chat_wait_new(conn, login_history);
+        if (!wait)
+                return;
+        store_history_last_async(&chat->store, chat->config->chat_history, chat_wait_done, wait);
+        chat_wait_called(wait);
+}
+
+static void session_stored(struct chat_conn *conn, struct chat_wait *wait,
+                           const struct store_reply *reply)
+{
+        if (reply->status < 0) {
+                log_error("chat: store: cannot create a session for %s: %s", conn->name,
+                          reply->error);
+                chat_sendf(conn, "ERR unavailable: the store failed\n");
+                chat_close_after_flush(conn, "store failure");
+                return;
+        }
+        memcpy(conn->token_hash, wait->token_hash, sizeof(conn->token_hash));
+        chat_sendf(conn, "TOKEN %s\n", wait->token_text);
+        logged_in(conn, wait->method);
+}
+
+/* The password was right, or the user just registered: a new session, then in. */
+static void login_success(struct chat_conn *conn, const char *method)
+{
+        if (server_full(conn))
+                return;
+        new_session(conn, session_stored, method);
+}
+
+static void registered(struct chat_conn *conn, struct chat_wait *wait,
+                       const struct store_reply *reply)
+{
+        (void)wait;
+        if (reply->status == -EEXIST) {
+                /* Someone took the name while the password was being hashed. */
+                chat_sendf(conn, "ERR name taken\n");
+                prompt_name(conn);
+                return;
+        }
+        if (reply->status < 0) {
+                store_failed(conn, CHAT_PHASE_NAME, "register a user", reply);
+                return;
+        }
+        chat_log(conn, LOG_INFO, LOG_ID_CHAT_REGISTER, NULL, "%s registered", conn->name);
+        login_success(conn, "register");
+}
+
+static void changed_session(struct chat_conn *conn, struct chat_wait *wait,
+                            const struct store_reply *reply)
+{
+        if (reply->status < 0) {
+                chat_sendf(conn, "ERR password changed, but no new session: log in again\n");
+                return;
+        }
+        memcpy(conn->token_hash, wait->token_hash, sizeof(conn->token_hash));
+        chat_sendf(conn, "TOKEN %s\n", wait->token_text);
+        chat_sendf(conn, "OK password changed; other sessions ended\n");
+}
+
+static void password_stored(struct chat_conn *conn, struct chat_wait *wait,
+                            const struct store_reply *reply)
+{
+        (void)wait;
+        if (reply->status < 0) {
+                log_error("chat: store: cannot store the new password of %s: %s", conn->name,
+                          reply->error);
+                chat_sendf(conn, "ERR password not changed\n");
+                return;
+        }
+        chat_log(conn, LOG_NOTICE, NULL, NULL, "%s changed the password", conn->name);
+        /* Every session of the user ends, so a stolen token stops working; a new one follows. */
+        store_session_revoke_user_async(&conn->chat->store, conn->name, chat_store_logged,
+                                        "end the sessions of a user");
+        new_session(conn, changed_session, NULL);
+}
+
+static void job_finished(struct chat_conn *conn, struct chat_job *job)
+{
+        struct chat_service *chat = conn->chat;
+        struct chat_wait *wait;
+
+        switch (job->kind) {
+        case CHAT_JOB_VERIFY:
+                if (job->result < 0) {
+                        login_failed(conn, "wrong password", CHAT_PHASE_PASSWORD);
+                        return;
+                }
+                if (job->rehashed)
+                        store_user_set_hash_async(&chat->store, conn->name, job->new_hash,
+                                                  chat_store_logged, "store a rehashed password");
+                login_success(conn, "password");
+                return;
+        case CHAT_JOB_REGISTER:
+                if (job->result < 0) {
+                        chat_sendf(conn, "ERR cannot register: %s\n", strerror(-job->result));
+                        prompt_name(conn);
+                        return;
+                }
+                wait = wait_or_busy(conn, registered);
+                if (!wait)
+                        return;
+                store_user_create_async(&chat->store, conn->name, job->hash, chat_now_ms(),
+                                        chat_wait_done, wait);
+                chat_wait_called(wait);
+                return;
+        case CHAT_JOB_CHANGE:
+                if (job->result < 0) {
+                        chat_sendf(conn, "ERR password not changed\n");
+                        return;
+                }
+                wait = wait_or_busy(conn, password_stored);
+                if (!wait)
+                        return;
+                store_user_set_hash_async(&chat->store, conn->name, job->hash, chat_wait_done,
+                                          wait);
+                chat_wait_called(wait);
+                return;
+        }
+}
+
+static void on_job_done(void *arg, bool cancelled)
+{
+        struct chat_job *job = arg;
+        struct chat_conn *conn = job->conn;
+
+        if (cancelled || !conn)
+                goto out;
+        conn->job = NULL;
+        conn->job_id = 0;
+        /* The connection is on its way out (a drain): the answer no longer matters. */
+        if (conn->phase == CHAT_PHASE_CLOSING)
+                goto out;
+        conn->phase = conn->resume_phase;
+        job_finished(conn, job);
+        chat_resume_input(conn);
+out:
+        sodium_memzero(job, sizeof(*job));
+        free(job);
+}
+
+static void token_looked_up(struct chat_conn *conn, struct chat_wait *wait,
+                            const struct store_reply *reply)
+{
+        struct chat_service *chat = conn->chat;
+
+        if (reply->status == -ENOENT) {
+                login_failed(conn, "unknown token", wait->again);
+                return;
+        }
+        if (reply->status < 0) {
+                store_failed(conn, wait->again, "look a session up", reply);
+                return;
+        }
+        if (reply->session.expired) {
+                store_session_revoke_async(&chat->store, wait->token_hash, chat_store_logged,
+                                           "remove an expired session");
+                login_failed(conn, "expired token", wait->again);
+                return;
+        }
+        store_session_touch_async(&chat->store, wait->token_hash, chat_now_ms(), chat_store_logged,
+                                  "mark a session used");
+        snprintf(conn->name, sizeof(conn->name), "%s", reply->session.name);
+        memcpy(conn->token_hash, wait->token_hash, sizeof(conn->token_hash));
+        if (server_full(conn))
+                return;
+        chat_sendf(conn, "TOKEN %s\n", wait->token_text);
+        logged_in(conn, "token");
+}
+
+/* /token TOKEN at a prompt. */
+static void login_with_token(struct chat_conn *conn, const char *text, size_t length)
+{
+        struct chat_service *chat = conn->chat;
+        struct auth_token token;
+        struct auth_token_hash hash;
+        struct chat_wait *wait;
+
+        if (auth_token_parse(text, length, &token) < 0) {
+                login_failed(conn, "invalid token", conn->phase);
+                return;
+        }
+        wait = wait_or_busy(conn, token_looked_up);
+        if (!wait) {
+                sodium_memzero(&token, sizeof(token));
+                return;
+        }
+        auth_token_hash(&token, &hash);
+        auth_token_hash_format(&hash, wait->token_hash);
+        auth_token_format(&token, wait->token_text);
+        sodium_memzero(&token, sizeof(token));
+        store_session_lookup_async(&chat->store, wait->token_hash, chat_now_ms(),
+                                   (uint64_t)(chat->config->chat_token_idle * 1000), chat_wait_done,
+                                   wait);
+        chat_wait_called(wait);
+}
+
+static void password_user(struct chat_conn *conn, struct chat_wait *wait,
+                          const struct store_reply *reply)
+{
+        if (reply->status == -ENOENT) {
+                /* Removed meanwhile (echoctl users remove): start over. */
+                chat_sendf(conn, "ERR no such user\n");
+                prompt_name(conn);
+                return;
+        }
+        if (reply->status < 0) {
+                store_failed(conn, CHAT_PHASE_PASSWORD, "read a user", reply);
+                return;
+        }
+        submit_job(conn, CHAT_JOB_VERIFY, wait->password, wait->password_length, reply->user.hash);
+}
+
+/* A password at PASSWORD?: register the new name, or check it against the stored hash. */
+static void password_given(struct chat_conn *conn, const char *text, size_t length)
+{
+        struct chat_wait *wait;
+        int r;
+
+        if (failures_of(conn) >= CHAT_FAILURES_MAX) {
+                lock_out(conn);
+                return;
+        }
+        if (conn->registering) {
+                r = auth_password_check(text, length);
+                if (r < 0) {
+                        chat_sendf(conn, "ERR password too %s (%d to %d bytes)\n",
+                                   r == -EMSGSIZE ? "long" : "short", AUTH_PASSWORD_MIN,
+                                   AUTH_PASSWORD_MAX);
+                        prompt_password(conn);
+                        return;
+                }
+                submit_job(conn, CHAT_JOB_REGISTER, text, length, NULL);
+                return;
+        }
+        if (length > AUTH_PASSWORD_MAX) {
+                login_failed(conn, "wrong password", CHAT_PHASE_PASSWORD);
+                return;
+        }
+        wait = wait_or_busy(conn, password_user);
+        if (!wait)
+                return;
+        memcpy(wait->password, text, length);
+        wait->password_length = length;
+        store_user_get_async(&conn->chat->store, conn->name, chat_wait_done, wait);
+        chat_wait_called(wait);
+}
+
+void chat_login_line(struct chat_conn *conn, const char *text, size_t length)
+{
+        struct chat_command command;
+
+        if (chat_command_split(text, length, &command) == 1) {
+                if (chat_command_is(&command, "token")) {
+                        login_with_token(conn, command.argument, command.argument_length);
+                } else if (chat_command_is(&command, "quit")) {
+                        chat_sendf(conn, "BYE\n");
+                        chat_close_after_flush(conn, "quit");
+                } else if (chat_command_is(&command, "name") &&
+                           conn->phase == CHAT_PHASE_PASSWORD) {
+                        choose_name(conn, command.argument, command.argument_length,
+                                    CHAT_PHASE_PASSWORD);
+                } else {
+                        chat_sendf(conn, "ERR log in first (/token TOKEN, /name NAME or /quit)\n");
+                        chat_prompt(conn, conn->phase);
+                }
+                return;
+        }
+        /*
+         * As after login, a leading // stands for /: a password set with
+         * "/password /secret" is typed "//secret" here, since "/secret"
+         * alone is a command.
+         */
+        if (conn->phase == CHAT_PHASE_NAME)
+                choose_name(conn, command.argument, command.argument_length, CHAT_PHASE_NAME);
+        else
+                password_given(conn, command.argument, command.argument_length);
+}
+
+void chat_change_password(struct chat_conn *conn, const char *password, size_t length)
+{
+        submit_job(conn, CHAT_JOB_CHANGE, password, length, NULL);
+}
+
+void chat_login_end(struct chat_conn *conn)
+{
+        if (!conn->job)
+                return;
+        /* Its done function runs later with cancelled set and frees the job. */
+        conn->job->conn = NULL;
+        (void)workers_cancel(&conn->chat->workers, conn->job_id);
+        conn->job = NULL;
+}

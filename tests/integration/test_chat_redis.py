@@ -425,6 +425,36 @@ class TestNodeKilled(RedisChatTestCase):
         self.assertEqual([m for u in survivors for m in self.msgs(u) if m[0] == u.name], [])
 
 
+class TestUnixSocketAndDatabases(RedisChatTestCase):
+
+    def setUp(self):
+        if DRY:
+            self.skipTest("ECHOD_REDIS_TEST_DRY: needs the Redis backend")
+        super().setUp()
+        self.redis.close()
+        self.redis = redistest.RedisServer(unix=True)
+        self.addCleanup(self.redis.close)
+
+    def test_unix_and_tcp_nodes_share_database_0_and_database_1_is_another_chat(self):
+        tcp = self.node(self.redis.url)
+        unix = self.node(self.redis.unix_url)
+        other = self.node(self.redis.url + "/1")
+        source = new_address()
+        alice = self.login_on(tcp, "alice", source=source)
+        # Through the unix socket, the same chat: her address is known there.
+        on_unix = self.login_on(unix, "alice", source=source, expect_first=r"^HELLO alice$")
+        room = [alice, on_unix]
+        alice.send("through tcp")
+        self.pump(room, lambda: ("alice", "through tcp") in self.msgs(on_unix))
+        on_unix.send("through the unix socket")
+        self.pump(room, lambda: ("alice", "through the unix socket") in self.msgs(alice))
+        # Database 1 is another chat: nobody is known there.
+        stranger = self.on(other, source)
+        self.assertEqual(stranger.line(), "NAME?")
+        stranger.send("/token " + alice.token)
+        stranger.expect(r"^ERR unknown token$")
+
+
 class TestRedisAbsentAtStart(RedisChatTestCase):
 
     def setUp(self):

@@ -47,6 +47,15 @@ class TestRedisServer(unittest.TestCase):
             a.call("SET", "only", "a")
             self.assertIsNone(b.call("GET", "only"))
 
+    def test_unix_socket(self):
+        with redistest.RedisServer(unix=True) as redis:
+            self.assertEqual(redis.unix_url, "unix:" + redis.socket_path)
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(10)
+                s.connect(redis.socket_path)
+                s.sendall(b"*1\r\n$4\r\nPING\r\n")
+                self.assertEqual(s.recv(100), b"+PONG\r\n")
+
     def test_errors_are_raised(self):
         with redistest.RedisServer() as redis:
             with self.assertRaises(redistest.RedisError):

@@ -106,10 +106,12 @@ class RedisServer:
 
     HOST = "127.0.0.1"
 
-    def __init__(self, port=None, start=True, ready_timeout=30.0, extra=()):
+    def __init__(self, port=None, start=True, ready_timeout=30.0, extra=(), unix=False):
         require_redis()
         self.dir = tempfile.mkdtemp(prefix="echod-redis-")
         self.log_path = os.path.join(self.dir, "redis.log")
+        # unix=True: a unix socket too (unix_url), beside TCP.
+        self.socket_path = os.path.join(self.dir, "redis.sock") if unix else None
         self.ready_timeout = ready_timeout
         self.extra = list(extra)
         self.fixed_port = port is not None
@@ -128,6 +130,11 @@ class RedisServer:
         return "redis://%s:%d" % (self.HOST, self.port)
 
     @property
+    def unix_url(self):
+        assert self.socket_path, "RedisServer(unix=True) has a unix socket"
+        return "unix:" + self.socket_path
+
+    @property
     def address(self):
         return (self.HOST, self.port)
 
@@ -135,7 +142,9 @@ class RedisServer:
         return ["redis-server", "--bind", self.HOST, "--port", str(self.port),
                 "--save", "", "--appendonly", "no", "--dir", self.dir,
                 "--daemonize", "no", "--supervised", "systemd",
-                "--logfile", self.log_path] + self.extra
+                "--logfile", self.log_path] + (
+                    ["--unixsocket", self.socket_path, "--unixsocketperm", "700"]
+                    if self.socket_path else []) + self.extra
 
     def start(self, attempts=5):
         """Start redis-server and return once it answers PING (on self.port once it has one)."""

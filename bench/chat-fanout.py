@@ -16,14 +16,24 @@ which measures. Each measurement is two passes over the same connections:
   ping: one message at a time (window 1): the latency of a lone message.
 
 Servers are measured in turn, for --rounds rounds, and the round with the
-median deliveries/s is kept, so load from outside falls on all alike. The
+median deliveries/s is kept, so load from outside falls on all alike.
+
+--redis adds "echod-redis": its own redis-server and --nodes (3) echod nodes
+on it (--chat-backend redis://...). The sender logs in on the first node and
+the receivers are spread over the others, so every delivery measured crosses
+Redis (XADD + PUBLISH on the sender's node, the subscription on the
+receiver's). Its CPU per delivery is that of every node and Redis together.
+A second table puts it beside the single-node (SQLite) echod of the same
+invocation, as ratios. Its users are registered once, as for echod, in
+--redis-state-dir (Redis's dump.rdb, saved at the end of each run, and
+users.json). The
 servers run on --server-cpu (0) and the client on --client-cpu (1), with
 taskset. Server CPU is utime + stime of the whole process (/proc/PID/stat)
 over the measured interval, divided by the deliveries in it.
 
 Usage (from the source tree, after building into build/):
     /usr/bin/python3 bench/chat-fanout.py [--receivers 100,1000] [--duration 5]
-        [--rounds 3] [--markdown FILE] [--json FILE]
+        [--rounds 3] [--redis [--nodes 3]] [--markdown FILE] [--json FILE]
 """
 
 import argparse
@@ -215,14 +225,83 @@ PAM = no
         stop(self.proc)
 
 
-KINDS = {"echod": EchodChat, "redis": RedisPubSub, "ngircd": Ngircd}
+class EchodRedis:
+    """Several echod nodes sharing one chat through their own redis-server."""
+
+    name = "echod-redis"
+    proto = "chat"
+
+    def __init__(self, args, tmp):
+        self.dir = args.redis_state_dir
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = chatlib.free_port()
+        # No automatic snapshots (nothing on disk during a pass); the users
+        # are kept by the SAVE in stop() and loaded from dump.rdb at start.
+        argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+                "--save", "", "--appendonly", "no", "--dir", self.dir,
+                "--dbfilename", "dump.rdb", "--daemonize", "no", "--maxclients", "10000",
+                "--logfile", os.path.join(tmp, "redis.log")]
+        self.redis = subprocess.Popen(chatlib.pinned(args.server_cpu, argv),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.redis)
+        url = "redis://127.0.0.1:%d" % self.port
+        self.nodes = []
+        try:
+            for i in range(args.nodes):
+                self.nodes.append(chatlib.Echod(args.build, os.path.join(tmp, "node%d" % i),
+                                                extra=("--chat-backend", url)))
+            self.users = chatlib.Users(self.dir)
+            names = [SENDER] + ["fan%d" % i for i in range(max(args.receivers))]
+            self.users.ensure(self.nodes[0].chat_port, names, log)
+        except BaseException:
+            self.stop()
+            raise
+        for node in self.nodes:
+            chatlib.pin(node.pid, args.server_cpu)
+        self.pids = [node.pid for node in self.nodes] + [self.redis.pid]
+        self.pid = self.pids[0]
+
+    def login(self, node, name):
+        try:
+            sock, _ = chatlib.chat_login(node.chat_port, name, token=self.users.tokens[name])
+        except chatlib.LoginError as e:
+            raise RuntimeError("token login failed (%s); delete %s to register the users "
+                               "again" % (e, self.dir))
+        return sock
+
+    def connect(self, count):
+        """The sender on the first node, the receivers round robin on the others."""
+        sender = self.login(self.nodes[0], SENDER)
+        others = self.nodes[1:] or self.nodes
+        receivers = []
+        for i in range(count):
+            receivers.append(self.login(others[i % len(others)], "fan%d" % i))
+            if i % 50 == 49:
+                chatlib.drain(receivers + [sender])
+        return sender, receivers
+
+    def stop(self):
+        for node in self.nodes:
+            node.stop()
+        if self.redis.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=60) as s:
+                    s.sendall(b"*1\r\n$4\r\nSAVE\r\n")
+                    chatlib.Lines(s).readline(60)
+            except (OSError, chatlib.LoginError) as e:
+                log("redis SAVE failed (%s): the next run registers the users again" % e)
+        stop(self.redis)
+
+
+KINDS = {"echod": EchodChat, "redis": RedisPubSub, "ngircd": Ngircd, "echod-redis": EchodRedis}
 
 
 def run_client(client, args, server, sender, receivers, window):
     fds = [s.fileno() for s in receivers]
     argv = chatlib.pinned(args.client_cpu, [
         client, "--proto", server.proto, "--sender", str(sender.fileno()),
-        "--receivers", ",".join(map(str, fds)), "--server-pid", str(server.pid),
+        "--receivers", ",".join(map(str, fds)),
+        "--server-pid", ",".join(map(str, getattr(server, "pids", [server.pid]))),
         "--size", str(args.size), "--window", str(window),
         "--warmup", "%g" % args.warmup, "--duration", "%g" % args.duration,
         "--stall", "%g" % args.stall])
@@ -250,7 +329,7 @@ def measure(args):
             for server in servers:
                 started = time.monotonic()
                 conns[server.name] = server.connect(count)
-                log("%-7s %5d receivers connected and logged in in %.1f s"
+                log("%-11s %5d receivers connected and logged in in %.1f s"
                     % (server.name, count, time.monotonic() - started))
             rounds = {(s.name, p): [] for s in servers for p in ("load", "ping")}
             for _ in range(args.rounds):
@@ -260,7 +339,7 @@ def measure(args):
                         report = run_client(client, args, server, sender, receivers, window)
                         report.update(server=server.name, phase=phase)
                         rounds[(server.name, phase)].append(report)
-                        log("%-7s %5d rcv %s: %9.0f deliveries/s  %6.3f us CPU/delivery  "
+                        log("%-11s %5d rcv %s: %9.0f deliveries/s  %6.3f us CPU/delivery  "
                             "p50 %7.0f us  p99 %7.0f us  lost %d%s"
                             % (server.name, count, phase, report["deliveries_per_s"],
                                report["cpu_us_per_delivery"], report["latency_us"]["p50"],
@@ -311,6 +390,36 @@ def markdown(results, args):
                     "%.2fx" % (load["deliveries_per_s"] / ref["deliveries_per_s"]) if ref else "-",
                     "%.2fx" % (load["cpu_us_per_delivery"] / ref["cpu_us_per_delivery"])
                     if ref and ref["cpu_us_per_delivery"] else "-"))
+    table = "\n".join(lines) + "\n"
+    if "echod" in args.servers and "echod-redis" in args.servers:
+        table += "\n" + nodes_markdown(get, args)
+    return table
+
+
+def nodes_markdown(get, args):
+    """echod-redis beside the single-node echod of the same run, as ratios."""
+    lines = ["| receivers | setup | messages/s | deliveries/s | p50 | p99 | 1-message p50 "
+             "| 1-message p99 | messages/s vs one node | 1-message p50 vs one node "
+             "| 1-message p99 vs one node |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def ratio(a, b):
+        return "%.2fx" % (a / b) if b else "-"
+    for count in args.receivers:
+        one = (get.get((count, "echod", "load")), get.get((count, "echod", "ping")))
+        many = (get.get((count, "echod-redis", "load")), get.get((count, "echod-redis", "ping")))
+        if not all(one + many):
+            continue
+        for label, (load, ping) in (("one node, SQLite", one),
+                                    ("%d nodes, Redis" % args.nodes, many)):
+            lines.append("| %d | %s | %.0f | %.0f | %.0f us | %.0f us | %.0f us | %.0f us "
+                         "| %s | %s | %s |" % (
+                             count, label, load["messages_per_s"], load["deliveries_per_s"],
+                             load["latency_us"]["p50"], load["latency_us"]["p99"],
+                             ping["latency_us"]["p50"], ping["latency_us"]["p99"],
+                             ratio(load["messages_per_s"], one[0]["messages_per_s"]),
+                             ratio(ping["latency_us"]["p50"], one[1]["latency_us"]["p50"]),
+                             ratio(ping["latency_us"]["p99"], one[1]["latency_us"]["p99"])))
     return "\n".join(lines) + "\n"
 
 
@@ -332,6 +441,15 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--stall", type=float, default=10.0,
                         help="give up a pass when no message completes this long (seconds)")
+    parser.add_argument("--redis", action="store_true",
+                        help="also measure echod-redis: --nodes echod nodes on their own "
+                             "redis-server, beside the single-node echod")
+    parser.add_argument("--nodes", type=int, default=3,
+                        help="echod nodes of echod-redis (the sender on the first, the "
+                             "receivers on the others)")
+    parser.add_argument("--redis-state-dir", default=None,
+                        help="Redis data and tokens of echod-redis's bench users "
+                             "(default BUILD/bench/chat-redis-state)")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
     parser.add_argument("--json", help="write the raw results to this file")
@@ -339,9 +457,15 @@ def main():
     args = parser.parse_args()
     if args.state_dir is None:
         args.state_dir = os.path.join(args.build, "bench", "chat-state")
+    if args.redis_state_dir is None:
+        args.redis_state_dir = os.path.join(args.build, "bench", "chat-redis-state")
+    if args.redis and "echod-redis" not in args.servers:
+        args.servers.append("echod-redis")
+    if "echod-redis" in args.servers and not 1 <= args.nodes <= 15:
+        parser.error("--nodes: 1 to 15")
     for name in args.servers:
         if name not in KINDS:
-            parser.error("unknown server %r (echod, redis, ngircd)" % name)
+            parser.error("unknown server %r (echod, redis, ngircd, echod-redis)" % name)
     if max(args.receivers) > 4000:
         parser.error("at most 4000 receivers")
 

@@ -10,7 +10,8 @@
  * rate is the server's (closed loop); --window 1 gives the latency of one
  * message at a time.
  *
- * It reads the server's utime + stime from /proc/PID/stat at the start and
+ * It reads the server's utime + stime from /proc/PID/stat (summed over every
+ * PID given: the echod nodes and Redis of a multi-node run) at the start and
  * the end of the measured interval and prints one JSON object: deliveries,
  * deliveries/s, server CPU per delivery, and latency percentiles of every
  * delivery in the interval (receive time minus the sender's time stamp).
@@ -49,7 +50,9 @@ static enum proto proto = PROTO_CHAT;
 static struct peer *receivers;
 static int receiver_count;
 static struct peer sender;
-static int server_pid;
+#define SERVER_PIDS_MAX 16
+static int server_pids[SERVER_PIDS_MAX]; /* several: echod nodes and their Redis */
+static int server_pid_count;
 static size_t message_size = 100;
 static int window = 32;
 static double warmup_s = 1.0, duration_s = 5.0;
@@ -73,10 +76,10 @@ static uint64_t now_ns(void)
         return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static double server_cpu_s(void)
+static double process_cpu_s(int pid)
 {
         char path[64], text[4096];
-        snprintf(path, sizeof(path), "/proc/%d/stat", server_pid);
+        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
         FILE *f = fopen(path, "r");
         if (!f)
                 return -1;
@@ -93,6 +96,26 @@ static double server_cpu_s(void)
             2)
                 return -1;
         return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* utime + stime of every server process together. */
+static double server_cpu_s(void)
+{
+        double total = 0;
+        for (int i = 0; i < server_pid_count; i++) {
+                double cpu = process_cpu_s(server_pids[i]);
+                if (cpu < 0)
+                        return -1;
+                total += cpu;
+        }
+        return total;
+}
+
+static void parse_pids(char *list)
+{
+        for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","))
+                if (server_pid_count < SERVER_PIDS_MAX && atoi(tok) > 0)
+                        server_pids[server_pid_count++] = atoi(tok);
 }
 
 static void record_latency(uint64_t ns)
@@ -295,7 +318,7 @@ static void usage(void)
 {
         fprintf(stderr,
                 "usage: chat_fanout --proto chat|redis|irc --sender FD --receivers FD,FD,...\n"
-                "       --server-pid PID [--size 100] [--window 32] [--warmup 1]"
+                "       --server-pid PID[,PID...] [--size 100] [--window 32] [--warmup 1]"
                 " [--duration 5] [--stall 10]\n");
         exit(2);
 }
@@ -317,7 +340,7 @@ int main(int argc, char **argv)
                 else if (!strcmp(flag, "--receivers"))
                         parse_fds(value);
                 else if (!strcmp(flag, "--server-pid"))
-                        server_pid = atoi(value);
+                        parse_pids(value);
                 else if (!strcmp(flag, "--size"))
                         message_size = (size_t)atoi(value);
                 else if (!strcmp(flag, "--window"))
@@ -331,7 +354,8 @@ int main(int argc, char **argv)
                 else
                         usage();
         }
-        if (sender.fd < 0 || !receiver_count || !server_pid || window < 1 || window > RING / 2)
+        if (sender.fd < 0 || !receiver_count || !server_pid_count || window < 1 ||
+            window > RING / 2)
                 usage();
 
         int ep = epoll_create1(EPOLL_CLOEXEC);

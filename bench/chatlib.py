@@ -166,6 +166,10 @@ def chat_login(port, name, password=None, token=None, timeout=30.0, retry_busy=T
                 return sock, got_token
             elif kind == "ERR" and "busy" in line and retry_busy:
                 continue  # the prompt comes again
+            elif kind == "ERR" and line.startswith("ERR unavailable") and retry_busy:
+                # A node on Redis that is not connected yet: the prompt comes again.
+                time.sleep(0.1)
+                continue
             elif kind in ("ERR", "BYE"):
                 raise LoginError("%s %s: %s" % ("busy" if "busy" in line else "refused",
                                                 name, line))

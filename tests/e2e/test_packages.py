@@ -201,6 +201,7 @@ class PackageContentsTest(unittest.TestCase):
         files = self.deb_files()
         for path in ("/usr/sbin/echod", CONFIG, "/usr/lib/systemd/catalog/echod.catalog",
                      "/usr/share/doc/echod/copyright", "/usr/share/doc/echod/changelog.Debian.gz",
+                     "/usr/share/doc/echod/chat.md", "/usr/share/doc/echod/examples/redis.conf",
                      "/usr/share/man/man8/echod.8.gz", "/usr/share/man/man5/echod.conf.5.gz",
                      DEB_UNIT_DIR + "echod.service"):
             self.assertIn(path, files)

@@ -1,0 +1,205 @@
+"""echod on a Redis chat backend under a real systemd (issue 12).
+
+The build is installed into a stage ("DESTDIR=stage cmake --install"), the
+stage is copied into a container (tests/lib/container.py; it shares the
+host's network, and the host-wide lock keeps it alone on ports 7 and 7070),
+and the admin's steps of docs/chat.md "Several nodes" are run there: the
+drop-in shipped as an example (share/doc/echod/examples/redis.conf) copied
+to /etc/systemd/system/echo.service.d/, "chat-backend = redis://..." in the
+config file, daemon-reload, start the sockets. Redis runs on the host's
+loopback (tests/lib/redistest.py), reachable from the container.
+
+Then:
+  1. systemd-analyze security echo.service with the drop-in (the figure
+     docs/hardening.md gives; it fails above the same bound as the unit's);
+  2. a chat user on the container's echod (echo-chat.socket, TCP 7070) and
+     one on a second, plain echod on the host, both on that Redis, see each
+     other's messages, and the journal of echo.service has the line saying
+     echod reached Redis; TCP echo on port 7 still works.
+"""
+
+import os
+import re
+import select
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+import container
+import echotest
+import redistest
+from test_systemd import ChatLines, MAX_EXPOSURE, UNITS, install_stage, tcp_echo
+
+DROPIN = "/etc/systemd/system/echo.service.d/redis.conf"
+PASSWORD = "e2e redis password"
+
+
+def reached_redis(entry, port):
+    """A journal entry of echod saying it uses, or got back, the Redis on port
+    ("chat: store redis ...", "chat: redis HOST:PORT/DB is back"): it names
+    Redis and the port, and is no "unavailable" warning."""
+    text = str(entry.get("MESSAGE", ""))
+    return "redis" in text.lower() and ":%d" % port in text and "unavailable" not in text
+
+
+def find_in_stage(stage, relpath):
+    for root, _, files in os.walk(stage):
+        path = os.path.join(root, os.path.basename(relpath))
+        if os.path.basename(relpath) in files and path.endswith(relpath):
+            return "/" + os.path.relpath(path, stage)
+    raise AssertionError("cmake --install put no %s into %s" % (relpath, stage))
+
+
+def chat_user(name, source, port=7070, deadline=30.0):
+    """Register name from source; returns (client, the lines up to OK welcome).
+
+    Until a node's connection to Redis is up (echod was just started by the
+    first connection) a login gets "ERR unavailable ...": then the prompt
+    comes again, or the connection closes and the login starts over."""
+    end = time.monotonic() + deadline
+    while True:
+        client = ChatLines(source, port)
+        lines = []
+        greeted = None
+        try:
+            while True:
+                line = client.line()
+                lines.append(line)
+                if line.startswith("ERR unavailable"):
+                    if time.monotonic() > end:
+                        raise AssertionError("chat still unavailable: %r" % lines)
+                elif line.startswith("HELLO "):
+                    greeted = line[len("HELLO "):]
+                elif line == "NAME?":
+                    client.send(name)
+                elif line == "PASSWORD?" and greeted not in (None, name):
+                    client.send("/name " + name)
+                    greeted = name
+                elif line == "PASSWORD?":
+                    client.send(PASSWORD)
+                elif line.startswith(("OK welcome", "ERR", "BYE")):
+                    return client, lines
+        except AssertionError:
+            client.close()
+            if time.monotonic() > end or not any(t.startswith("ERR unavailable") for t in lines):
+                raise
+            time.sleep(0.2)
+
+
+class RedisSystemdTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = redistest.RedisServer()
+        cls.stage = tempfile.mkdtemp(prefix="echod-stage-")
+        try:
+            cls.unit_dir = install_stage(echotest.BUILD_DIR, cls.stage)
+            cls.example = find_in_stage(cls.stage, "doc/echod/examples/redis.conf")
+            cls.ct = container.Container(bind=cls.stage, free_ports=container.PORT_7)
+            cls.ct.__enter__()
+        except BaseException:
+            cls.redis.close()
+            shutil.rmtree(cls.stage, ignore_errors=True)
+            raise
+        try:
+            cls.ct.check("tar -C /pkg -cf - . | tar -C / -xf - --keep-directory-symlink "
+                         "--no-overwrite-dir")
+            # The admin's steps (docs/chat.md, "Several nodes").
+            cls.ct.check(["sh", "-c", 'mkdir -p "${1%/*}" && cp "$0" "$1"', cls.example, DROPIN])
+            m = re.search(r"--config FILE\s+config file \(default (\S+)\)",
+                          cls.ct.check(["echod", "--help"]))
+            cls.config = m.group(1)
+            cls.ct.check(["sh", "-c", 'mkdir -p "${0%/*}" && printf "%s\\n" "$1" > "$0"',
+                          cls.config, "chat-backend = " + cls.redis.url])
+            cls.ct.check("systemctl daemon-reload")
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if hasattr(cls, "ct"):
+            cls.ct.__exit__(None, None, None)
+        shutil.rmtree(cls.stage, ignore_errors=True)
+        cls.redis.close()
+
+    def status(self):
+        return self.ct.run(["systemctl", "status", "--no-pager", "-l", "-n", "30",
+                            "echo.service"]).stdout
+
+    def test_01_the_drop_in_applies_and_its_exposure(self):
+        self.assertIn(DROPIN, self.ct.unit_property("echo.service", "DropInPaths").split())
+        self.assertEqual(self.ct.unit_property("echo.service", "PrivateNetwork"), "no")
+        self.assertEqual(set(self.ct.unit_property("echo.service", "IPAddressDeny").split()),
+                         {"0.0.0.0/0", "::/0"})
+        self.assertIn("127.0.0.0/8", self.ct.unit_property("echo.service", "IPAddressAllow").split())
+        res = self.ct.run(["systemd-analyze", "security", "--no-pager", "echo.service"])
+        m = re.search(r"Overall exposure level for echo\.service:\s*([0-9.]+)\s*(\S+)", res.stdout)
+        self.assertIsNotNone(m, res)
+        sys.stderr.write("\nsystemd-analyze security echo.service with %s: %s %s\n"
+                         % (DROPIN, m.group(1), m.group(2)))
+        bad = [line for line in res.stdout.splitlines() if line.startswith("\u2717")]
+        if bad:
+            sys.stderr.write("settings that raise it:\n%s\n" % "\n".join(bad))
+        self.assertLessEqual(float(m.group(1)), MAX_EXPOSURE, res.stdout)
+
+    def test_02_chat_across_the_container_and_a_host_node(self):
+        if container.port_in_use(7070):
+            self.skipTest("port 7070 is in use on this machine")
+        self.ct.run(["systemctl", "reset-failed"] + list(UNITS))
+        for unit in ("echo-chat.socket", "echo.socket"):
+            res = self.ct.systemctl("start", unit)
+            self.assertEqual(res.returncode, 0, res)
+            self.ct.wait_state(unit, "active")
+        self.assertEqual(tcp_echo(b"echo beside redis\n")[0], b"echo beside redis\n")
+
+        # A second node: a plain echod on the host, on the same Redis.
+        state = tempfile.mkdtemp(prefix="echod-e2e-redis-")
+        self.addCleanup(shutil.rmtree, state, True)
+        host = echotest.Echod(["--echo", "127.0.0.1:0", "--chat", "127.0.0.1:0",
+                               "--state-dir", state, "--chat-backend", self.redis.url])
+        self.addCleanup(host.close)
+        # Read its sd_notify messages as systemd would (echod waits when the queue is full).
+        stop_drain = threading.Event()
+
+        def drain():
+            while not stop_drain.is_set():
+                if select.select([host.notify.sock], [], [], 0.1)[0]:
+                    host.notify.sock.recv(65536)
+        drainer = threading.Thread(target=drain, daemon=True)
+        drainer.start()
+        self.addCleanup(drainer.join)
+        self.addCleanup(stop_drain.set)
+
+        alice, lines = chat_user("alice", "127.0.0.2")
+        self.addCleanup(alice.close)
+        self.assertEqual(lines[-1], "OK welcome, alice", "%r\n%s" % (lines, self.status()))
+        self.ct.wait_state("echo.service", "active")
+        self.ct.wait_journal(lambda e: reached_redis(e, self.redis.port),
+                             unit="echo.service", timeout=30)
+        bob, lines = chat_user("bob", "127.0.0.3", port=host.address("tcp", "chat")[1])
+        self.addCleanup(bob.close)
+        self.assertEqual(lines[-1], "OK welcome, bob", "%r\n%s" % (lines, host.stderr()[-2000:]))
+
+        bob.send("hello from the host node")
+        got = [t for t in alice.until(r"^MSG ") if not t.startswith(("JOIN ", "HIST "))]
+        self.assertRegex(got[-1], r"^MSG \S+ bob hello from the host node$", got)
+        alice.send("hello from the container")
+        got = [t for t in bob.until(r"^MSG ") if not t.startswith(("JOIN ", "HIST "))]
+        self.assertRegex(got[-1], r"^MSG \S+ alice hello from the container$", got)
+        alice.send("/who")
+        self.assertEqual(sorted(alice.until(r"^WHO ")[-1].split()[1:]), ["alice", "bob"])
+
+        res = self.ct.systemctl("stop", "echo.service", "echo.socket", "echo-chat.socket")
+        self.assertEqual(res.returncode, 0, res)
+        self.assertEqual(self.ct.unit_property("echo.service", "Result"), "success", self.status())
+        status, stderr = host.stop()
+        self.assertEqual(status, 0, stderr[-3000:])
+
+
+if __name__ == "__main__":
+    container.skip_unless_available()
+    redistest.require_redis()
+    echotest.main()

@@ -1,0 +1,276 @@
+"""A throwaway redis-server for the tests of the Redis chat backend (issue 12).
+
+    with RedisServer() as redis:          # 127.0.0.1, a free port, its own directory
+        echod --chat-backend redis.url    # "redis://127.0.0.1:PORT"
+        redis.restart()                   # stop, then start again on the same port
+        redis.kill()                      # SIGKILL: the store is gone at once
+
+No persistence (--save '' --appendonly no): a restart starts empty, like a
+Redis that lost its memory, unless the test asks stop(save=True) or
+restart(save=True) to SAVE first (redis-server loads DIR/dump.rdb at start). Readiness comes from sd_notify: redis-server is started with
+--supervised systemd and a NotifySocket of our own, and READY=1 is awaited,
+then one PING answered PONG confirms it (both with an upper-bound deadline,
+never a sleep). The port is picked by binding port 0 and reading it back;
+redis-server cannot do that itself (--port 0 means "no TCP"), so if another
+process takes the port in between, the start is retried on a new one.
+
+call() is a minimal RESP client, for a test that looks at what the backend
+stored (KEYS, XLEN, TTL ...).
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import echotest
+
+MISSING = "redis-server (apt-get install redis-server)"
+
+
+def redis_problem():
+    """None when redis-server can be run, else the line require() prints."""
+    return None if shutil.which("redis-server") else MISSING
+
+
+def require_redis():
+    """Exit 1 with "MISSING: redis-server (apt-get install redis-server)" if it is not installed."""
+    echotest.require(redis_problem())
+
+
+class RedisError(Exception):
+    """An error reply (-ERR ...) from Redis."""
+
+
+def _encode(args):
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg if isinstance(arg, bytes) else str(arg).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+class _Reader:
+    def __init__(self, sock):
+        self.sock = sock
+        self.buffer = b""
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("redis closed the connection")
+        self.buffer += data
+
+    def _line(self):
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, _, self.buffer = self.buffer.partition(b"\r\n")
+        return line
+
+    def _exactly(self, n):
+        while len(self.buffer) < n + 2:
+            self._fill()
+        data, self.buffer = self.buffer[:n], self.buffer[n + 2:]
+        return data
+
+    def reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise RedisError(rest.decode(errors="replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            return None if n < 0 else self._exactly(n)
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.reply() for _ in range(n)]
+        raise RedisError("unexpected reply %r" % line)
+
+
+def call(host, port, *args, timeout=5.0):
+    """One command on a fresh connection; returns the decoded reply."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(_encode(args))
+        return _Reader(sock).reply()
+
+
+class RedisServer:
+    """redis-server on 127.0.0.1 with no persistence, in a directory of its own."""
+
+    HOST = "127.0.0.1"
+
+    def __init__(self, port=None, start=True, ready_timeout=30.0, extra=(), unix=False):
+        require_redis()
+        self.dir = tempfile.mkdtemp(prefix="echod-redis-")
+        self.log_path = os.path.join(self.dir, "redis.log")
+        # unix=True: a unix socket too (unix_url), beside TCP.
+        self.socket_path = os.path.join(self.dir, "redis.sock") if unix else None
+        self.ready_timeout = ready_timeout
+        self.extra = list(extra)
+        self.fixed_port = port is not None
+        self.port = port
+        self.proc = None
+        self.notify = None
+        if start:
+            try:
+                self.start()
+            except BaseException:
+                self.close()
+                raise
+
+    @property
+    def url(self):
+        return "redis://%s:%d" % (self.HOST, self.port)
+
+    @property
+    def unix_url(self):
+        assert self.socket_path, "RedisServer(unix=True) has a unix socket"
+        return "unix:" + self.socket_path
+
+    @property
+    def address(self):
+        return (self.HOST, self.port)
+
+    def argv(self):
+        return ["redis-server", "--bind", self.HOST, "--port", str(self.port),
+                "--save", "", "--appendonly", "no", "--dir", self.dir,
+                "--daemonize", "no", "--supervised", "systemd",
+                "--logfile", self.log_path] + (
+                    ["--unixsocket", self.socket_path, "--unixsocketperm", "700"]
+                    if self.socket_path else []) + self.extra
+
+    def start(self, attempts=5):
+        """Start redis-server and return once it answers PING (on self.port once it has one)."""
+        assert not self.running(), "redis-server is already running"
+        for attempt in range(attempts):
+            if self.port is None:
+                self.port = echotest.free_port()
+            if self._start_once():
+                return self
+            # The port was taken between free_port() and redis-server's bind:
+            # only a port we picked ourselves may be changed.
+            if self.fixed_port or attempt == attempts - 1:
+                break
+            self.port = None
+        raise AssertionError("redis-server did not start on port %s: %s"
+                             % (self.port, self.log_tail()))
+
+    def _start_once(self):
+        if self.notify:
+            self.notify.close()
+        self.notify = echotest.NotifySocket()
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NOTIFY_SOCKET": self.notify.path}
+        self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env=env, cwd=self.dir)
+        deadline = time.monotonic() + self.ready_timeout
+        # READY=1 (or the process's exit, which a wait on the socket cannot see: poll it in
+        # short slices of the same deadline).
+        while True:
+            if self.proc.poll() is not None:
+                self.proc = None
+                return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise AssertionError("redis-server sent no READY=1 within %ss: %s"
+                                     % (self.ready_timeout, self.log_tail()))
+            try:
+                self.notify.wait_key("READY", "1", timeout=min(left, 0.5))
+                break
+            except TimeoutError:
+                continue
+        self.wait_ping(deadline - time.monotonic())
+        return True
+
+    def wait_ping(self, timeout=10.0):
+        """Until PING answers PONG (an upper-bound deadline; used after READY=1)."""
+        deadline = time.monotonic() + max(timeout, 1.0)
+        while True:
+            try:
+                if self.call("PING", timeout=max(deadline - time.monotonic(), 0.1)) == "PONG":
+                    return
+            except (OSError, RedisError, ConnectionError):
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("redis-server on port %d does not answer PING: %s"
+                                     % (self.port, self.log_tail()))
+            time.sleep(0.05)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=20.0, save=False):
+        """SIGTERM and wait (redis-server closes every client connection).
+
+        save=True writes the data set to DIR/dump.rdb first (SAVE), and the
+        next start() loads it: a Redis with persistence restarted. Without it
+        the next start() is empty."""
+        if self.proc is None:
+            return None
+        if save and self.proc.poll() is None:
+            self.call("SAVE", timeout=60)
+        elif not save:
+            try:
+                os.unlink(os.path.join(self.dir, "dump.rdb"))
+            except FileNotFoundError:
+                pass
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        status = self.proc.returncode
+        self.proc = None
+        return status
+
+    def kill(self):
+        """SIGKILL: gone at once, connections reset."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def restart(self, save=False):
+        """stop(save), then start() on the same port (empty unless save)."""
+        self.stop(save=save)
+        fixed, self.fixed_port = self.fixed_port, True
+        try:
+            self.start()
+        finally:
+            self.fixed_port = fixed
+        return self
+
+    def call(self, *args, timeout=5.0):
+        return call(self.HOST, self.port, *args, timeout=timeout)
+
+    def log_tail(self, size=3000):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-size:]
+        except OSError:
+            return "(no log)"
+
+    def close(self):
+        self.kill()
+        if self.notify:
+            self.notify.close()
+            self.notify = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

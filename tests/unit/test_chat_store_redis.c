@@ -1014,6 +1014,45 @@ static void pending_calls_end_cancelled_when_the_store_is_freed(void **state)
         assert_int_equal(listed.status, -ECANCELED);
 }
 
+struct closer {
+        struct fixture *f;
+        struct result result;
+};
+
+/* A done function that frees the store it was called by. */
+static void capture_and_close(void *context, const struct store_reply *reply)
+{
+        struct closer *closer = context;
+
+        capture(&closer->result, reply);
+        bus_fini(&closer->f->a.bus);
+        store_fini(&closer->f->a.store);
+        closer->f->a.open = false;
+}
+
+static bool closer_done(struct fixture *f, void *arg)
+{
+        (void)f;
+        return ((struct closer *)arg)->result.calls > 0;
+}
+
+static void store_freed_from_its_own_callback_cancels_the_rest(void **state)
+{
+        struct fixture *f = *state;
+        struct closer closer = {.f = f};
+        struct result second = {0};
+
+        open_a(f, 0);
+        store_user_get_async(&f->a.store, "ann", capture_and_close, &closer);
+        store_user_get_async(&f->a.store, "bob", capture, &second);
+        run_until(f, NODE_A, closer_done, &closer);
+        assert_int_equal(closer.result.status, -ENOENT);
+        assert_int_equal(second.calls, 1);
+        assert_int_equal(second.status, -ECANCELED);
+        /* The loop goes on without the backend's watchers. */
+        ev_run(f->a.loop, EVRUN_NOWAIT);
+}
+
 static void restarted_redis_is_reconnected_and_delivery_goes_on(void **state)
 {
         struct fixture *f = *state;
@@ -1189,6 +1228,7 @@ int main(void)
             REDIS_TEST(a_dead_node_is_pruned_with_a_leave),
             REDIS_TEST(unavailable_at_start_fails_at_once),
             REDIS_TEST(pending_calls_end_cancelled_when_the_store_is_freed),
+            REDIS_TEST(store_freed_from_its_own_callback_cancels_the_rest),
             REDIS_TEST(restarted_redis_is_reconnected_and_delivery_goes_on),
             REDIS_TEST(message_missed_while_unsubscribed_is_delivered_once_after),
             REDIS_TEST(silent_redis_fails_pending_calls_and_is_given_up),

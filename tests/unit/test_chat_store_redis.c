@@ -924,7 +924,7 @@ static bool saw_leave_of_bob(struct fixture *f, void *arg)
 static void a_dead_node_is_pruned_with_a_leave(void **state)
 {
         struct fixture *f = *state;
-        struct store_redis_options options = {NULL, 0, 0.6};
+        struct store_redis_options options = {NULL, 0, 1.5};
         char address[64];
         struct who_result listed;
 

@@ -958,6 +958,37 @@ static void a_dead_node_is_pruned_with_a_leave(void **state)
 
 /* --- Redis down --- */
 
+static void malformed_data_is_an_error_not_a_crash(void **state)
+{
+        struct fixture *f = *state;
+        char answer[256];
+        struct store_user user;
+
+        open_a(f, 0);
+        assert_int_equal(redis_ask(f->port, "SET echod:user:eve x", answer, sizeof(answer)), 0);
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "eve", capture, &f->r)), -EIO);
+        assert_non_null(strstr(f->r.error, "WRONGTYPE"));
+        assert_int_equal(store_user_get(&f->a.store, "eve", &user), -EIO);
+        assert_int_equal(redis_integer(f->port, "HSET echod:user:zed name zed hash h created x"),
+                         3);
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "zed", capture, &f->r)),
+                         -EBADMSG);
+        /* Another program's message on the channel is not delivered. */
+        assert_true(redis_integer(f->port, "PUBLISH echod:chat:0 garbage") >= 1);
+        assert_true(redis_integer(f->port, "PUBLISH echod:chat:0 \"M 1-1 1 n 0 bad\\x01name x\"") >=
+                    1);
+        post(f, &f->a, NODE_A, "good", 0);
+        expect(f, NODE_A, &f->a.inbox, 1);
+        assert_int_equal(f->a.inbox.count, 1);
+        assert_string_equal(f->a.inbox.items[0].text, "good");
+        /* A history entry without its text fails the read, whole. */
+        assert_int_equal(
+            redis_ask(f->port, "XADD echod:history * t 1 n ann", answer, sizeof(answer)), 0);
+        assert_int_equal(ON_A(f, store_history_last_async(&f->a.store, 5, capture, &f->r)),
+                         -EBADMSG);
+        assert_int_equal(f->r.count, 0);
+}
+
 static void unavailable_at_start_fails_at_once(void **state)
 {
         struct fixture *f = *state;
@@ -1226,6 +1257,7 @@ int main(void)
             REDIS_TEST(thousand_posts_arrive_in_order),
             REDIS_TEST(presence_joins_once_and_leaves_once_across_nodes),
             REDIS_TEST(a_dead_node_is_pruned_with_a_leave),
+            REDIS_TEST(malformed_data_is_an_error_not_a_crash),
             REDIS_TEST(unavailable_at_start_fails_at_once),
             REDIS_TEST(pending_calls_end_cancelled_when_the_store_is_freed),
             REDIS_TEST(store_freed_from_its_own_callback_cancels_the_rest),

@@ -924,7 +924,7 @@ static bool saw_leave_of_bob(struct fixture *f, void *arg)
 static void a_dead_node_is_pruned_with_a_leave(void **state)
 {
         struct fixture *f = *state;
-        struct store_redis_options options = {NULL, 0, 0.6};
+        struct store_redis_options options = {NULL, 0, 1.5};
         char address[64];
         struct who_result listed;
 
@@ -957,6 +957,37 @@ static void a_dead_node_is_pruned_with_a_leave(void **state)
 }
 
 /* --- Redis down --- */
+
+static void malformed_data_is_an_error_not_a_crash(void **state)
+{
+        struct fixture *f = *state;
+        char answer[256];
+        struct store_user user;
+
+        open_a(f, 0);
+        assert_int_equal(redis_ask(f->port, "SET echod:user:eve x", answer, sizeof(answer)), 0);
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "eve", capture, &f->r)), -EIO);
+        assert_non_null(strstr(f->r.error, "WRONGTYPE"));
+        assert_int_equal(store_user_get(&f->a.store, "eve", &user), -EIO);
+        assert_int_equal(redis_integer(f->port, "HSET echod:user:zed name zed hash h created x"),
+                         3);
+        assert_int_equal(ON_A(f, store_user_get_async(&f->a.store, "zed", capture, &f->r)),
+                         -EBADMSG);
+        /* Another program's message on the channel is not delivered. */
+        assert_true(redis_integer(f->port, "PUBLISH echod:chat:0 garbage") >= 1);
+        assert_true(redis_integer(f->port, "PUBLISH echod:chat:0 \"M 1-1 1 n 0 bad\\x01name x\"") >=
+                    1);
+        post(f, &f->a, NODE_A, "good", 0);
+        expect(f, NODE_A, &f->a.inbox, 1);
+        assert_int_equal(f->a.inbox.count, 1);
+        assert_string_equal(f->a.inbox.items[0].text, "good");
+        /* A history entry without its text fails the read, whole. */
+        assert_int_equal(
+            redis_ask(f->port, "XADD echod:history * t 1 n ann", answer, sizeof(answer)), 0);
+        assert_int_equal(ON_A(f, store_history_last_async(&f->a.store, 5, capture, &f->r)),
+                         -EBADMSG);
+        assert_int_equal(f->r.count, 0);
+}
 
 static void unavailable_at_start_fails_at_once(void **state)
 {
@@ -1012,6 +1043,45 @@ static void pending_calls_end_cancelled_when_the_store_is_freed(void **state)
         assert_int_equal(second.status, -ECANCELED);
         assert_int_equal(listed.calls, 1);
         assert_int_equal(listed.status, -ECANCELED);
+}
+
+struct closer {
+        struct fixture *f;
+        struct result result;
+};
+
+/* A done function that frees the store it was called by. */
+static void capture_and_close(void *context, const struct store_reply *reply)
+{
+        struct closer *closer = context;
+
+        capture(&closer->result, reply);
+        bus_fini(&closer->f->a.bus);
+        store_fini(&closer->f->a.store);
+        closer->f->a.open = false;
+}
+
+static bool closer_done(struct fixture *f, void *arg)
+{
+        (void)f;
+        return ((struct closer *)arg)->result.calls > 0;
+}
+
+static void store_freed_from_its_own_callback_cancels_the_rest(void **state)
+{
+        struct fixture *f = *state;
+        struct closer closer = {.f = f};
+        struct result second = {0};
+
+        open_a(f, 0);
+        store_user_get_async(&f->a.store, "ann", capture_and_close, &closer);
+        store_user_get_async(&f->a.store, "bob", capture, &second);
+        run_until(f, NODE_A, closer_done, &closer);
+        assert_int_equal(closer.result.status, -ENOENT);
+        assert_int_equal(second.calls, 1);
+        assert_int_equal(second.status, -ECANCELED);
+        /* The loop goes on without the backend's watchers. */
+        ev_run(f->a.loop, EVRUN_NOWAIT);
 }
 
 static void restarted_redis_is_reconnected_and_delivery_goes_on(void **state)
@@ -1187,8 +1257,10 @@ int main(void)
             REDIS_TEST(thousand_posts_arrive_in_order),
             REDIS_TEST(presence_joins_once_and_leaves_once_across_nodes),
             REDIS_TEST(a_dead_node_is_pruned_with_a_leave),
+            REDIS_TEST(malformed_data_is_an_error_not_a_crash),
             REDIS_TEST(unavailable_at_start_fails_at_once),
             REDIS_TEST(pending_calls_end_cancelled_when_the_store_is_freed),
+            REDIS_TEST(store_freed_from_its_own_callback_cancels_the_rest),
             REDIS_TEST(restarted_redis_is_reconnected_and_delivery_goes_on),
             REDIS_TEST(message_missed_while_unsubscribed_is_delivered_once_after),
             REDIS_TEST(silent_redis_fails_pending_calls_and_is_given_up),

@@ -206,7 +206,7 @@ static void deliver_held(struct redis_backend *backend)
 {
         struct redis_relay *relay = &backend->relay;
 
-        while (relay->held_head) {
+        while (relay->held_head && !backend->freeing) {
                 struct redis_held *held = relay->held_head;
 
                 relay->held_head = held->next;
@@ -233,8 +233,10 @@ static void missed_replied(redisAsyncContext *context, void *reply_opaque, void 
                 redis_backend_drop(backend, context, "XRANGE: unexpected reply");
                 return;
         }
-        for (size_t i = 0; i < reply->elements; i++)
+        for (size_t i = 0; i < reply->elements && !backend->freeing; i++)
                 deliver_entry(backend, reply->element[i]);
+        if (backend->freeing)
+                return; /* a delivery freed the store */
         if (reply->elements >= REDIS_CATCH_UP_BATCH || relay->held_dropped || relay->again) {
                 if (relay->held_dropped)
                         drop_held(relay);

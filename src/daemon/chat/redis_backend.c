@@ -30,6 +30,7 @@
 #define ANSWER_TIMEOUT  5.0 /* seconds a connection may leave a PING or a connect unanswered */
 
 static void connect_missing(struct redis_backend *backend);
+static void connection_closed(struct redis_backend *backend);
 
 static void set_cloexec(int fd)
 {
@@ -137,6 +138,12 @@ static void command_disconnected(const redisAsyncContext *context, int status)
         struct redis_backend *backend = context->data;
 
         (void)status;
+        if (!backend)
+                return;
+        if (backend->freeing) {
+                connection_closed(backend);
+                return;
+        }
         backend->command = NULL;
         backend->command_ready = false;
         backend->ping_out = false;
@@ -160,6 +167,12 @@ static void subscriber_disconnected(const redisAsyncContext *context, int status
         struct redis_backend *backend = context->data;
 
         (void)status;
+        if (!backend)
+                return;
+        if (backend->freeing) {
+                connection_closed(backend);
+                return;
+        }
         backend->subscriber = NULL;
         backend->subscriber_ready = false;
         redis_relay_subscriber_lost(backend);
@@ -495,6 +508,40 @@ int redis_backend_new(struct ev_loop *loop, const struct store_redis_options *op
         return 0;
 }
 
+static void finish_free(struct redis_backend *backend)
+{
+        if (backend->sync)
+                redisFree(backend->sync);
+        redis_relay_fini(backend);
+        free(backend);
+}
+
+/*
+ * Free a connection; its pending calls end with -ECANCELED. Inside one of
+ * its own callbacks hiredis frees it only once that callback returns, so
+ * the backend waits for its disconnect callback to go (closing counts).
+ */
+static void close_connection(struct redis_backend *backend, redisAsyncContext **slot)
+{
+        redisAsyncContext *context = *slot;
+
+        *slot = NULL;
+        if (!context)
+                return;
+        if (context->c.flags & REDIS_IN_CALLBACK)
+                backend->closing++;
+        else
+                context->data = NULL; /* its disconnect callback, run now, has nothing to do */
+        redisAsyncFree(context);
+}
+
+/* A connection's disconnect callback while the backend is being freed. */
+static void connection_closed(struct redis_backend *backend)
+{
+        if (--backend->closing == 0)
+                finish_free(backend);
+}
+
 void redis_backend_free(struct redis_backend *backend)
 {
         if (!backend)
@@ -504,15 +551,8 @@ void redis_backend_free(struct redis_backend *backend)
         ev_timer_stop(backend->loop, &backend->reconnect_timer);
         ev_timer_stop(backend->loop, &backend->health_timer);
         redis_presence_fini(backend);
-        /* Pending calls end here, each with a NULL reply: -ECANCELED. */
-        if (backend->command)
-                redisAsyncFree(backend->command);
-        if (backend->subscriber)
-                redisAsyncFree(backend->subscriber);
-        backend->command = NULL;
-        backend->subscriber = NULL;
-        if (backend->sync)
-                redisFree(backend->sync);
-        redis_relay_fini(backend);
-        free(backend);
+        close_connection(backend, &backend->command);
+        close_connection(backend, &backend->subscriber);
+        if (backend->closing == 0)
+                finish_free(backend);
 }

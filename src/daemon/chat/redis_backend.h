@@ -85,6 +85,7 @@ struct redis_backend {
         bool available;
         bool down_logged; /* the one warning of this outage is out */
         bool freeing;
+        int closing; /* connections hiredis frees once their callback returns */
         ev_timer reconnect_timer;
         double backoff;
         ev_timer health_timer;                  /* PINGs the command connection */

@@ -20,9 +20,9 @@ struct store_redis_options {
  * because Redis is down: it then starts unavailable and keeps reconnecting.
  * Returns 0, -EINVAL (bad address), -ENOMEM. Call bus_fini() before
  * store_fini(), which frees both and ends every pending call with
- * -ECANCELED; not from inside one of the backend's own callbacks (a done,
- * deliver or who function), since hiredis is then still using the
- * connection. A host name is resolved (getaddrinfo) when a connection
+ * -ECANCELED (from inside one of the backend's own done, deliver or who
+ * functions too: the calls pending on that connection then end as soon as
+ * that function returns). A host name is resolved (getaddrinfo) when a connection
  * starts, on the loop: give an address, or a name /etc/hosts knows, where
  * a slow resolver would matter.
  */

@@ -322,6 +322,14 @@ class TestRedisRestart(RedisChatTestCase):
         super().setUp()
 
     def test_messages_are_refused_while_redis_is_down_and_chat_comes_back(self):
+        self.restart_redis(save=True)
+
+    def test_a_redis_that_comes_back_empty_gets_the_nodes_presence_again(self):
+        # No persistence: users, sessions and history are gone, but the users
+        # logged in stay, talk on, and every node writes its presence again.
+        self.restart_redis(save=False)
+
+    def restart_redis(self, save):
         a, b, c = nodes = self.nodes()
         users = [self.login_on(n, name) for n, name in zip(nodes, ("ann", "ben", "cat"))]
         self.barrier(users)
@@ -345,8 +353,8 @@ class TestRedisRestart(RedisChatTestCase):
 
         self.assertEqual(say(users[0], "before the restart"), "sent")
 
-        # Redis goes away (its data saved, as a Redis with persistence would).
-        self.redis.stop(save=True)
+        # Redis goes away (with save, its data kept, as a Redis with persistence would).
+        self.redis.stop(save=save)
         # Every message now gets an ERR, never silence, on every node.
         for user in users:
             for i in range(2):

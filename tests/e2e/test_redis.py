@@ -38,11 +38,10 @@ PASSWORD = "e2e redis password"
 
 
 def reached_redis(entry, port):
-    """A journal entry of echod saying it uses, or got back, the Redis on port
-    ("chat: store redis ...", "chat: redis HOST:PORT/DB is back"): it names
-    Redis and the port, and is no "unavailable" warning."""
-    text = str(entry.get("MESSAGE", ""))
-    return "redis" in text.lower() and ":%d" % port in text and "unavailable" not in text
+    """echod's journal line for its Redis store (chat_service.c):
+    "chat: store redis://127.0.0.1:PORT (redis), shared by every node on it, ..."."""
+    return re.match(r"chat: store redis://127\.0\.0\.1:%d \(redis\), shared by every node"
+                    % port, str(entry.get("MESSAGE", ""))) is not None
 
 
 def find_in_stage(stage, relpath):

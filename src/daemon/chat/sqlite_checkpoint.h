@@ -38,7 +38,7 @@ int sqlite_checkpoint_start(struct sqlite_checkpoint **out, sqlite3 *db, const c
 /* Stop and join the thread, unhook db; NULL is fine. */
 void sqlite_checkpoint_stop(struct sqlite_checkpoint *checkpoint);
 
-/* Checkpoints the thread completed so far (for tests and benchmarks). */
+/* Checkpoints of the thread that copied something, so far (for tests and benchmarks). */
 uint64_t sqlite_checkpoint_count(struct sqlite_checkpoint *checkpoint);
 
 /* Wait up to timeout_ms for the thread's count to reach count. Returns 0 or -ETIMEDOUT. */

@@ -143,7 +143,30 @@ int chat_take_over(void *state, struct handover_record *record, int fd)
         chat_session_online(conn, false);
         if (output_length > 0)
                 chat_send(conn, (const char *)output, output_length);
+        /*
+         * The next process's store may not be up yet (Redis connects on the
+         * loop): lines handled now would be refused, so they wait for it.
+         */
+        if (!store_available(&chat->store)) {
+                conn->awaiting_store = true;
+                conn->store_deadline = ev_now(chat->loop) + CHAT_STORE_WAIT;
+                ev_timer_set(&conn->timer, CHAT_STORE_POLL, CHAT_STORE_POLL);
+                ev_timer_start(chat->loop, &conn->timer);
+                return 0;
+        }
         /* Lines read but not yet handled go first; then the socket is read again. */
         chat_resume_input(conn);
         return 0;
+}
+
+void chat_take_over_tick(struct chat_conn *conn)
+{
+        struct chat_service *chat = conn->chat;
+
+        /* Past the deadline the lines go on anyway, and get the store's error. */
+        if (!store_available(&chat->store) && ev_now(chat->loop) < conn->store_deadline)
+                return;
+        conn->awaiting_store = false;
+        ev_timer_stop(chat->loop, &conn->timer);
+        chat_resume_input(conn);
 }

@@ -36,6 +36,10 @@
 #define CHAT_CLOSE_LINGER 5.0
 /* Messages /history shows at most. */
 #define CHAT_HISTORY_REQUEST_MAX 1000
+/* Seconds a connection taken over waits for its store (Redis) before its lines are handled. */
+#define CHAT_STORE_WAIT 5.0
+/* How often such a connection looks whether the store is up. */
+#define CHAT_STORE_POLL 0.01
 
 enum chat_phase {
         CHAT_PHASE_NAME,     /* NAME? was sent */
@@ -72,6 +76,8 @@ struct chat_conn {
         bool pausing;                 /* in the pause after a failure */
         enum chat_phase resume_phase; /* the prompt to give again after the pause */
         ev_tstamp login_deadline;
+        bool awaiting_store; /* taken over before the store was up: no line until it is */
+        ev_tstamp store_deadline;
         bool peer_closed; /* end of input was read */
         bool overflowed;  /* its output queue filled: a slow reader, closed */
         const char *close_reason;
@@ -173,6 +179,9 @@ void chat_log(struct chat_conn *conn, int priority, const char *message_id, cons
 int chat_hand_over(void *state, struct handover_writer *writer,
                    const struct service_handover *handover);
 int chat_take_over(void *state, struct handover_record *record, int fd);
+
+/* The timer of a connection taken over ran: handle its lines once the store is up. */
+void chat_take_over_tick(struct chat_conn *conn);
 
 /* chat_admin.c: echoctl's forget-identities, users, users remove, kick. */
 const struct control_chat_admin *chat_admin(void *state);

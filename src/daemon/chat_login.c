@@ -139,6 +139,10 @@ static void rearm_login_timer(struct chat_conn *conn)
 
 void chat_session_timer(struct chat_conn *conn)
 {
+        if (conn->awaiting_store) {
+                chat_take_over_tick(conn);
+                return;
+        }
         if (conn->pausing) {
                 conn->pausing = false;
                 rearm_login_timer(conn);

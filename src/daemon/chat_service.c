@@ -295,7 +295,7 @@ void chat_pause_input(struct chat_conn *conn, bool paused)
 /* Lines are taken in these phases with no job out; otherwise they wait in the input buffer. */
 static bool taking_lines(const struct chat_conn *conn)
 {
-        return !conn->job && !conn->wait &&
+        return !conn->job && !conn->wait && !conn->awaiting_store &&
                (conn->phase == CHAT_PHASE_NAME || conn->phase == CHAT_PHASE_PASSWORD ||
                 conn->phase == CHAT_PHASE_CHAT);
 }

@@ -197,6 +197,83 @@ class RedisSystemdTest(unittest.TestCase):
         status, stderr = host.stop()
         self.assertEqual(status, 0, stderr[-3000:])
 
+    def test_03_a_message_read_first_by_the_next_process_is_relayed(self):
+        """A planned restart on Redis: a line the next process reads at once
+        (sent while no process was reading) waits for its store instead of
+        being refused with "ERR not sent" (docs/echod.md: "a message sent
+        while no process was reading is read, stored and relayed by the next
+        one"). A drop-in holds the next process in ExecStartPre= until the
+        test has sent its line, so the line is in the socket when it starts."""
+        if container.port_in_use(7070):
+            self.skipTest("port 7070 is in use on this machine")
+        gate = "/run/echod-test-gate"
+        dropin = "/etc/systemd/system/echo.service.d/zz-test-gate.conf"
+        self.ct.check(["touch", gate])
+        self.ct.check(["sh", "-c", 'printf "%s\\n" "[Service]" "$1" > "$0"', dropin,
+                       "ExecStartPre=+/bin/sh -c 'while [ ! -e %s ]; do sleep 0.05; done'"
+                       % gate])
+        self.addCleanup(self.ct.run, "systemctl daemon-reload")
+        self.addCleanup(self.ct.run, ["rm", "-f", dropin, gate])
+        self.ct.check("systemctl daemon-reload")
+        self.ct.run(["systemctl", "reset-failed"] + list(UNITS))
+        for unit in ("echo-chat.socket", "echo.socket"):
+            res = self.ct.systemctl("start", unit)
+            self.assertEqual(res.returncode, 0, res)
+            self.ct.wait_state(unit, "active")
+
+        state = tempfile.mkdtemp(prefix="echod-e2e-redis-")
+        self.addCleanup(shutil.rmtree, state, True)
+        host = echotest.Echod(["--echo", "127.0.0.1:0", "--chat", "127.0.0.1:0",
+                               "--state-dir", state, "--chat-backend", self.redis.url])
+        self.addCleanup(host.close)
+        stop_drain = threading.Event()
+
+        def drain():
+            while not stop_drain.is_set():
+                if select.select([host.notify.sock], [], [], 0.1)[0]:
+                    host.notify.sock.recv(65536)
+        drainer = threading.Thread(target=drain, daemon=True)
+        drainer.start()
+        self.addCleanup(drainer.join)
+        self.addCleanup(stop_drain.set)
+
+        carol, lines = chat_user("carol", "127.0.0.4")
+        self.addCleanup(carol.close)
+        self.assertEqual(lines[-1], "OK welcome, carol", "%r\n%s" % (lines, self.status()))
+        self.ct.wait_state("echo.service", "active")
+        dave, lines = chat_user("dave", "127.0.0.5", port=host.address("tcp", "chat")[1])
+        self.addCleanup(dave.close)
+        self.assertEqual(lines[-1], "OK welcome, dave", "%r\n%s" % (lines, host.stderr()[-2000:]))
+        # Both sessions are settled (a /who each answered) before the restart.
+        carol.send("/who")
+        carol.until(r"^WHO ")
+        dave.send("/who")
+        dave.until(r"^WHO ")
+
+        self.ct.check(["rm", "-f", gate])
+        self.ct.run(["systemctl", "reset-failed", "echo.service"])
+        res = self.ct.systemctl("restart", "--no-block", "echo.service")
+        self.assertEqual(res.returncode, 0, res)
+        # The old process has handed carol over; the next one waits at the gate.
+        deadline = time.monotonic() + 30
+        while self.ct.unit_property("echo.service", "SubState") != "start-pre":
+            self.assertLess(time.monotonic(), deadline, self.status())
+            time.sleep(0.05)
+        carol.send("sent while no process was reading")
+        carol.send("/who")
+        self.ct.check(["touch", gate])
+        # The /who after it answers WHO, or "ERR unavailable" while the store is out.
+        got = carol.until(r"^(WHO |ERR unavailable)")
+        self.assertEqual([t for t in got if t.startswith(("ERR", "BYE"))], [],
+                         "%r\n%s" % (got, self.status()))
+        got = dave.until(r"^MSG ")
+        self.assertRegex(got[-1], r"^MSG \S+ carol sent while no process was reading$", got)
+
+        res = self.ct.systemctl("stop", "echo.service", "echo.socket", "echo-chat.socket")
+        self.assertEqual(res.returncode, 0, res)
+        status, stderr = host.stop()
+        self.assertEqual(status, 0, stderr[-3000:])
+
 
 if __name__ == "__main__":
     container.skip_unless_available()

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,11 +26,19 @@ int chat_hand_over(void *state, struct handover_writer *writer,
         int handed = 0;
 
         for (conn = chat->head; conn; conn = next) {
+                char input[CHAT_INPUT_MAX];
+                size_t input_length = 0, unread = conn->input_end - conn->input_start;
                 uint64_t token;
                 uint8_t flags = 0;
 
                 next = conn->next;
-                if (conn->phase != CHAT_PHASE_CHAT || conn->job || conn->wait || conn->overflowed) {
+                /* A store call still out: its reply is dropped, its redo line goes first. */
+                if (conn->wait && conn->wait->carried && conn->wait->redo[0])
+                        input_length =
+                            (size_t)snprintf(input, sizeof(input), "%s\n", conn->wait->redo);
+                if (conn->phase != CHAT_PHASE_CHAT || conn->job ||
+                    (conn->wait && !conn->wait->carried) || conn->overflowed ||
+                    input_length + unread > sizeof(input)) {
                         chat_sendf(conn, "BYE server restarting; log in again\n");
                         chat_close(conn, "restart while logging in");
                         continue;
@@ -56,8 +65,8 @@ int chat_hand_over(void *state, struct handover_writer *writer,
                 handover_put_u64(writer, (uint64_t)(conn->flood_tokens * 1000));
                 handover_put_bytes(writer, conn->output + conn->output_start,
                                    conn->output_end - conn->output_start);
-                handover_put_bytes(writer, conn->input + conn->input_start,
-                                   conn->input_end - conn->input_start);
+                memcpy(input + input_length, conn->input + conn->input_start, unread);
+                handover_put_bytes(writer, input, input_length + unread);
                 /* A line already handed out (ready) is done with: only a partial one goes. */
                 handover_put_bytes(writer, conn->reader.text,
                                    conn->reader.ready ? 0 : conn->reader.length);

@@ -199,6 +199,13 @@ struct chat_wait {
         bool calling;          /* the call has not returned yet */
         bool finished;         /* done ran (before the call returned) */
         enum chat_phase again; /* the prompt to give again if it fails */
+        /*
+         * A restart may hand the connection over while the reply is out: the
+         * reply is then dropped, and redo (if set) is the line the next
+         * process handles in its place.
+         */
+        bool carried;
+        char redo[24];
         char name[CHAT_NAME_MAX + 1];
         char token_text[AUTH_TOKEN_TEXT_SIZE];
         char token_hash[AUTH_TOKEN_HASH_TEXT_SIZE];

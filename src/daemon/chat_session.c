@@ -164,6 +164,8 @@ static void send_who(struct chat_conn *conn)
                 chat_sendf(conn, "ERR out of memory\n");
                 return;
         }
+        wait->carried = true;
+        snprintf(wait->redo, sizeof(wait->redo), "/who");
         bus->ops->who(bus->state, on_who, wait);
         chat_wait_called(wait);
 }
@@ -213,6 +215,8 @@ static void send_history(struct chat_conn *conn, const char *argument, size_t le
                 chat_sendf(conn, "ERR out of memory\n");
                 return;
         }
+        wait->carried = true;
+        snprintf(wait->redo, sizeof(wait->redo), "/history %lu", count);
         store_history_last_async(&chat->store, count, chat_wait_done, wait);
         chat_wait_called(wait);
 }
@@ -285,6 +289,8 @@ static void send_message(struct chat_conn *conn, const char *text, size_t length
                 chat_sendf(conn, "ERR not sent: out of memory\n");
                 return;
         }
+        /* Sent to the store already: a restart hands the connection over without its answer. */
+        wait->carried = true;
         message.time_ms = chat_now_ms();
         /* Stored before it is relayed: what others saw is in the history. */
         store_post_async(&chat->store, &chat->bus, &message, chat_wait_done, wait);

@@ -424,6 +424,19 @@ class RedisSystemdTest(unittest.TestCase):
         got = frank.until(r"^(MSG|LEAVE|JOIN) ")
         self.assertRegex(got[-1], r"^MSG \S+ erin after the restart$", got)
 
+        # A /who whose answer is out at the restart is answered by the next process.
+        proxy.hold()
+        erin.send("/who")
+        self.assertTrue(proxy.seen(b"table.sort(out)"), "the /who never went to Redis")
+        self.ct.run(["systemctl", "reset-failed", "echo.service"])
+        res = self.ct.systemctl("restart", "echo.service")
+        self.assertEqual(res.returncode, 0, "%s\n%s" % (res, self.status()))
+        proxy.release()
+        got = erin.until(r"^(WHO |ERR unavailable|BYE)")
+        self.assertEqual([t for t in got if t.startswith(("ERR", "BYE"))], [],
+                         "%r\n%s" % (got, self.status()))
+        self.assertLessEqual({"erin", "frank"}, set(got[-1].split()[1:]), got)
+
         res = self.ct.systemctl("stop", "echo.service", "echo.socket", "echo-chat.socket")
         self.assertEqual(res.returncode, 0, res)
         status, stderr = host.stop()

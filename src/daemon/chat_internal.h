@@ -53,6 +53,14 @@ struct chat_service;
 struct chat_job;
 struct chat_wait;
 
+/* A relayed line held for a connection until its login history is out. */
+struct chat_held_line {
+        struct chat_held_line *next;
+        uint64_t id; /* a message's history id; 0 for JOIN and LEAVE */
+        size_t length;
+        char line[];
+};
+
 /* Which of the service's counters a connection is in. */
 enum chat_count {
         CHAT_COUNT_NONE,
@@ -94,6 +102,10 @@ struct chat_conn {
         workers_job_id job_id;
         struct chat_wait *wait; /* the store call it waits for, if any: no line is taken */
         char token_hash[AUTH_TOKEN_HASH_TEXT_SIZE]; /* its session, once logged in */
+        /* Logged in, its history not read yet: relayed lines wait, to follow it. */
+        bool history_pending;
+        struct chat_held_line *held_head, **held_tail;
+        size_t held_bytes;
         double flood_tokens;
         ev_tstamp flood_at;
         ev_tstamp started;
@@ -148,6 +160,9 @@ void chat_sendf(struct chat_conn *conn, const char *format, ...)
 
 /* Flush what is queued, then close with reason (the phase becomes CLOSING). */
 void chat_close_after_flush(struct chat_conn *conn, const char *reason);
+
+/* Its output would pass the limit: close it as a slow reader. */
+void chat_overflow(struct chat_conn *conn);
 
 /* Stop or start reading a connection (while a job runs, or during a pause). */
 void chat_pause_input(struct chat_conn *conn, bool paused);
@@ -269,6 +284,16 @@ void chat_session_online(struct chat_conn *conn, bool announce);
 
 /* Queue the HIST lines of a history reply; returns the number queued. */
 int chat_session_queue_history(struct chat_conn *conn, const struct store_reply *reply);
+
+/*
+ * The login history is out (newest: the id of its newest message, 0 if
+ * none or it failed): the lines held meanwhile follow it, less the messages
+ * it already showed.
+ */
+void chat_session_history_done(struct chat_conn *conn, uint64_t newest);
+
+/* Free the lines held for a connection. */
+void chat_session_drop_held(struct chat_conn *conn);
 
 /* Deliver a relayed message to the local users (the bus's subscriber). */
 void chat_session_deliver(void *context, const struct bus_message *message);

@@ -382,6 +382,53 @@ void chat_session_end(struct chat_conn *conn)
         conn->counted = CHAT_COUNT_NONE;
 }
 
+/* Hold a relayed line for conn; past the output limit it is a slow reader. */
+static void hold_line(struct chat_conn *conn, uint64_t id, const char *line, size_t length)
+{
+        struct chat_held_line *held;
+
+        if (conn->overflowed)
+                return;
+        if (conn->held_bytes + length > conn->chat->config->chat_output_max ||
+            !(held = malloc(sizeof(*held) + length))) {
+                chat_overflow(conn);
+                return;
+        }
+        held->next = NULL;
+        held->id = id;
+        held->length = length;
+        memcpy(held->line, line, length);
+        if (!conn->held_head)
+                conn->held_tail = &conn->held_head;
+        *conn->held_tail = held;
+        conn->held_tail = &held->next;
+        conn->held_bytes += length;
+}
+
+void chat_session_drop_held(struct chat_conn *conn)
+{
+        while (conn->held_head) {
+                struct chat_held_line *held = conn->held_head;
+
+                conn->held_head = held->next;
+                free(held);
+        }
+        conn->held_tail = &conn->held_head;
+        conn->held_bytes = 0;
+}
+
+void chat_session_history_done(struct chat_conn *conn, uint64_t newest)
+{
+        conn->history_pending = false;
+        for (struct chat_held_line *held = conn->held_head; held; held = held->next) {
+                /* Relayed while the history was read, and in it already: shown once. */
+                if (held->id && held->id <= newest)
+                        continue;
+                chat_send(conn, held->line, held->length);
+        }
+        chat_session_drop_held(conn);
+}
+
 void chat_session_deliver(void *context, const struct bus_message *message)
 {
         struct chat_service *chat = context;
@@ -406,7 +453,12 @@ void chat_session_deliver(void *context, const struct bus_message *message)
                 return;
         /* One formatted line, queued for each reader; each queue is flushed once this turn. */
         for (struct chat_conn *conn = chat->head; conn; conn = conn->next) {
-                if (conn->phase == CHAT_PHASE_CHAT && conn->id != message->sender)
+                if (conn->phase != CHAT_PHASE_CHAT || conn->id == message->sender)
+                        continue;
+                if (conn->history_pending)
+                        hold_line(conn, message->kind == BUS_MESSAGE ? message->id : 0, line,
+                                  (size_t)n);
+                else
                         chat_send(conn, line, (size_t)n);
         }
 }

@@ -505,6 +505,51 @@ class TestRedisAbsentAtStart(RedisChatTestCase):
         self.assertEqual(self.who([alice], alice), ["alice"])
 
 
+class TestHistoryAtLogin(RedisChatTestCase):
+
+    def setUp(self):
+        if DRY:
+            self.skipTest("ECHOD_REDIS_TEST_DRY: needs the Redis backend")
+        super().setUp()
+
+    def test_a_message_relayed_while_the_login_history_is_read_comes_once_in_order(self):
+        # Node A reaches Redis through a proxy that can hold its history read.
+        proxy = redistest.HoldingProxy((redistest.RedisServer.HOST, self.redis.port))
+        self.addCleanup(proxy.close)
+        a = self.node(proxy.url)
+        b = self.node()
+        ann = self.login_on(b, "ann")
+        ben = self.login_on(b, "ben")
+        carol = self.login_on(a, "carol")
+        room = [ann, ben, carol]
+        ann.send("older")
+        self.pump(room, lambda: ("ann", "older") in self.msgs(carol))
+        carol.send("/quit")
+        self.pump(room, lambda: "BYE" in carol.log)
+        carol.closed = True
+
+        # carol logs in again; the history read of her login waits at the proxy
+        # while ann's next message is stored and relayed.
+        proxy.arm(b"XREVRANGE")
+        again = self.on(a)
+        room = [ann, ben, again]
+        again.send("/token " + carol.token)
+        self.wait_line(room, again, r"^OK welcome, carol$")
+        self.assertTrue(proxy.held.wait(WAIT), "carol's login read no history")
+        ann.send("while the history is read")
+        self.pump(room, lambda: ("ann", "while the history is read") in self.msgs(ben))
+        proxy.release()
+        # A last message: whatever node A relays of the one before comes first.
+        ann.send("last")
+        self.pump(room, lambda: ("ann", "last") in self.msgs(again))
+        lines = [t for t in again.log if t.startswith(("HIST ", "MSG "))]
+        texts = [(t.split(" ", 1)[0], t.split(" ", 3)[3]) for t in lines]
+        self.assertEqual([t for _, t in texts].count("while the history is read"), 1,
+                         "carol got it twice: %r" % lines)
+        self.assertEqual([t for _, t in texts][-3:],
+                         ["older", "while the history is read", "last"], lines)
+
+
 if __name__ == "__main__":
     redistest.require_redis()
     echotest.main()

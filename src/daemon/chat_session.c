@@ -297,9 +297,43 @@ static void send_message(struct chat_conn *conn, const char *text, size_t length
         chat_wait_called(wait);
 }
 
+static void logged_out(struct chat_conn *conn, struct chat_wait *wait,
+                       const struct store_reply *reply)
+{
+        (void)wait;
+        /* -ENOENT: the session had ended already (expired, or revoked elsewhere). */
+        if (reply && reply->status < 0 && reply->status != -ENOENT) {
+                log_error("chat: store: cannot end a session of %s: %s", conn->name, reply->error);
+                chat_sendf(conn, "ERR not logged out: the %s; try again\n",
+                           reply->status == -EAGAIN ? "chat store cannot be reached"
+                                                    : "store failed");
+                return;
+        }
+        conn->token_hash[0] = '\0';
+        chat_sendf(conn, "BYE logged out\n");
+        chat_close_after_flush(conn, "logout");
+}
+
+/* /logout: the session ends in the store before the user is told it did. */
+static void log_out(struct chat_conn *conn)
+{
+        struct chat_wait *wait;
+
+        if (!conn->token_hash[0]) {
+                logged_out(conn, NULL, NULL);
+                return;
+        }
+        wait = chat_wait_new(conn, logged_out);
+        if (!wait) {
+                chat_sendf(conn, "ERR not logged out: out of memory\n");
+                return;
+        }
+        store_session_revoke_async(&conn->chat->store, conn->token_hash, chat_wait_done, wait);
+        chat_wait_called(wait);
+}
+
 static void chat_line(struct chat_conn *conn, const char *text, size_t length)
 {
-        struct chat_service *chat = conn->chat;
         struct chat_command command;
 
         if (chat_command_split(text, length, &command) == 0) {
@@ -314,12 +348,7 @@ static void chat_line(struct chat_conn *conn, const char *text, size_t length)
                 chat_sendf(conn, "BYE\n");
                 chat_close_after_flush(conn, "quit");
         } else if (chat_command_is(&command, "logout")) {
-                if (conn->token_hash[0])
-                        store_session_revoke_async(&chat->store, conn->token_hash,
-                                                   chat_store_logged, "end a session");
-                conn->token_hash[0] = '\0';
-                chat_sendf(conn, "BYE logged out\n");
-                chat_close_after_flush(conn, "logout");
+                log_out(conn);
         } else if (chat_command_is(&command, "password")) {
                 int r = auth_password_check(command.argument, command.argument_length);
 

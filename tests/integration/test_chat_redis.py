@@ -329,6 +329,32 @@ class TestRedisRestart(RedisChatTestCase):
         # logged in stay, talk on, and every node writes its presence again.
         self.restart_redis(save=False)
 
+    def test_logout_while_redis_is_down_is_refused_not_pretended(self):
+        a = self.node()
+        alice = self.login_on(a, "alice")
+        room = [alice]
+        self.redis.stop(save=True)
+        mark = len(alice.log)
+        alice.send("/logout")
+        # The session cannot be ended now: saying "BYE logged out" would be false.
+        self.assertRegex(self.wait_line(room, alice, r"^(BYE|ERR)", mark),
+                         r"^ERR not logged out: the chat store cannot be reached")
+        self.redis.start()
+        # Once the node is back on Redis, /logout ends the session for real.
+        deadline = time.monotonic() + WAIT
+        while True:
+            mark = len(alice.log)
+            alice.send("/logout")
+            line = self.wait_line(room, alice, r"^(BYE|ERR)", mark)
+            if line == "BYE logged out":
+                break
+            self.assertRegex(line, r"^ERR not logged out: ")
+            self.assertLess(time.monotonic(), deadline, "chat did not come back")
+            time.sleep(0.2)
+        again = self.on(a)
+        again.send("/token " + alice.token)
+        self.wait_line([again], again, r"^ERR unknown token$")
+
     def restart_redis(self, save):
         a, b, c = nodes = self.nodes()
         users = [self.login_on(n, name) for n, name in zip(nodes, ("ann", "ben", "cat"))]

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,11 +26,19 @@ int chat_hand_over(void *state, struct handover_writer *writer,
         int handed = 0;
 
         for (conn = chat->head; conn; conn = next) {
+                char input[CHAT_INPUT_MAX];
+                size_t input_length = 0, unread = conn->input_end - conn->input_start;
                 uint64_t token;
                 uint8_t flags = 0;
 
                 next = conn->next;
-                if (conn->phase != CHAT_PHASE_CHAT || conn->job || conn->wait || conn->overflowed) {
+                /* A store call still out: its reply is dropped, its redo line goes first. */
+                if (conn->wait && conn->wait->carried && conn->wait->redo[0])
+                        input_length =
+                            (size_t)snprintf(input, sizeof(input), "%s\n", conn->wait->redo);
+                if (conn->phase != CHAT_PHASE_CHAT || conn->job ||
+                    (conn->wait && !conn->wait->carried) || conn->overflowed ||
+                    input_length + unread > sizeof(input)) {
                         chat_sendf(conn, "BYE server restarting; log in again\n");
                         chat_close(conn, "restart while logging in");
                         continue;
@@ -56,8 +65,8 @@ int chat_hand_over(void *state, struct handover_writer *writer,
                 handover_put_u64(writer, (uint64_t)(conn->flood_tokens * 1000));
                 handover_put_bytes(writer, conn->output + conn->output_start,
                                    conn->output_end - conn->output_start);
-                handover_put_bytes(writer, conn->input + conn->input_start,
-                                   conn->input_end - conn->input_start);
+                memcpy(input + input_length, conn->input + conn->input_start, unread);
+                handover_put_bytes(writer, input, input_length + unread);
                 /* A line already handed out (ready) is done with: only a partial one goes. */
                 handover_put_bytes(writer, conn->reader.text,
                                    conn->reader.ready ? 0 : conn->reader.length);
@@ -143,7 +152,30 @@ int chat_take_over(void *state, struct handover_record *record, int fd)
         chat_session_online(conn, false);
         if (output_length > 0)
                 chat_send(conn, (const char *)output, output_length);
+        /*
+         * The next process's store may not be up yet (Redis connects on the
+         * loop): lines handled now would be refused, so they wait for it.
+         */
+        if (!store_available(&chat->store)) {
+                conn->awaiting_store = true;
+                conn->store_deadline = ev_now(chat->loop) + CHAT_STORE_WAIT;
+                ev_timer_set(&conn->timer, CHAT_STORE_POLL, CHAT_STORE_POLL);
+                ev_timer_start(chat->loop, &conn->timer);
+                return 0;
+        }
         /* Lines read but not yet handled go first; then the socket is read again. */
         chat_resume_input(conn);
         return 0;
+}
+
+void chat_take_over_tick(struct chat_conn *conn)
+{
+        struct chat_service *chat = conn->chat;
+
+        /* Past the deadline the lines go on anyway, and get the store's error. */
+        if (!store_available(&chat->store) && ev_now(chat->loop) < conn->store_deadline)
+                return;
+        conn->awaiting_store = false;
+        ev_timer_stop(chat->loop, &conn->timer);
+        chat_resume_input(conn);
 }

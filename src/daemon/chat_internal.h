@@ -36,6 +36,10 @@
 #define CHAT_CLOSE_LINGER 5.0
 /* Messages /history shows at most. */
 #define CHAT_HISTORY_REQUEST_MAX 1000
+/* Seconds a connection taken over waits for its store (Redis) before its lines are handled. */
+#define CHAT_STORE_WAIT 5.0
+/* How often such a connection looks whether the store is up. */
+#define CHAT_STORE_POLL 0.01
 
 enum chat_phase {
         CHAT_PHASE_NAME,     /* NAME? was sent */
@@ -48,6 +52,14 @@ enum chat_phase {
 struct chat_service;
 struct chat_job;
 struct chat_wait;
+
+/* A relayed line held for a connection until its login history is out. */
+struct chat_held_line {
+        struct chat_held_line *next;
+        uint64_t id; /* a message's history id; 0 for JOIN and LEAVE */
+        size_t length;
+        char line[];
+};
 
 /* Which of the service's counters a connection is in. */
 enum chat_count {
@@ -72,6 +84,8 @@ struct chat_conn {
         bool pausing;                 /* in the pause after a failure */
         enum chat_phase resume_phase; /* the prompt to give again after the pause */
         ev_tstamp login_deadline;
+        bool awaiting_store; /* taken over before the store was up: no line until it is */
+        ev_tstamp store_deadline;
         bool peer_closed; /* end of input was read */
         bool overflowed;  /* its output queue filled: a slow reader, closed */
         const char *close_reason;
@@ -88,6 +102,10 @@ struct chat_conn {
         workers_job_id job_id;
         struct chat_wait *wait; /* the store call it waits for, if any: no line is taken */
         char token_hash[AUTH_TOKEN_HASH_TEXT_SIZE]; /* its session, once logged in */
+        /* Logged in, its history not read yet: relayed lines wait, to follow it. */
+        bool history_pending;
+        struct chat_held_line *held_head, **held_tail;
+        size_t held_bytes;
         double flood_tokens;
         ev_tstamp flood_at;
         ev_tstamp started;
@@ -143,6 +161,9 @@ void chat_sendf(struct chat_conn *conn, const char *format, ...)
 /* Flush what is queued, then close with reason (the phase becomes CLOSING). */
 void chat_close_after_flush(struct chat_conn *conn, const char *reason);
 
+/* Its output would pass the limit: close it as a slow reader. */
+void chat_overflow(struct chat_conn *conn);
+
 /* Stop or start reading a connection (while a job runs, or during a pause). */
 void chat_pause_input(struct chat_conn *conn, bool paused);
 
@@ -174,6 +195,9 @@ int chat_hand_over(void *state, struct handover_writer *writer,
                    const struct service_handover *handover);
 int chat_take_over(void *state, struct handover_record *record, int fd);
 
+/* The timer of a connection taken over ran: handle its lines once the store is up. */
+void chat_take_over_tick(struct chat_conn *conn);
+
 /* chat_admin.c: echoctl's forget-identities, users, users remove, kick. */
 const struct control_chat_admin *chat_admin(void *state);
 
@@ -190,6 +214,13 @@ struct chat_wait {
         bool calling;          /* the call has not returned yet */
         bool finished;         /* done ran (before the call returned) */
         enum chat_phase again; /* the prompt to give again if it fails */
+        /*
+         * A restart may hand the connection over while the reply is out: the
+         * reply is then dropped, and redo (if set) is the line the next
+         * process handles in its place.
+         */
+        bool carried;
+        char redo[24];
         char name[CHAT_NAME_MAX + 1];
         char token_text[AUTH_TOKEN_TEXT_SIZE];
         char token_hash[AUTH_TOKEN_HASH_TEXT_SIZE];
@@ -253,6 +284,16 @@ void chat_session_online(struct chat_conn *conn, bool announce);
 
 /* Queue the HIST lines of a history reply; returns the number queued. */
 int chat_session_queue_history(struct chat_conn *conn, const struct store_reply *reply);
+
+/*
+ * The login history is out (newest: the id of its newest message, 0 if
+ * none or it failed): the lines held meanwhile follow it, less the messages
+ * it already showed.
+ */
+void chat_session_history_done(struct chat_conn *conn, uint64_t newest);
+
+/* Free the lines held for a connection. */
+void chat_session_drop_held(struct chat_conn *conn);
 
 /* Deliver a relayed message to the local users (the bus's subscriber). */
 void chat_session_deliver(void *context, const struct bus_message *message);

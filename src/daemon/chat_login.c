@@ -139,6 +139,10 @@ static void rearm_login_timer(struct chat_conn *conn)
 
 void chat_session_timer(struct chat_conn *conn)
 {
+        if (conn->awaiting_store) {
+                chat_take_over_tick(conn);
+                return;
+        }
         if (conn->pausing) {
                 conn->pausing = false;
                 rearm_login_timer(conn);
@@ -389,11 +393,17 @@ static bool server_full(struct chat_conn *conn)
 static void login_history(struct chat_conn *conn, struct chat_wait *wait,
                           const struct store_reply *reply)
 {
+        uint64_t newest = 0;
+
         (void)wait;
-        if (reply->status < 0)
+        if (reply->status < 0) {
                 log_warning("chat: store: cannot read the history: %s", reply->error);
-        else
+        } else {
                 chat_session_queue_history(conn, reply);
+                if (reply->count > 0)
+                        newest = reply->messages[reply->count - 1].id;
+        }
+        chat_session_history_done(conn, newest);
 }
 
 /* Logged in with token_hash as its session: count it online, welcome it, JOIN. */
@@ -427,6 +437,8 @@ static void logged_in(struct chat_conn *conn, const char *method)
         wait = chat_wait_new(conn, login_history);
         if (!wait)
                 return;
+        /* Messages relayed meanwhile wait, so that they follow the history, each once. */
+        conn->history_pending = true;
         store_history_last_async(&chat->store, chat->config->chat_history, chat_wait_done, wait);
         chat_wait_called(wait);
 }

@@ -143,6 +143,12 @@ static void mark_dirty(struct chat_conn *conn)
         ev_prepare_start(chat->loop, &chat->flush_watcher);
 }
 
+void chat_overflow(struct chat_conn *conn)
+{
+        conn->overflowed = true;
+        mark_dirty(conn);
+}
+
 void chat_send(struct chat_conn *conn, const char *line, size_t length)
 {
         size_t max = conn->chat->config->chat_output_max;
@@ -295,7 +301,7 @@ void chat_pause_input(struct chat_conn *conn, bool paused)
 /* Lines are taken in these phases with no job out; otherwise they wait in the input buffer. */
 static bool taking_lines(const struct chat_conn *conn)
 {
-        return !conn->job && !conn->wait &&
+        return !conn->job && !conn->wait && !conn->awaiting_store &&
                (conn->phase == CHAT_PHASE_NAME || conn->phase == CHAT_PHASE_PASSWORD ||
                 conn->phase == CHAT_PHASE_CHAT);
 }
@@ -412,6 +418,7 @@ void chat_conn_forget(struct chat_conn *conn)
         struct chat_service *chat = conn->chat;
 
         chat_wait_detach(conn);
+        chat_session_drop_held(conn);
         ev_io_stop(chat->loop, &conn->read_watcher);
         ev_io_stop(chat->loop, &conn->write_watcher);
         ev_timer_stop(chat->loop, &conn->timer);

@@ -164,6 +164,8 @@ static void send_who(struct chat_conn *conn)
                 chat_sendf(conn, "ERR out of memory\n");
                 return;
         }
+        wait->carried = true;
+        snprintf(wait->redo, sizeof(wait->redo), "/who");
         bus->ops->who(bus->state, on_who, wait);
         chat_wait_called(wait);
 }
@@ -213,6 +215,8 @@ static void send_history(struct chat_conn *conn, const char *argument, size_t le
                 chat_sendf(conn, "ERR out of memory\n");
                 return;
         }
+        wait->carried = true;
+        snprintf(wait->redo, sizeof(wait->redo), "/history %lu", count);
         store_history_last_async(&chat->store, count, chat_wait_done, wait);
         chat_wait_called(wait);
 }
@@ -285,15 +289,51 @@ static void send_message(struct chat_conn *conn, const char *text, size_t length
                 chat_sendf(conn, "ERR not sent: out of memory\n");
                 return;
         }
+        /* Sent to the store already: a restart hands the connection over without its answer. */
+        wait->carried = true;
         message.time_ms = chat_now_ms();
         /* Stored before it is relayed: what others saw is in the history. */
         store_post_async(&chat->store, &chat->bus, &message, chat_wait_done, wait);
         chat_wait_called(wait);
 }
 
+static void logged_out(struct chat_conn *conn, struct chat_wait *wait,
+                       const struct store_reply *reply)
+{
+        (void)wait;
+        /* -ENOENT: the session had ended already (expired, or revoked elsewhere). */
+        if (reply && reply->status < 0 && reply->status != -ENOENT) {
+                log_error("chat: store: cannot end a session of %s: %s", conn->name, reply->error);
+                chat_sendf(conn, "ERR not logged out: the %s; try again\n",
+                           reply->status == -EAGAIN ? "chat store cannot be reached"
+                                                    : "store failed");
+                return;
+        }
+        conn->token_hash[0] = '\0';
+        chat_sendf(conn, "BYE logged out\n");
+        chat_close_after_flush(conn, "logout");
+}
+
+/* /logout: the session ends in the store before the user is told it did. */
+static void log_out(struct chat_conn *conn)
+{
+        struct chat_wait *wait;
+
+        if (!conn->token_hash[0]) {
+                logged_out(conn, NULL, NULL);
+                return;
+        }
+        wait = chat_wait_new(conn, logged_out);
+        if (!wait) {
+                chat_sendf(conn, "ERR not logged out: out of memory\n");
+                return;
+        }
+        store_session_revoke_async(&conn->chat->store, conn->token_hash, chat_wait_done, wait);
+        chat_wait_called(wait);
+}
+
 static void chat_line(struct chat_conn *conn, const char *text, size_t length)
 {
-        struct chat_service *chat = conn->chat;
         struct chat_command command;
 
         if (chat_command_split(text, length, &command) == 0) {
@@ -308,12 +348,7 @@ static void chat_line(struct chat_conn *conn, const char *text, size_t length)
                 chat_sendf(conn, "BYE\n");
                 chat_close_after_flush(conn, "quit");
         } else if (chat_command_is(&command, "logout")) {
-                if (conn->token_hash[0])
-                        store_session_revoke_async(&chat->store, conn->token_hash,
-                                                   chat_store_logged, "end a session");
-                conn->token_hash[0] = '\0';
-                chat_sendf(conn, "BYE logged out\n");
-                chat_close_after_flush(conn, "logout");
+                log_out(conn);
         } else if (chat_command_is(&command, "password")) {
                 int r = auth_password_check(command.argument, command.argument_length);
 
@@ -376,6 +411,53 @@ void chat_session_end(struct chat_conn *conn)
         conn->counted = CHAT_COUNT_NONE;
 }
 
+/* Hold a relayed line for conn; past the output limit it is a slow reader. */
+static void hold_line(struct chat_conn *conn, uint64_t id, const char *line, size_t length)
+{
+        struct chat_held_line *held;
+
+        if (conn->overflowed)
+                return;
+        if (conn->held_bytes + length > conn->chat->config->chat_output_max ||
+            !(held = malloc(sizeof(*held) + length))) {
+                chat_overflow(conn);
+                return;
+        }
+        held->next = NULL;
+        held->id = id;
+        held->length = length;
+        memcpy(held->line, line, length);
+        if (!conn->held_head)
+                conn->held_tail = &conn->held_head;
+        *conn->held_tail = held;
+        conn->held_tail = &held->next;
+        conn->held_bytes += length;
+}
+
+void chat_session_drop_held(struct chat_conn *conn)
+{
+        while (conn->held_head) {
+                struct chat_held_line *held = conn->held_head;
+
+                conn->held_head = held->next;
+                free(held);
+        }
+        conn->held_tail = &conn->held_head;
+        conn->held_bytes = 0;
+}
+
+void chat_session_history_done(struct chat_conn *conn, uint64_t newest)
+{
+        conn->history_pending = false;
+        for (struct chat_held_line *held = conn->held_head; held; held = held->next) {
+                /* Relayed while the history was read, and in it already: shown once. */
+                if (held->id && held->id <= newest)
+                        continue;
+                chat_send(conn, held->line, held->length);
+        }
+        chat_session_drop_held(conn);
+}
+
 void chat_session_deliver(void *context, const struct bus_message *message)
 {
         struct chat_service *chat = context;
@@ -400,7 +482,12 @@ void chat_session_deliver(void *context, const struct bus_message *message)
                 return;
         /* One formatted line, queued for each reader; each queue is flushed once this turn. */
         for (struct chat_conn *conn = chat->head; conn; conn = conn->next) {
-                if (conn->phase == CHAT_PHASE_CHAT && conn->id != message->sender)
+                if (conn->phase != CHAT_PHASE_CHAT || conn->id == message->sender)
+                        continue;
+                if (conn->history_pending)
+                        hold_line(conn, message->kind == BUS_MESSAGE ? message->id : 0, line,
+                                  (size_t)n);
+                else
                         chat_send(conn, line, (size_t)n);
         }
 }

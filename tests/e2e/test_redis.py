@@ -22,6 +22,7 @@ import os
 import re
 import select
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -86,6 +87,87 @@ def chat_user(name, source, port=7070, deadline=30.0):
             if time.monotonic() > end or not any(t.startswith("ERR unavailable") for t in lines):
                 raise
             time.sleep(0.2)
+
+
+class HoldingProxy:
+    """A TCP proxy to Redis for the container's echod. hold() stops the
+    replies on the connections open at that moment (what they send still
+    reaches Redis, so their commands run); seen(marker) waits until a
+    connection has sent marker. Connections made later pass freely."""
+
+    def __init__(self, target):
+        self.target = target
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Condition()
+        self.held = set()
+        self.pairs = []
+        self.sent = b""
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            pair = (client, server)
+            with self.lock:
+                self.pairs.append(pair)
+            threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, pair), daemon=True).start()
+
+    def _pump(self, source, sink, pair):
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                for s in (source, sink):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                return
+            with self.lock:
+                if pair is None:
+                    self.sent = (self.sent + data)[-65536:]
+                    self.lock.notify_all()
+                while pair is not None and pair in self.held and not self.closed:
+                    self.lock.wait()
+            try:
+                sink.sendall(data)
+            except OSError:
+                return
+
+    def hold(self):
+        with self.lock:
+            self.held = set(self.pairs)
+            self.sent = b""
+
+    def release(self):
+        with self.lock:
+            self.held = set()
+            self.lock.notify_all()
+
+    def seen(self, marker, timeout=30.0):
+        with self.lock:
+            return self.lock.wait_for(lambda: marker in self.sent, timeout)
+
+    def close(self):
+        with self.lock:
+            self.closed = True
+            self.held = set()
+            self.lock.notify_all()
+        self.listener.close()
+        for pair in self.pairs:
+            for s in pair:
+                s.close()
 
 
 class RedisSystemdTest(unittest.TestCase):
@@ -194,6 +276,169 @@ class RedisSystemdTest(unittest.TestCase):
         res = self.ct.systemctl("stop", "echo.service", "echo.socket", "echo-chat.socket")
         self.assertEqual(res.returncode, 0, res)
         self.assertEqual(self.ct.unit_property("echo.service", "Result"), "success", self.status())
+        status, stderr = host.stop()
+        self.assertEqual(status, 0, stderr[-3000:])
+
+    def test_03_a_message_read_first_by_the_next_process_is_relayed(self):
+        """A planned restart on Redis: a line the next process reads at once
+        (sent while no process was reading) waits for its store instead of
+        being refused with "ERR not sent" (docs/echod.md: "a message sent
+        while no process was reading is read, stored and relayed by the next
+        one"). A drop-in holds the next process in ExecStartPre= until the
+        test has sent its line, so the line is in the socket when it starts."""
+        if container.port_in_use(7070):
+            self.skipTest("port 7070 is in use on this machine")
+        gate = "/run/echod-test-gate"
+        dropin = "/etc/systemd/system/echo.service.d/zz-test-gate.conf"
+        self.ct.check(["touch", gate])
+        self.ct.check(["sh", "-c", 'printf "%s\\n" "[Service]" "$1" > "$0"', dropin,
+                       "ExecStartPre=+/bin/sh -c 'while [ ! -e %s ]; do sleep 0.05; done'"
+                       % gate])
+        self.addCleanup(self.ct.run, "systemctl daemon-reload")
+        self.addCleanup(self.ct.run, ["rm", "-f", dropin, gate])
+        self.ct.check("systemctl daemon-reload")
+        self.ct.run(["systemctl", "reset-failed"] + list(UNITS))
+        for unit in ("echo-chat.socket", "echo.socket"):
+            res = self.ct.systemctl("start", unit)
+            self.assertEqual(res.returncode, 0, res)
+            self.ct.wait_state(unit, "active")
+
+        state = tempfile.mkdtemp(prefix="echod-e2e-redis-")
+        self.addCleanup(shutil.rmtree, state, True)
+        host = echotest.Echod(["--echo", "127.0.0.1:0", "--chat", "127.0.0.1:0",
+                               "--state-dir", state, "--chat-backend", self.redis.url])
+        self.addCleanup(host.close)
+        stop_drain = threading.Event()
+
+        def drain():
+            while not stop_drain.is_set():
+                if select.select([host.notify.sock], [], [], 0.1)[0]:
+                    host.notify.sock.recv(65536)
+        drainer = threading.Thread(target=drain, daemon=True)
+        drainer.start()
+        self.addCleanup(drainer.join)
+        self.addCleanup(stop_drain.set)
+
+        carol, lines = chat_user("carol", "127.0.0.4")
+        self.addCleanup(carol.close)
+        self.assertEqual(lines[-1], "OK welcome, carol", "%r\n%s" % (lines, self.status()))
+        self.ct.wait_state("echo.service", "active")
+        dave, lines = chat_user("dave", "127.0.0.5", port=host.address("tcp", "chat")[1])
+        self.addCleanup(dave.close)
+        self.assertEqual(lines[-1], "OK welcome, dave", "%r\n%s" % (lines, host.stderr()[-2000:]))
+        # Both sessions are settled (a /who each answered) before the restart.
+        carol.send("/who")
+        carol.until(r"^WHO ")
+        dave.send("/who")
+        dave.until(r"^WHO ")
+
+        self.ct.check(["rm", "-f", gate])
+        self.ct.run(["systemctl", "reset-failed", "echo.service"])
+        res = self.ct.systemctl("restart", "--no-block", "echo.service")
+        self.assertEqual(res.returncode, 0, res)
+        # The old process has handed carol over; the next one waits at the gate.
+        deadline = time.monotonic() + 30
+        while self.ct.unit_property("echo.service", "SubState") != "start-pre":
+            self.assertLess(time.monotonic(), deadline, self.status())
+            time.sleep(0.05)
+        carol.send("sent while no process was reading")
+        carol.send("/who")
+        self.ct.check(["touch", gate])
+        # The /who after it answers WHO, or "ERR unavailable" while the store is out.
+        got = carol.until(r"^(WHO |ERR unavailable)")
+        self.assertEqual([t for t in got if t.startswith(("ERR", "BYE"))], [],
+                         "%r\n%s" % (got, self.status()))
+        got = dave.until(r"^MSG ")
+        self.assertRegex(got[-1], r"^MSG \S+ carol sent while no process was reading$", got)
+
+        res = self.ct.systemctl("stop", "echo.service", "echo.socket", "echo-chat.socket")
+        self.assertEqual(res.returncode, 0, res)
+        status, stderr = host.stop()
+        self.assertEqual(status, 0, stderr[-3000:])
+
+    def test_04_a_user_whose_message_awaits_redis_stays_through_a_restart(self):
+        """A planned restart while a logged-in user's message waits for
+        Redis's answer hands the user over like any other (docs/echod.md:
+        "the user stays logged in, nobody sees a LEAVE or JOIN"), rather
+        than closing it with "BYE server restarting; log in again". The
+        container's echod reaches Redis through a proxy that holds Redis's
+        answers to the old process once the message has gone to Redis."""
+        if container.port_in_use(7070):
+            self.skipTest("port 7070 is in use on this machine")
+        proxy = HoldingProxy((redistest.RedisServer.HOST, self.redis.port))
+        self.addCleanup(proxy.close)
+        self.addCleanup(self.ct.check, ["sh", "-c", 'printf "%s\\n" "$1" > "$0"', self.config,
+                                        "chat-backend = " + self.redis.url])
+        self.ct.check(["sh", "-c", 'printf "%s\\n" "$1" > "$0"', self.config,
+                       "chat-backend = redis://127.0.0.1:%d" % proxy.port])
+        self.ct.run(["systemctl", "reset-failed"] + list(UNITS))
+        for unit in ("echo-chat.socket", "echo.socket"):
+            res = self.ct.systemctl("start", unit)
+            self.assertEqual(res.returncode, 0, res)
+            self.ct.wait_state(unit, "active")
+
+        state = tempfile.mkdtemp(prefix="echod-e2e-redis-")
+        self.addCleanup(shutil.rmtree, state, True)
+        host = echotest.Echod(["--echo", "127.0.0.1:0", "--chat", "127.0.0.1:0",
+                               "--state-dir", state, "--chat-backend", self.redis.url])
+        self.addCleanup(host.close)
+        stop_drain = threading.Event()
+
+        def drain():
+            while not stop_drain.is_set():
+                if select.select([host.notify.sock], [], [], 0.1)[0]:
+                    host.notify.sock.recv(65536)
+        drainer = threading.Thread(target=drain, daemon=True)
+        drainer.start()
+        self.addCleanup(drainer.join)
+        self.addCleanup(stop_drain.set)
+
+        erin, lines = chat_user("erin", "127.0.0.6")
+        self.addCleanup(erin.close)
+        self.assertEqual(lines[-1], "OK welcome, erin", "%r\n%s" % (lines, self.status()))
+        self.ct.wait_state("echo.service", "active")
+        frank, lines = chat_user("frank", "127.0.0.7", port=host.address("tcp", "chat")[1])
+        self.addCleanup(frank.close)
+        self.assertEqual(lines[-1], "OK welcome, frank", "%r\n%s" % (lines, host.stderr()[-2000:]))
+        erin.send("/who")
+        # (Names of the earlier tests' nodes stay until their presence expires.)
+        self.assertLessEqual({"erin", "frank"}, set(erin.until(r"^WHO ")[-1].split()[1:]))
+
+        text = "awaiting redis at the restart"
+        proxy.hold()
+        erin.send(text)
+        self.assertTrue(proxy.seen(text.encode()), "the message never went to Redis")
+        # Redis ran it (frank gets it); its answer to the old process is held.
+        got = frank.until(r"^MSG ")
+        self.assertRegex(got[-1], r"^MSG \S+ erin %s$" % text, got)
+        self.ct.run(["systemctl", "reset-failed", "echo.service"])
+        res = self.ct.systemctl("restart", "echo.service")
+        self.assertEqual(res.returncode, 0, "%s\n%s" % (res, self.status()))
+        proxy.release()
+        erin.send("/who")
+        got = erin.until(r"^(WHO |ERR unavailable|BYE)")
+        self.assertEqual([t for t in got if t.startswith(("ERR", "BYE"))], [],
+                         "%r\n%s" % (got, self.status()))
+        self.assertLessEqual({"erin", "frank"}, set(got[-1].split()[1:]), got)
+        erin.send("after the restart")
+        got = frank.until(r"^(MSG|LEAVE|JOIN) ")
+        self.assertRegex(got[-1], r"^MSG \S+ erin after the restart$", got)
+
+        # A /who whose answer is out at the restart is answered by the next process.
+        proxy.hold()
+        erin.send("/who")
+        self.assertTrue(proxy.seen(b"table.sort(out)"), "the /who never went to Redis")
+        self.ct.run(["systemctl", "reset-failed", "echo.service"])
+        res = self.ct.systemctl("restart", "echo.service")
+        self.assertEqual(res.returncode, 0, "%s\n%s" % (res, self.status()))
+        proxy.release()
+        got = erin.until(r"^(WHO |ERR unavailable|BYE)")
+        self.assertEqual([t for t in got if t.startswith(("ERR", "BYE"))], [],
+                         "%r\n%s" % (got, self.status()))
+        self.assertLessEqual({"erin", "frank"}, set(got[-1].split()[1:]), got)
+
+        res = self.ct.systemctl("stop", "echo.service", "echo.socket", "echo-chat.socket")
+        self.assertEqual(res.returncode, 0, res)
         status, stderr = host.stop()
         self.assertEqual(status, 0, stderr[-3000:])
 

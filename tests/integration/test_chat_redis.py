@@ -329,6 +329,32 @@ class TestRedisRestart(RedisChatTestCase):
         # logged in stay, talk on, and every node writes its presence again.
         self.restart_redis(save=False)
 
+    def test_logout_while_redis_is_down_is_refused_not_pretended(self):
+        a = self.node()
+        alice = self.login_on(a, "alice")
+        room = [alice]
+        self.redis.stop(save=True)
+        mark = len(alice.log)
+        alice.send("/logout")
+        # The session cannot be ended now: saying "BYE logged out" would be false.
+        self.assertRegex(self.wait_line(room, alice, r"^(BYE|ERR)", mark),
+                         r"^ERR not logged out: the chat store cannot be reached")
+        self.redis.start()
+        # Once the node is back on Redis, /logout ends the session for real.
+        deadline = time.monotonic() + WAIT
+        while True:
+            mark = len(alice.log)
+            alice.send("/logout")
+            line = self.wait_line(room, alice, r"^(BYE|ERR)", mark)
+            if line == "BYE logged out":
+                break
+            self.assertRegex(line, r"^ERR not logged out: ")
+            self.assertLess(time.monotonic(), deadline, "chat did not come back")
+            time.sleep(0.2)
+        again = self.on(a)
+        again.send("/token " + alice.token)
+        self.wait_line([again], again, r"^ERR unknown token$")
+
     def restart_redis(self, save):
         a, b, c = nodes = self.nodes()
         users = [self.login_on(n, name) for n, name in zip(nodes, ("ann", "ben", "cat"))]
@@ -503,6 +529,51 @@ class TestRedisAbsentAtStart(RedisChatTestCase):
         self.addCleanup(late.close)
         alice = self.login_on(node, "alice", deadline=WAIT)
         self.assertEqual(self.who([alice], alice), ["alice"])
+
+
+class TestHistoryAtLogin(RedisChatTestCase):
+
+    def setUp(self):
+        if DRY:
+            self.skipTest("ECHOD_REDIS_TEST_DRY: needs the Redis backend")
+        super().setUp()
+
+    def test_a_message_relayed_while_the_login_history_is_read_comes_once_in_order(self):
+        # Node A reaches Redis through a proxy that can hold its history read.
+        proxy = redistest.HoldingProxy((redistest.RedisServer.HOST, self.redis.port))
+        self.addCleanup(proxy.close)
+        a = self.node(proxy.url)
+        b = self.node()
+        ann = self.login_on(b, "ann")
+        ben = self.login_on(b, "ben")
+        carol = self.login_on(a, "carol")
+        room = [ann, ben, carol]
+        ann.send("older")
+        self.pump(room, lambda: ("ann", "older") in self.msgs(carol))
+        carol.send("/quit")
+        self.pump(room, lambda: "BYE" in carol.log)
+        carol.closed = True
+
+        # carol logs in again; the history read of her login waits at the proxy
+        # while ann's next message is stored and relayed.
+        proxy.arm(b"XREVRANGE")
+        again = self.on(a)
+        room = [ann, ben, again]
+        again.send("/token " + carol.token)
+        self.wait_line(room, again, r"^OK welcome, carol$")
+        self.assertTrue(proxy.held.wait(WAIT), "carol's login read no history")
+        ann.send("while the history is read")
+        self.pump(room, lambda: ("ann", "while the history is read") in self.msgs(ben))
+        proxy.release()
+        # A last message: whatever node A relays of the one before comes first.
+        ann.send("last")
+        self.pump(room, lambda: ("ann", "last") in self.msgs(again))
+        lines = [t for t in again.log if t.startswith(("HIST ", "MSG "))]
+        texts = [(t.split(" ", 1)[0], t.split(" ", 3)[3]) for t in lines]
+        self.assertEqual([t for _, t in texts].count("while the history is read"), 1,
+                         "carol got it twice: %r" % lines)
+        self.assertEqual([t for _, t in texts][-3:],
+                         ["older", "while the history is read", "last"], lines)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import echotest
@@ -274,3 +275,89 @@ class RedisServer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class HoldingProxy:
+    """A TCP proxy in front of a Redis, for a node's connections to it.
+
+    arm(marker): the first connection to send marker (in what the node
+    writes) is then held both ways, that write included, until release():
+    what it sends does not reach Redis, what Redis says does not reach it.
+    held.wait() tells when that happened. Other connections pass freely."""
+
+    def __init__(self, target):
+        self.target = target
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.url = "redis://127.0.0.1:%d" % self.port
+        self.lock = threading.Condition()
+        self.marker = None
+        self.holding = None
+        self.held = threading.Event()
+        self.closed = False
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            pair = (client, server)
+            with self.lock:
+                self.socks += [client, server]
+            threading.Thread(target=self._pump, args=(client, server, pair, True),
+                             daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, pair, False),
+                             daemon=True).start()
+
+    def _pump(self, source, sink, pair, upstream):
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                for s in (source, sink):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                return
+            with self.lock:
+                if upstream and self.marker and self.marker in data:
+                    self.marker = None
+                    self.holding = pair
+                    self.held.set()
+                while self.holding is pair and not self.closed:
+                    self.lock.wait()
+            try:
+                sink.sendall(data)
+            except OSError:
+                return
+
+    def arm(self, marker):
+        with self.lock:
+            self.marker = marker
+
+    def release(self):
+        with self.lock:
+            self.holding = None
+            self.lock.notify_all()
+
+    def close(self):
+        with self.lock:
+            self.closed = True
+            self.holding = None
+            self.lock.notify_all()
+        self.listener.close()
+        for s in self.socks:
+            s.close()

@@ -1168,6 +1168,50 @@ static void message_missed_while_unsubscribed_is_delivered_once_after(void **sta
         assert_int_equal(f->a.inbox.count, 4);
 }
 
+/* The newest history entry is another program's (no text): a node starts and serves anyway. */
+static void a_malformed_newest_entry_does_not_keep_a_node_down(void **state)
+{
+        struct fixture *f = *state;
+        char answer[256];
+
+        assert_int_equal(
+            redis_ask(f->port, "XADD echod:history * t 1 n ann", answer, sizeof(answer)), 0);
+        open_a(f, 0);
+        post(f, &f->a, NODE_A, "after it", 0);
+        expect(f, NODE_A, &f->a.inbox, 1);
+        assert_string_equal(f->a.inbox.items[0].text, "after it");
+}
+
+static bool b_has_one(struct fixture *f, void *arg)
+{
+        (void)arg;
+        return f->b.inbox.count >= 1;
+}
+
+/* A catch-up past a batch of malformed entries goes on to the good one behind them. */
+static void catch_up_passes_a_batch_of_malformed_entries(void **state)
+{
+        struct fixture *f = *state;
+        char command[64];
+        long long a_subscriber, b_subscriber;
+
+        open_a(f, 0);
+        a_subscriber = subscriber_id(f, -1);
+        open_node(f, &f->b, 0);
+        run_until(f, NODES_BOTH, both_available, NULL);
+        b_subscriber = subscriber_id(f, a_subscriber);
+        /* B's subscriber goes; meanwhile a whole catch-up batch of bad entries, then a message. */
+        snprintf(command, sizeof(command), "CLIENT KILL ID %lld", b_subscriber);
+        assert_int_equal(redis_integer(f->port, command), 1);
+        assert_int_equal(
+            redis_integer(f->port, "EVAL \"for i = 1, 1000 do redis.call('XADD', "
+                                   "'echod:history', '*', 't', '1', 'n', 'ann') end return 1\" 0"),
+            1);
+        post(f, &f->a, NODE_A, "behind them", 1);
+        run_until(f, NODE_B, b_has_one, NULL);
+        assert_string_equal(f->b.inbox.items[0].text, "behind them");
+}
+
 static bool a_unavailable(struct fixture *f, void *arg)
 {
         (void)arg;
@@ -1258,6 +1302,8 @@ int main(void)
             REDIS_TEST(presence_joins_once_and_leaves_once_across_nodes),
             REDIS_TEST(a_dead_node_is_pruned_with_a_leave),
             REDIS_TEST(malformed_data_is_an_error_not_a_crash),
+            REDIS_TEST(a_malformed_newest_entry_does_not_keep_a_node_down),
+            REDIS_TEST(catch_up_passes_a_batch_of_malformed_entries),
             REDIS_TEST(unavailable_at_start_fails_at_once),
             REDIS_TEST(pending_calls_end_cancelled_when_the_store_is_freed),
             REDIS_TEST(store_freed_from_its_own_callback_cancels_the_rest),

@@ -147,17 +147,32 @@ static void deliver_payload(struct redis_backend *backend, const char *data, siz
         deliver(backend, &message);
 }
 
+/* The stream ID of an XRANGE entry, whatever its fields hold. */
+static int entry_id(const redisReply *entry, struct redis_stream_id *id)
+{
+        const redisReply *text;
+
+        if (!entry || entry->type != REDIS_REPLY_ARRAY || entry->elements != 2)
+                return -EBADMSG;
+        text = entry->element[0];
+        if (!text || (text->type != REDIS_REPLY_STRING && text->type != REDIS_REPLY_STATUS))
+                return -EBADMSG;
+        return redis_stream_id_parse(text->str, text->len, id);
+}
+
 static void deliver_entry(struct redis_backend *backend, const redisReply *entry)
 {
         struct store_message stored;
         struct bus_message message;
+        struct redis_stream_id id;
         const char *node = "";
         uint64_t sender = 0;
 
+        /* A malformed entry is passed over, not read again and again. */
+        if (entry_id(entry, &id) < 0 || !advance(&backend->relay, id))
+                return;
         if (redis_reply_read_entry(entry, &stored, &node, &sender) < 0 ||
             chat_name_check(stored.name, strlen(stored.name)) < 0)
-                return;
-        if (!advance(&backend->relay, redis_stream_id_from_u64(stored.id)))
                 return;
         message = (struct bus_message){
             .kind = BUS_MESSAGE,
@@ -315,20 +330,19 @@ static void tip_replied(redisAsyncContext *context, void *reply_opaque, void *pr
         struct redis_backend *backend = privdata;
         struct redis_relay *relay = &backend->relay;
         const redisReply *reply = reply_opaque;
-        struct store_message newest;
+        struct redis_stream_id newest = {0, 0};
 
         relay->tip_asked = false;
         if (!reply || backend->freeing)
                 return;
+        /* Only the newest entry's ID matters: what it holds is not read. */
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements > 1 ||
-            (reply->elements == 1 &&
-             redis_reply_read_entry(reply->element[0], &newest, NULL, NULL) < 0)) {
+            (reply->elements == 1 && entry_id(reply->element[0], &newest) < 0)) {
                 redis_backend_drop(backend, context, "XREVRANGE: unexpected reply");
                 return;
         }
         if (!relay->have_last) {
-                relay->last = reply->elements ? redis_stream_id_from_u64(newest.id)
-                                              : (struct redis_stream_id){0, 0};
+                relay->last = newest;
                 relay->have_last = true;
         }
         subscribe_when_ready(backend);

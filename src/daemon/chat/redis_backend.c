@@ -551,6 +551,15 @@ void redis_backend_free(struct redis_backend *backend)
         ev_timer_stop(backend->loop, &backend->reconnect_timer);
         ev_timer_stop(backend->loop, &backend->health_timer);
         redis_presence_fini(backend);
+        /*
+         * What was queued this loop turn goes out still (a message read just
+         * before a restart's hand-over): one write that does not block.
+         */
+        if (backend->command && (backend->command->c.flags & REDIS_CONNECTED)) {
+                int done = 0;
+
+                (void)redisBufferWrite(&backend->command->c, &done);
+        }
         close_connection(backend, &backend->command);
         close_connection(backend, &backend->subscriber);
         if (backend->closing == 0)

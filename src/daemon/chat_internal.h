@@ -104,6 +104,7 @@ struct chat_conn {
         char token_hash[AUTH_TOKEN_HASH_TEXT_SIZE]; /* its session, once logged in */
         /* Logged in, its history not read yet: relayed lines wait, to follow it. */
         bool history_pending;
+        uint64_t history_newest; /* the newest message its login history showed */
         struct chat_held_line *held_head, **held_tail;
         size_t held_bytes;
         double flood_tokens;

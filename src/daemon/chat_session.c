@@ -449,6 +449,7 @@ void chat_session_drop_held(struct chat_conn *conn)
 void chat_session_history_done(struct chat_conn *conn, uint64_t newest)
 {
         conn->history_pending = false;
+        conn->history_newest = newest;
         for (struct chat_held_line *held = conn->held_head; held; held = held->next) {
                 /* Relayed while the history was read, and in it already: shown once. */
                 if (held->id && held->id <= newest)
@@ -483,6 +484,14 @@ void chat_session_deliver(void *context, const struct bus_message *message)
         /* One formatted line, queued for each reader; each queue is flushed once this turn. */
         for (struct chat_conn *conn = chat->head; conn; conn = conn->next) {
                 if (conn->phase != CHAT_PHASE_CHAT || conn->id == message->sender)
+                        continue;
+                /*
+                 * Stored before the login history was read, relayed after it
+                 * (the relay and the read do not share a connection to Redis):
+                 * the history showed it already.
+                 */
+                if (message->kind == BUS_MESSAGE && message->id &&
+                    message->id <= conn->history_newest)
                         continue;
                 if (conn->history_pending)
                         hold_line(conn, message->kind == BUS_MESSAGE ? message->id : 0, line,

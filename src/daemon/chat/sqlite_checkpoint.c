@@ -106,6 +106,17 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int pages)
         return SQLITE_OK;
 }
 
+/* Close the thread's connection and free; the thread is not running. */
+static void checkpoint_free(struct sqlite_checkpoint *checkpoint)
+{
+        sqlite3_close(checkpoint->db);
+        pthread_cond_destroy(&checkpoint->wake);
+        pthread_cond_destroy(&checkpoint->finished);
+        pthread_mutex_destroy(&checkpoint->lock);
+        pthread_mutex_destroy(&checkpoint->running);
+        free(checkpoint);
+}
+
 int sqlite_checkpoint_start(struct sqlite_checkpoint **out, sqlite3 *db, const char *path)
 {
         struct sqlite_checkpoint *checkpoint = calloc(1, sizeof(*checkpoint));
@@ -141,12 +152,7 @@ int sqlite_checkpoint_start(struct sqlite_checkpoint **out, sqlite3 *db, const c
         *out = checkpoint;
         return 0;
 fail:
-        sqlite3_close(checkpoint->db);
-        pthread_cond_destroy(&checkpoint->wake);
-        pthread_cond_destroy(&checkpoint->finished);
-        pthread_mutex_destroy(&checkpoint->lock);
-        pthread_mutex_destroy(&checkpoint->running);
-        free(checkpoint);
+        checkpoint_free(checkpoint);
         return r;
 }
 
@@ -160,12 +166,7 @@ void sqlite_checkpoint_stop(struct sqlite_checkpoint *checkpoint)
         pthread_cond_signal(&checkpoint->wake);
         pthread_mutex_unlock(&checkpoint->lock);
         pthread_join(checkpoint->thread, NULL);
-        sqlite3_close(checkpoint->db);
-        pthread_cond_destroy(&checkpoint->wake);
-        pthread_cond_destroy(&checkpoint->finished);
-        pthread_mutex_destroy(&checkpoint->lock);
-        pthread_mutex_destroy(&checkpoint->running);
-        free(checkpoint);
+        checkpoint_free(checkpoint);
 }
 
 uint64_t sqlite_checkpoint_count(struct sqlite_checkpoint *checkpoint)

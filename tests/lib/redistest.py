@@ -278,12 +278,19 @@ class RedisServer:
 
 
 class HoldingProxy:
-    """A TCP proxy in front of a Redis, for a node's connections to it.
+    """A TCP proxy in front of a Redis, for a node's connections to it. Two
+    ways to stall a node halfway through a call:
 
     arm(marker): the first connection to send marker (in what the node
     writes) is then held both ways, that write included, until release():
     what it sends does not reach Redis, what Redis says does not reach it.
-    held.wait() tells when that happened. Other connections pass freely."""
+    held.wait() tells when that happened.
+
+    hold_replies(): the connections open at that moment still reach Redis
+    (their commands run) but get no reply until release(); seen(marker)
+    waits until one of them has sent marker.
+
+    Other connections pass freely."""
 
     def __init__(self, target):
         self.target = target
@@ -294,7 +301,10 @@ class HoldingProxy:
         self.url = "redis://127.0.0.1:%d" % self.port
         self.lock = threading.Condition()
         self.marker = None
-        self.holding = None
+        self.holding = None         # the pair held both ways (arm)
+        self.replies_held = set()   # the pairs whose replies are held (hold_replies)
+        self.pairs = []
+        self.sent = b""             # what held connections sent since hold_replies()
         self.held = threading.Event()
         self.closed = False
         self.socks = []
@@ -314,10 +324,16 @@ class HoldingProxy:
             pair = (client, server)
             with self.lock:
                 self.socks += [client, server]
+                self.pairs.append(pair)
             threading.Thread(target=self._pump, args=(client, server, pair, True),
                              daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, pair, False),
                              daemon=True).start()
+
+    def _stalled(self, pair, upstream):
+        if self.closed:
+            return False
+        return self.holding is pair or (not upstream and pair in self.replies_held)
 
     def _pump(self, source, sink, pair, upstream):
         while True:
@@ -333,11 +349,14 @@ class HoldingProxy:
                         pass
                 return
             with self.lock:
+                if upstream and pair in self.replies_held:
+                    self.sent = (self.sent + data)[-65536:]
+                    self.lock.notify_all()
                 if upstream and self.marker and self.marker in data:
                     self.marker = None
                     self.holding = pair
                     self.held.set()
-                while self.holding is pair and not self.closed:
+                while self._stalled(pair, upstream):
                     self.lock.wait()
             try:
                 sink.sendall(data)
@@ -348,15 +367,26 @@ class HoldingProxy:
         with self.lock:
             self.marker = marker
 
+    def hold_replies(self):
+        with self.lock:
+            self.replies_held = set(self.pairs)
+            self.sent = b""
+
+    def seen(self, marker, timeout=30.0):
+        with self.lock:
+            return self.lock.wait_for(lambda: marker in self.sent, timeout)
+
     def release(self):
         with self.lock:
             self.holding = None
+            self.replies_held = set()
             self.lock.notify_all()
 
     def close(self):
         with self.lock:
             self.closed = True
             self.holding = None
+            self.replies_held = set()
             self.lock.notify_all()
         self.listener.close()
         for s in self.socks:

@@ -89,87 +89,6 @@ def chat_user(name, source, port=7070, deadline=30.0):
             time.sleep(0.2)
 
 
-class HoldingProxy:
-    """A TCP proxy to Redis for the container's echod. hold() stops the
-    replies on the connections open at that moment (what they send still
-    reaches Redis, so their commands run); seen(marker) waits until a
-    connection has sent marker. Connections made later pass freely."""
-
-    def __init__(self, target):
-        self.target = target
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        self.lock = threading.Condition()
-        self.held = set()
-        self.pairs = []
-        self.sent = b""
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection(self.target)
-            pair = (client, server)
-            with self.lock:
-                self.pairs.append(pair)
-            threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, pair), daemon=True).start()
-
-    def _pump(self, source, sink, pair):
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                for s in (source, sink):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-                return
-            with self.lock:
-                if pair is None:
-                    self.sent = (self.sent + data)[-65536:]
-                    self.lock.notify_all()
-                while pair is not None and pair in self.held and not self.closed:
-                    self.lock.wait()
-            try:
-                sink.sendall(data)
-            except OSError:
-                return
-
-    def hold(self):
-        with self.lock:
-            self.held = set(self.pairs)
-            self.sent = b""
-
-    def release(self):
-        with self.lock:
-            self.held = set()
-            self.lock.notify_all()
-
-    def seen(self, marker, timeout=30.0):
-        with self.lock:
-            return self.lock.wait_for(lambda: marker in self.sent, timeout)
-
-    def close(self):
-        with self.lock:
-            self.closed = True
-            self.held = set()
-            self.lock.notify_all()
-        self.listener.close()
-        for pair in self.pairs:
-            for s in pair:
-                s.close()
-
-
 class RedisSystemdTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -210,6 +129,32 @@ class RedisSystemdTest(unittest.TestCase):
         return self.ct.run(["systemctl", "status", "--no-pager", "-l", "-n", "30",
                             "echo.service"]).stdout
 
+    def start_sockets(self):
+        for unit in ("echo-chat.socket", "echo.socket"):
+            res = self.ct.systemctl("start", unit)
+            self.assertEqual(res.returncode, 0, res)
+            self.ct.wait_state(unit, "active")
+
+    def host_node(self):
+        """A second node: a plain echod on the host, on the same Redis."""
+        state = tempfile.mkdtemp(prefix="echod-e2e-redis-")
+        self.addCleanup(shutil.rmtree, state, True)
+        host = echotest.Echod(["--echo", "127.0.0.1:0", "--chat", "127.0.0.1:0",
+                               "--state-dir", state, "--chat-backend", self.redis.url])
+        self.addCleanup(host.close)
+        # Read its sd_notify messages as systemd would (echod waits when the queue is full).
+        stop_drain = threading.Event()
+
+        def drain():
+            while not stop_drain.is_set():
+                if select.select([host.notify.sock], [], [], 0.1)[0]:
+                    host.notify.sock.recv(65536)
+        drainer = threading.Thread(target=drain, daemon=True)
+        drainer.start()
+        self.addCleanup(drainer.join)
+        self.addCleanup(stop_drain.set)
+        return host
+
     def test_01_the_drop_in_applies_and_its_exposure(self):
         self.assertIn(DROPIN, self.ct.unit_property("echo.service", "DropInPaths").split())
         self.assertEqual(self.ct.unit_property("echo.service", "PrivateNetwork"), "no")
@@ -230,29 +175,10 @@ class RedisSystemdTest(unittest.TestCase):
         if container.port_in_use(7070):
             self.skipTest("port 7070 is in use on this machine")
         self.ct.run(["systemctl", "reset-failed"] + list(UNITS))
-        for unit in ("echo-chat.socket", "echo.socket"):
-            res = self.ct.systemctl("start", unit)
-            self.assertEqual(res.returncode, 0, res)
-            self.ct.wait_state(unit, "active")
+        self.start_sockets()
         self.assertEqual(tcp_echo(b"echo beside redis\n")[0], b"echo beside redis\n")
 
-        # A second node: a plain echod on the host, on the same Redis.
-        state = tempfile.mkdtemp(prefix="echod-e2e-redis-")
-        self.addCleanup(shutil.rmtree, state, True)
-        host = echotest.Echod(["--echo", "127.0.0.1:0", "--chat", "127.0.0.1:0",
-                               "--state-dir", state, "--chat-backend", self.redis.url])
-        self.addCleanup(host.close)
-        # Read its sd_notify messages as systemd would (echod waits when the queue is full).
-        stop_drain = threading.Event()
-
-        def drain():
-            while not stop_drain.is_set():
-                if select.select([host.notify.sock], [], [], 0.1)[0]:
-                    host.notify.sock.recv(65536)
-        drainer = threading.Thread(target=drain, daemon=True)
-        drainer.start()
-        self.addCleanup(drainer.join)
-        self.addCleanup(stop_drain.set)
+        host = self.host_node()
 
         alice, lines = chat_user("alice", "127.0.0.2")
         self.addCleanup(alice.close)
@@ -298,26 +224,9 @@ class RedisSystemdTest(unittest.TestCase):
         self.addCleanup(self.ct.run, ["rm", "-f", dropin, gate])
         self.ct.check("systemctl daemon-reload")
         self.ct.run(["systemctl", "reset-failed"] + list(UNITS))
-        for unit in ("echo-chat.socket", "echo.socket"):
-            res = self.ct.systemctl("start", unit)
-            self.assertEqual(res.returncode, 0, res)
-            self.ct.wait_state(unit, "active")
+        self.start_sockets()
 
-        state = tempfile.mkdtemp(prefix="echod-e2e-redis-")
-        self.addCleanup(shutil.rmtree, state, True)
-        host = echotest.Echod(["--echo", "127.0.0.1:0", "--chat", "127.0.0.1:0",
-                               "--state-dir", state, "--chat-backend", self.redis.url])
-        self.addCleanup(host.close)
-        stop_drain = threading.Event()
-
-        def drain():
-            while not stop_drain.is_set():
-                if select.select([host.notify.sock], [], [], 0.1)[0]:
-                    host.notify.sock.recv(65536)
-        drainer = threading.Thread(target=drain, daemon=True)
-        drainer.start()
-        self.addCleanup(drainer.join)
-        self.addCleanup(stop_drain.set)
+        host = self.host_node()
 
         carol, lines = chat_user("carol", "127.0.0.4")
         self.addCleanup(carol.close)
@@ -365,33 +274,16 @@ class RedisSystemdTest(unittest.TestCase):
         answers to the old process once the message has gone to Redis."""
         if container.port_in_use(7070):
             self.skipTest("port 7070 is in use on this machine")
-        proxy = HoldingProxy((redistest.RedisServer.HOST, self.redis.port))
+        proxy = redistest.HoldingProxy((redistest.RedisServer.HOST, self.redis.port))
         self.addCleanup(proxy.close)
         self.addCleanup(self.ct.check, ["sh", "-c", 'printf "%s\\n" "$1" > "$0"', self.config,
                                         "chat-backend = " + self.redis.url])
         self.ct.check(["sh", "-c", 'printf "%s\\n" "$1" > "$0"', self.config,
                        "chat-backend = redis://127.0.0.1:%d" % proxy.port])
         self.ct.run(["systemctl", "reset-failed"] + list(UNITS))
-        for unit in ("echo-chat.socket", "echo.socket"):
-            res = self.ct.systemctl("start", unit)
-            self.assertEqual(res.returncode, 0, res)
-            self.ct.wait_state(unit, "active")
+        self.start_sockets()
 
-        state = tempfile.mkdtemp(prefix="echod-e2e-redis-")
-        self.addCleanup(shutil.rmtree, state, True)
-        host = echotest.Echod(["--echo", "127.0.0.1:0", "--chat", "127.0.0.1:0",
-                               "--state-dir", state, "--chat-backend", self.redis.url])
-        self.addCleanup(host.close)
-        stop_drain = threading.Event()
-
-        def drain():
-            while not stop_drain.is_set():
-                if select.select([host.notify.sock], [], [], 0.1)[0]:
-                    host.notify.sock.recv(65536)
-        drainer = threading.Thread(target=drain, daemon=True)
-        drainer.start()
-        self.addCleanup(drainer.join)
-        self.addCleanup(stop_drain.set)
+        host = self.host_node()
 
         erin, lines = chat_user("erin", "127.0.0.6")
         self.addCleanup(erin.close)
@@ -400,12 +292,14 @@ class RedisSystemdTest(unittest.TestCase):
         frank, lines = chat_user("frank", "127.0.0.7", port=host.address("tcp", "chat")[1])
         self.addCleanup(frank.close)
         self.assertEqual(lines[-1], "OK welcome, frank", "%r\n%s" % (lines, host.stderr()[-2000:]))
+        # frank is in Redis's presence once his JOIN is out (OK welcome comes before it).
+        erin.until(r"^JOIN frank$")
         erin.send("/who")
         # (Names of the earlier tests' nodes stay until their presence expires.)
         self.assertLessEqual({"erin", "frank"}, set(erin.until(r"^WHO ")[-1].split()[1:]))
 
         text = "awaiting redis at the restart"
-        proxy.hold()
+        proxy.hold_replies()
         erin.send(text)
         self.assertTrue(proxy.seen(text.encode()), "the message never went to Redis")
         # Redis ran it (frank gets it); its answer to the old process is held.
@@ -425,7 +319,7 @@ class RedisSystemdTest(unittest.TestCase):
         self.assertRegex(got[-1], r"^MSG \S+ erin after the restart$", got)
 
         # A /who whose answer is out at the restart is answered by the next process.
-        proxy.hold()
+        proxy.hold_replies()
         erin.send("/who")
         self.assertTrue(proxy.seen(b"table.sort(out)"), "the /who never went to Redis")
         self.ct.run(["systemctl", "reset-failed", "echo.service"])

@@ -299,4 +299,11 @@ void chat_session_drop_held(struct chat_conn *conn);
 /* Deliver a relayed message to the local users (the bus's subscriber). */
 void chat_session_deliver(void *context, const struct bus_message *message);
 
+/*
+ * A session of conn's user ended: close the user's other connections logged
+ * in with token_hash (NULL: every session of the user), here and, through
+ * the bus, on every node. conn itself stays.
+ */
+void chat_session_end_sessions(struct chat_conn *conn, const char *token_hash);
+
 #endif

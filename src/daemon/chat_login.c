@@ -510,6 +510,8 @@ static void password_stored(struct chat_conn *conn, struct chat_wait *wait,
         /* Every session of the user ends, so a stolen token stops working; a new one follows. */
         store_session_revoke_user_async(&conn->chat->store, conn->name, chat_store_logged,
                                         "end the sessions of a user");
+        /* Its other connections, logged in with the sessions just ended, close too. */
+        chat_session_end_sessions(conn, NULL);
         new_session(conn, changed_session, NULL);
 }
 

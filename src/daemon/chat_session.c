@@ -297,6 +297,50 @@ static void send_message(struct chat_conn *conn, const char *text, size_t length
         chat_wait_called(wait);
 }
 
+/*
+ * Close the connections of name here that are logged in with the session
+ * token_hash (NULL: with any session), except the connection keep. Used
+ * when a session ends by /logout (the same token may be logged in on
+ * several connections) and when /password ends every session of the user.
+ */
+static void end_local_sessions(struct chat_service *chat, const char *name, const char *token_hash,
+                               uint64_t keep)
+{
+        for (struct chat_conn *conn = chat->head; conn; conn = conn->next) {
+                if (conn->phase != CHAT_PHASE_CHAT || conn->id == keep ||
+                    strcasecmp(conn->name, name) != 0)
+                        continue;
+                if (token_hash && strcmp(conn->token_hash, token_hash) != 0)
+                        continue;
+                conn->token_hash[0] = '\0';
+                chat_sendf(conn, "BYE session ended: %s\n",
+                           token_hash ? "logged out on another connection"
+                                      : "the password was changed");
+                chat_close_after_flush(conn, "session ended");
+        }
+}
+
+void chat_session_end_sessions(struct chat_conn *conn, const char *token_hash)
+{
+        struct bus_message message = {
+            .kind = BUS_END,
+            .time_ms = chat_now_ms(),
+            .sender = conn->id,
+            .name = conn->name,
+            .text = token_hash ? token_hash : "",
+            .text_length = token_hash ? strlen(token_hash) : 0,
+        };
+
+        end_local_sessions(conn->chat, conn->name, token_hash, conn->id);
+        /*
+         * The other nodes close theirs when the message reaches them. If it
+         * cannot be relayed now (Redis is down), their connections stay
+         * until they close, but the session is revoked in the store: no new
+         * login uses it, and its messages cannot be stored, hence not sent.
+         */
+        (void)bus_publish(&conn->chat->bus, &message);
+}
+
 static void logged_out(struct chat_conn *conn, struct chat_wait *wait,
                        const struct store_reply *reply)
 {
@@ -309,6 +353,8 @@ static void logged_out(struct chat_conn *conn, struct chat_wait *wait,
                                                     : "store failed");
                 return;
         }
+        if (conn->token_hash[0])
+                chat_session_end_sessions(conn, conn->token_hash);
         conn->token_hash[0] = '\0';
         chat_sendf(conn, "BYE logged out\n");
         chat_close_after_flush(conn, "logout");
@@ -476,6 +522,12 @@ void chat_session_deliver(void *context, const struct bus_message *message)
         case BUS_LEAVE:
                 n = snprintf(line, sizeof(line), "LEAVE %s\n", message->name);
                 break;
+        case BUS_END:
+                /* A sender here means it came from this node, which closed its own already. */
+                if (message->sender == 0)
+                        end_local_sessions(chat, message->name,
+                                           message->text_length ? message->text : NULL, 0);
+                return;
         default:
                 return;
         }

@@ -684,6 +684,38 @@ class TestTokens(ChatTestCase):
         bad.expect(r"^ERR wrong password$")
         self.login("alice", "a brand new password")
 
+    def test_logout_closes_every_connection_of_that_session_and_only_those(self):
+        self.start()
+        first = self.register("alice")
+        same, _ = self.token_login(first.token)  # the same session on a second connection
+        other, _ = self.login("alice")           # a session of its own
+        bob = self.register("bob")
+        first.send("/logout")
+        self.assertEqual([t for t in first.expect_closed() if not t.startswith("JOIN ")],
+                         ["BYE logged out"])
+        self.assertIn("BYE session ended: logged out on another connection", same.expect_closed())
+        # The other session goes on: it talks, and bob hears it.
+        other.send("still here")
+        self.assertEqual(MSG_RE.match(bob.expect(r"^MSG ")).group(3), "still here")
+
+    def test_password_change_closes_the_users_other_connections(self):
+        self.start()
+        first = self.register("alice")
+        by_password, _ = self.login("alice")
+        by_token, _ = self.token_login(first.token)
+        bob = self.register("bob")
+        first.send("/password a brand new password")
+        first.expect(r"^TOKEN ")
+        first.expect(r"^OK password changed")
+        for ended in (by_password, by_token):
+            self.assertIn("BYE session ended: the password was changed", ended.expect_closed())
+        # Nothing of the ended sessions is relayed; the changing connection still talks.
+        first.send("after the change")
+        lines = bob.until(r"^MSG ")
+        self.assertEqual(MSG_RE.match(lines[-1]).group(3), "after the change")
+        bob.send("/who")
+        self.assertEqual(sorted(bob.expect(r"^WHO").split()), ["WHO", "alice", "bob"])
+
 
 class TestRelay(ChatTestCase):
 

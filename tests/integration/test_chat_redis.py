@@ -240,6 +240,24 @@ class TestLoginAcrossNodes(RedisChatTestCase):
         wrong.send("not her password")
         wrong.expect(r"^ERR wrong password$")
 
+    def test_logout_and_a_password_change_end_the_sessions_on_every_node(self):
+        a, b = self.nodes(2)
+        alice = self.login_on(a, "alice")
+        same_on_b = self.login_on(b, "alice", token=alice.token)  # alice's session, on B
+        own_on_b = self.login_on(b, "alice")                      # a session of its own
+        also_on_a = self.login_on(a, "alice")
+        alice.send("/logout")
+        self.assertIn("BYE logged out", alice.expect_closed())
+        self.assertIn("BYE session ended: logged out on another connection",
+                      same_on_b.expect_closed())
+        # /password on B ends every other session, on A too.
+        own_on_b.send("/password a brand new password")
+        own_on_b.expect(r"^TOKEN ")
+        own_on_b.expect(r"^OK password changed")
+        self.assertIn("BYE session ended: the password was changed", also_on_a.expect_closed())
+        own_on_b.send("/who")
+        self.assertEqual(own_on_b.expect(r"^WHO"), "WHO alice")
+
 
 class TestRelayAcrossNodes(RedisChatTestCase):
 

@@ -20,6 +20,13 @@ enum bus_kind {
         BUS_MESSAGE, /* MSG: text holds the message */
         BUS_JOIN,    /* JOIN: text is empty */
         BUS_LEAVE,   /* LEAVE: text is empty */
+        /*
+         * Sessions of name ended (/logout, /password): text is the hash of
+         * the one session token that ended, or empty when every session of
+         * the user ended. The user's connections logged in with it close,
+         * except the sender's own connection. Nothing is shown to others.
+         */
+        BUS_END,
 };
 
 struct bus_message {

@@ -27,7 +27,8 @@ static int local_publish(void *opaque, const struct bus_message *message)
         if (!message->name || chat_name_check(message->name, strlen(message->name)) < 0 ||
             message->text_length > CHAT_LINE_MAX || (message->text_length && !message->text))
                 return -EINVAL;
-        if (message->kind != BUS_MESSAGE && message->kind != BUS_JOIN && message->kind != BUS_LEAVE)
+        if (message->kind != BUS_MESSAGE && message->kind != BUS_JOIN &&
+            message->kind != BUS_LEAVE && message->kind != BUS_END)
                 return -EINVAL;
         if (state->delivering)
                 return -EDEADLK;

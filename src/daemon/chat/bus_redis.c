@@ -63,6 +63,9 @@ static int parse_kind(const char *field, size_t length, enum bus_kind *kind)
         case 'L':
                 *kind = BUS_LEAVE;
                 return 0;
+        case 'E':
+                *kind = BUS_END;
+                return 0;
         default:
                 return -EBADMSG;
         }
@@ -382,7 +385,8 @@ void redis_relay_fini(struct redis_backend *backend)
 static int bus_redis_publish(void *state, const struct bus_message *message)
 {
         struct redis_backend *backend = state;
-        static const char kinds[] = {[BUS_MESSAGE] = 'M', [BUS_JOIN] = 'J', [BUS_LEAVE] = 'L'};
+        static const char kinds[] = {
+            [BUS_MESSAGE] = 'M', [BUS_JOIN] = 'J', [BUS_LEAVE] = 'L', [BUS_END] = 'E'};
         char head[192], id[48];
         const char *argv[3] = {"PUBLISH", backend->channel};
         size_t lengths[3] = {7, strlen(backend->channel)};
@@ -392,7 +396,7 @@ static int bus_redis_publish(void *state, const struct bus_message *message)
         if (!message->name || chat_name_check(message->name, strlen(message->name)) < 0 ||
             message->text_length > CHAT_LINE_MAX || (message->text_length && !message->text) ||
             (message->kind != BUS_MESSAGE && message->kind != BUS_JOIN &&
-             message->kind != BUS_LEAVE))
+             message->kind != BUS_LEAVE && message->kind != BUS_END))
                 return -EINVAL;
         if (!backend->available)
                 return -EAGAIN;

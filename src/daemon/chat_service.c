@@ -462,6 +462,17 @@ struct chat_conn *chat_conn_new(struct chat_service *chat, int fd, const struct 
         /* Lines go out at once: Nagle and delayed ACK would stall a chat. */
         if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)
                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        /*
+         * The kernel's queues are bounded as echo's are (socket-buffer): else
+         * a client that does not read holds megabytes of send queue before
+         * chat-output-max counts a byte, and keeps them after it is dropped.
+         */
+        if (chat->config->socket_buffer > 0) {
+                int size = (int)chat->config->socket_buffer;
+
+                setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+        }
         chat_line_reader_init(&conn->reader);
         ev_io_init(&conn->read_watcher, on_readable, fd, EV_READ);
         ev_io_init(&conn->write_watcher, on_writable, fd, EV_WRITE);

@@ -1048,6 +1048,32 @@ class TestSlowReader(ChatTestCase):
         self.assertIn("slow reader", daemon.stderr())
 
 
+class TestKernelBuffers(ChatTestCase):
+
+    def test_a_reader_that_never_reads_holds_at_most_socket_buffer_in_the_kernel(self):
+        # socket-buffer (64K by default) bounds the chat's kernel queues as it
+        # does echo's; the kernel doubles the value for its bookkeeping.
+        daemon = self.start("--chat-output-max", "64M", "--chat-rate", "100000",
+                            "--chat-burst", "100000", "--chat-history", "0")
+        sleeper = self.register("sleeper", client=self.client(rcvbuf=4096))
+        writer = self.register("writer")
+        body = "w" * 1000
+        for i in range(3000):  # 3 MB: more than the kernel would take unbounded
+            writer.send("%d %s" % (i, body))
+        writer.barrier()  # every message handled and queued for the sleeper
+        port = self.addr[1]
+        local = sleeper.sock.getsockname()
+        out = echotest.run_helper(["ss", "-tnH", "state", "established",
+                                   "( sport = :%d and dst %s:%d )" % (port, local[0], local[1])],
+                                  text=True)
+        queues = [line.split() for line in out.stdout.splitlines() if line.strip()]
+        self.assertEqual(len(queues), 1, out.stdout)
+        send_queue = int(queues[0][1])
+        self.assertGreater(send_queue, 0, "the sleeper's data is not queued in the kernel")
+        self.assertLessEqual(send_queue, 2 * 64 * 1024, out.stdout)
+        self.assertNotIn("slow reader", daemon.stderr())
+
+
 class TestClosing(ChatTestCase):
 
     def test_a_peer_that_never_reads_its_last_lines_is_closed_anyway(self):

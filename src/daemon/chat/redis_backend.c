@@ -11,13 +11,16 @@
 #include <sys/time.h>
 
 #include "log.h"
+#include "net.h"
 #include "store_redis.h"
 
 /*
  * The Redis backend's connections. Two asynchronous ones live on the loop:
- * commands, and the subscriber (a subscribed connection takes no other
- * command). The backend is available while both are up; on the loss of
- * either it logs one warning, ends what was pending on it, and reconnects
+ * commands (hiredis), and the subscriber (redis_subscriber.c; a subscribed
+ * connection takes no other command). Both are PINGed every second and
+ * dropped when one leaves it unanswered for 5 s, so that a connection cut
+ * silently is noticed within 7 s. The backend is available while both are
+ * up; on the loss of either it logs one warning, ends what was pending on it, and reconnects
  * with a backoff that doubles from 0.1 s to 5 s, logging once when it is
  * back. The blocking connection serves only the operator's synchronous
  * calls, with a 1 s timeout.
@@ -150,33 +153,49 @@ static void command_disconnected(const redisAsyncContext *context, int status)
         connection_lost(backend, "command", context->errstr);
 }
 
-static void subscriber_connected(const redisAsyncContext *context, int status)
+static void subscriber_connected(void *data)
 {
-        struct redis_backend *backend = context->data;
-
-        if (status != REDIS_OK) {
-                backend->subscriber = NULL;
-                connection_lost(backend, "subscriber", context->errstr);
-                return;
-        }
-        redis_relay_subscriber_connected(backend);
+        redis_relay_subscriber_connected(data);
 }
 
-static void subscriber_disconnected(const redisAsyncContext *context, int status)
+static void subscriber_reply(void *data, const redisReply *reply)
 {
-        struct redis_backend *backend = context->data;
+        redis_relay_subscriber_reply(data, reply);
+}
 
-        (void)status;
-        if (!backend)
-                return;
-        if (backend->freeing) {
-                connection_closed(backend);
-                return;
-        }
+/* The subscriber is gone (it frees itself); also the end of a drop. */
+static void subscriber_lost(void *data, const char *reason)
+{
+        struct redis_backend *backend = data;
+
         backend->subscriber = NULL;
         backend->subscriber_ready = false;
+        backend->subscriber_ping_out = false;
+        if (backend->freeing)
+                return;
         redis_relay_subscriber_lost(backend);
-        connection_lost(backend, "subscriber", context->errstr);
+        connection_lost(backend, "subscriber", reason);
+}
+
+static const struct redis_subscriber_events subscriber_events = {
+    .connected = subscriber_connected,
+    .reply = subscriber_reply,
+    .lost = subscriber_lost,
+};
+
+static void start_subscriber(struct redis_backend *backend)
+{
+        const char *reason;
+        char text[REDIS_ERROR_MAX];
+        int r = redis_subscriber_open(backend->loop, &backend->address, &subscriber_events, backend,
+                                      &backend->subscriber, &reason);
+
+        backend->subscriber_since = ev_time();
+        if (r < 0) {
+                backend->subscriber = NULL;
+                snprintf(text, sizeof(text), "%s (%s)", reason, strerror(-r));
+                connection_lost(backend, "subscriber", text);
+        }
 }
 
 static redisAsyncContext *start_connection(struct redis_backend *backend, const char *which,
@@ -198,6 +217,10 @@ static redisAsyncContext *start_connection(struct redis_backend *backend, const 
                 return NULL;
         }
         set_cloexec(context->c.fd);
+        /* hiredis's own redisEnableKeepAlive() fails the context on a unix socket. */
+        if (!address->path[0])
+                (void)net_keepalive(context->c.fd, REDIS_TCP_KEEPALIVE_IDLE,
+                                    REDIS_TCP_KEEPALIVE_INTERVAL, REDIS_TCP_KEEPALIVE_COUNT);
         context->data = backend;
         if (redisLibevAttach(backend->loop, context) != REDIS_OK) {
                 connection_lost(backend, which, "cannot attach to the loop");
@@ -216,11 +239,8 @@ static void connect_missing(struct redis_backend *backend)
                     start_connection(backend, "command", command_connected, command_disconnected);
                 backend->command_since = ev_time();
         }
-        if (!backend->subscriber) {
-                backend->subscriber = start_connection(backend, "subscriber", subscriber_connected,
-                                                       subscriber_disconnected);
-                backend->subscriber_since = ev_time();
-        }
+        if (!backend->subscriber)
+                start_subscriber(backend);
 }
 
 /*
@@ -250,11 +270,12 @@ static void health_pong(redisAsyncContext *context, void *reply, void *privdata)
         backend->ping_out = false;
 }
 
-/* Check the command connection answers; a silent Redis fails the calls rather than hold them. */
-static void check_health(struct redis_backend *backend)
+/*
+ * Check the command connection answers; a silent Redis fails the calls
+ * rather than hold them.
+ */
+static void check_command(struct redis_backend *backend, double now)
 {
-        /* Not the loop's cached time: a connection may start before the loop runs. */
-        double now = ev_time();
         const char *ping[] = {"PING"};
 
         if (backend->command && !backend->command_ready &&
@@ -262,9 +283,6 @@ static void check_health(struct redis_backend *backend)
                 give_up(backend, &backend->command, "command", "no answer within 5 s");
                 return;
         }
-        if (backend->subscriber && !(backend->subscriber->c.flags & REDIS_CONNECTED) &&
-            now - backend->subscriber_since > ANSWER_TIMEOUT)
-                give_up(backend, &backend->subscriber, "subscriber", "no answer within 5 s");
         if (!backend->command_ready)
                 return;
         if (backend->ping_out) {
@@ -277,6 +295,50 @@ static void check_health(struct redis_backend *backend)
                 backend->ping_out = true;
                 backend->ping_sent = now;
         }
+}
+
+/*
+ * Check the subscriber answers too: a connection cut on Redis's side only
+ * (a NAT or firewall forgetting it) would otherwise stay silent for ever,
+ * relaying nothing while the node took messages. A connect, a SUBSCRIBE
+ * and a PING each get ANSWER_TIMEOUT; while subscribed, a PING (which
+ * Redis answers on a subscribed connection) goes out every HEALTH_INTERVAL.
+ */
+static void check_subscriber(struct redis_backend *backend, double now)
+{
+        const char *ping[] = {"PING"};
+
+        if (!backend->subscriber)
+                return;
+        if (!redis_subscriber_is_connected(backend->subscriber)) {
+                if (now - backend->subscriber_since > ANSWER_TIMEOUT)
+                        redis_backend_drop_subscriber(backend, "no connection within 5 s");
+                return;
+        }
+        if (!backend->subscriber_ready) {
+                if (backend->relay.subscribe_sent &&
+                    now - backend->relay.subscribe_sent_at > ANSWER_TIMEOUT)
+                        redis_backend_drop_subscriber(backend, "SUBSCRIBE unconfirmed after 5 s");
+                return;
+        }
+        if (backend->subscriber_ping_out) {
+                if (now - backend->subscriber_ping_sent > ANSWER_TIMEOUT)
+                        redis_backend_drop_subscriber(backend, "no answer to PING within 5 s");
+                return;
+        }
+        if (redis_subscriber_send(backend->subscriber, 1, ping) == 0) {
+                backend->subscriber_ping_out = true;
+                backend->subscriber_ping_sent = now;
+        }
+}
+
+static void check_health(struct redis_backend *backend)
+{
+        /* Not the loop's cached time: a connection may start before the loop runs. */
+        double now = ev_time();
+
+        check_command(backend, now);
+        check_subscriber(backend, now);
 }
 
 static void on_health_timer(struct ev_loop *loop, ev_timer *timer, int revents)
@@ -303,6 +365,28 @@ void redis_backend_drop(struct redis_backend *backend, redisAsyncContext *contex
         context->err = context->c.err;
         context->errstr = context->c.errstr;
         redisAsyncFree(context);
+}
+
+void redis_backend_drop_subscriber(struct redis_backend *backend, const char *reason)
+{
+        struct redis_subscriber *doomed = backend->subscriber;
+
+        if (!doomed)
+                return;
+        redis_subscriber_free(doomed);
+        subscriber_lost(backend, reason);
+}
+
+void redis_backend_subscriber_pong(struct redis_backend *backend)
+{
+        backend->subscriber_ping_out = false;
+}
+
+int redis_backend_subscriber_send(struct redis_backend *backend, int argc, const char **argv)
+{
+        if (!backend->subscriber)
+                return -ENOTCONN;
+        return redis_subscriber_send(backend->subscriber, argc, argv);
 }
 
 void redis_backend_subscribed(struct redis_backend *backend)
@@ -561,7 +645,8 @@ void redis_backend_free(struct redis_backend *backend)
                 (void)redisBufferWrite(&backend->command->c, &done);
         }
         close_connection(backend, &backend->command);
-        close_connection(backend, &backend->subscriber);
+        redis_subscriber_free(backend->subscriber);
+        backend->subscriber = NULL;
         if (backend->closing == 0)
                 finish_free(backend);
 }

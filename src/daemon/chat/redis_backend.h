@@ -11,13 +11,15 @@
 #include "bus.h"
 #include "chat_line.h"
 #include "redis_address.h"
+#include "redis_subscriber.h"
 
 /*
  * The Redis chat backend's shared state (internal to src/daemon/chat/):
- * redis_backend.c owns the connections (one command and one subscriber
- * connection on the loop, one blocking connection for the rare operator
- * commands), store_redis.c the store operations, bus_redis.c the relay and
- * redis_presence.c presence and /who. One struct serves the store and the
+ * redis_backend.c owns the connections (one command connection on the loop
+ * through hiredis, one subscriber connection on the loop through
+ * redis_subscriber.c, one blocking connection for the rare operator
+ * commands) and checks that both loop connections answer, store_redis.c the store operations,
+ * bus_redis.c the relay and redis_presence.c presence and /who. One struct serves the store and the
  * bus: store_fini() frees it, the bus's free does nothing.
  */
 
@@ -50,10 +52,11 @@ struct redis_relay {
         bool tip_asked;              /* the stream's newest entry has been asked for */
         bool subscriber_connected;
         bool subscribe_sent;
-        bool catching_up;  /* reading what the subscriber missed; relayed messages wait */
-        bool reading;      /* an XRANGE of the catch-up is under way */
-        bool held_dropped; /* the hold overflowed: read the history once more */
-        bool again;        /* subscribed anew while reading: read once more */
+        double subscribe_sent_at; /* ev_time() of the SUBSCRIBE, for its answer's deadline */
+        bool catching_up;         /* reading what the subscriber missed; relayed messages wait */
+        bool reading;             /* an XRANGE of the catch-up is under way */
+        bool held_dropped;        /* the hold overflowed: read the history once more */
+        bool again;               /* subscribed anew while reading: read once more */
         struct redis_held *held_head, **held_tail;
         size_t held_count;
 };
@@ -78,20 +81,20 @@ struct redis_backend {
         char node[REDIS_NODE_ID_LENGTH + 1];
         char channel[REDIS_CHANNEL_MAX];
 
-        redisAsyncContext *command;    /* NULL while down */
-        redisAsyncContext *subscriber; /* NULL while down */
-        bool command_ready;            /* connected and SELECTed */
-        bool subscriber_ready;         /* SUBSCRIBEd */
+        redisAsyncContext *command;          /* NULL while down */
+        struct redis_subscriber *subscriber; /* NULL while down */
+        bool command_ready;                  /* connected and SELECTed */
+        bool subscriber_ready;               /* SUBSCRIBEd */
         bool available;
         bool down_logged; /* the one warning of this outage is out */
         bool freeing;
         int closing; /* connections hiredis frees once their callback returns */
         ev_timer reconnect_timer;
         double backoff;
-        ev_timer health_timer;                  /* PINGs the command connection */
+        ev_timer health_timer;                  /* PINGs both connections */
         double command_since, subscriber_since; /* when each connection was started */
-        bool ping_out;
-        double ping_sent;
+        bool ping_out, subscriber_ping_out;
+        double ping_sent, subscriber_ping_sent;
         char down_reason[REDIS_ERROR_MAX];
 
         redisContext *sync; /* the blocking connection, connected on first use */
@@ -116,6 +119,15 @@ void redis_backend_subscribed(struct redis_backend *backend);
 /* A connection misbehaved: drop it and reconnect, as if Redis had closed it. */
 void redis_backend_drop(struct redis_backend *backend, redisAsyncContext *context,
                         const char *reason);
+
+/* The subscriber misbehaved or went silent: drop it (one warning says why) and reconnect. */
+void redis_backend_drop_subscriber(struct redis_backend *backend, const char *reason);
+
+/* The subscriber answered its health PING (bus_redis.c tells). */
+void redis_backend_subscriber_pong(struct redis_backend *backend);
+
+/* Queue a command on the subscriber. Returns 0, or -errno (-ENOTCONN while it is down). */
+int redis_backend_subscriber_send(struct redis_backend *backend, int argc, const char **argv);
 
 /*
  * Send a command on the command connection; fn gets the reply, or NULL once
@@ -153,6 +165,7 @@ void redis_name_lower(const char *name, char lower[CHAT_NAME_MAX + 1]);
 void redis_relay_command_ready(struct redis_backend *backend);
 void redis_relay_subscriber_connected(struct redis_backend *backend);
 void redis_relay_subscriber_lost(struct redis_backend *backend);
+void redis_relay_subscriber_reply(struct redis_backend *backend, const redisReply *reply);
 void redis_relay_available(struct redis_backend *backend);
 void redis_relay_fini(struct redis_backend *backend);
 void redis_bus_fill(struct redis_backend *backend, struct bus *bus);

@@ -8,6 +8,9 @@
   then coming back with every accepted message delivered once;
 - malformed replies to SUBSCRIBE from a fake Redis cost the chat, never the
   daemon: echo and the control socket keep serving;
+- a Redis stopped (SIGSTOP) while messages are in flight, then continued:
+  no message its sender was told `ERR not sent` reaches anyone or the
+  history.
 
 The nodes and clients are those of test_chat_redis.py (one redis-server of
 the test's own, on a free loopback port, no persistence).
@@ -51,11 +54,14 @@ class FaultTestCase(RedisChatTestCase):
         self.wait_line(room, user, r"^(WHO( |$)|ERR unavailable: cannot list)", mark)
         return not any(re.match(NOT_SENT, t) for t in user.log[mark:])
 
-    def all_delivered(self, room, fates):
-        """Wait until every accepted message reached every other user; then check
-        each did exactly once, in its sender's order, and no refused one did."""
+    def all_delivered(self, room, fates, receivers=None):
+        """Wait until every accepted message reached every other user (of receivers,
+        each with a name of its own); then check each did exactly once, in its
+        sender's order, and no refused one did."""
+        receivers = receivers or room
+
         def arrived():
-            for user in room:
+            for user in receivers:
                 got = self.msgs(user)
                 for (sender, text), accepted in fates.items():
                     if accepted and sender != user.name and (sender, text) not in got:
@@ -63,7 +69,7 @@ class FaultTestCase(RedisChatTestCase):
             return True
         self.pump(room, arrived, what="every accepted message at every other user")
         self.barrier(room)
-        for user in room:
+        for user in receivers:
             got = self.msgs(user)
             for (sender, text), accepted in fates.items():
                 if sender == user.name:
@@ -177,6 +183,64 @@ class TestMalformedSubscribeReplies(FaultTestCase):
             status = echoctl(node, "status")
             self.assertEqual(status.returncode, 0, status.stderr)
             self.assertIn("chat", status.stdout)
+
+
+class TestRedisStoppedThenContinued(FaultTestCase):
+
+    def test_no_message_answered_not_sent_reaches_anyone_after_redis_continues(self):
+        a, b = self.node(), self.node()
+        ann = self.login_on(a, "ann")
+        bob = self.login_on(b, "bob")
+        # A connection waits for the store before its next line: one message in
+        # flight each, so several connections (ann's, by token) put several in flight.
+        senders = [ann] + [self.login_on(a, "ann", token=ann.token) for _ in range(4)]
+        room = senders + [bob]
+        fates = {("ann", "before"): self.say(room, ann, "before")}
+        self.assertTrue(fates[("ann", "before")])
+
+        self.redis.proc.send_signal(signal.SIGSTOP)
+        self.addCleanup(lambda: self.redis.proc and self.redis.proc.send_signal(signal.SIGCONT))
+        # Messages in flight while Redis is stopped: each gets its answer (an ERR) in time.
+        marks = [len(u.log) for u in senders]
+        texts = []
+        for i, user in enumerate(senders):
+            for j in range(2):
+                texts.append("stopped %d.%d" % (i, j))
+                user.send(texts[-1])
+
+        def answered():
+            return all(len([t for t in u.log[m:] if t.startswith("ERR ")]) >= 2
+                       for u, m in zip(senders, marks))
+        self.pump(room, answered, timeout=2 * WAIT, what="an answer to each message")
+        refused = [t for u, m in zip(senders, marks) for t in u.log[m:] if t.startswith("ERR ")]
+        self.assertTrue(all(re.match(NOT_SENT, t) for t in refused), refused)
+        # Some were on their way to Redis, not refused before they were sent.
+        self.assertTrue(any("store failed" in t for t in refused), refused)
+        for text in texts:
+            fates[("ann", text)] = False
+        # Redis goes on, with the scripts still in its socket buffers.
+        self.redis.proc.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + WAIT
+        k = 0
+        while True:
+            text = "back %d" % k
+            k += 1
+            fates[("ann", text)] = self.say(room, ann, text)
+            if fates[("ann", text)]:
+                break
+            self.assertLess(time.monotonic(), deadline, "chat did not come back")
+            time.sleep(0.2)
+        self.all_delivered(room, fates, receivers=[bob])
+        # Redis did run what was in its socket buffers, and refused it as late.
+        self.assertIn(b"errorstat_LATE:", self.redis.call("INFO", "errorstats"))
+        # Nor is any in the history.
+        mark = len(bob.log)
+        bob.send("/history 100")
+        self.wait_line(room, bob, r"^OK \d+ messages?$", mark)
+        history = [HIST_RE.match(t).groups()[1:] for t in bob.log[mark:] if t.startswith("HIST ")]
+        for text in texts:
+            self.assertNotIn(("ann", text), history)
+        self.assertIn(("ann", "before"), history)
 
 
 if __name__ == "__main__":

@@ -105,10 +105,21 @@ static void command_selected(redisAsyncContext *context, void *reply_opaque, voi
 
         if (!reply || backend->freeing)
                 return; /* the disconnect callback tells */
-        if (reply->type != REDIS_REPLY_STATUS) {
+        if (reply->type != REDIS_REPLY_STATUS)
                 redis_backend_drop(backend, context,
                                    reply->type == REDIS_REPLY_ERROR ? reply->str
                                                                     : "SELECT: unexpected reply");
+}
+
+/* The first TIME answered: Redis's clock is known, so a message can carry its deadline. */
+static void command_timed(redisAsyncContext *context, void *reply, void *privdata)
+{
+        struct redis_backend *backend = privdata;
+
+        if (!reply || backend->freeing)
+                return;
+        if (redis_clock_read(backend, reply) < 0) {
+                redis_backend_drop(backend, context, "TIME: unexpected reply");
                 return;
         }
         backend->command_ready = true;
@@ -116,13 +127,13 @@ static void command_selected(redisAsyncContext *context, void *reply_opaque, voi
         check_available(backend);
 }
 
-/* Ready only after a first answer: SELECT for a database, else PING. */
+/* Ready only after a first answer: SELECT for a database, then TIME. */
 static void command_connected(const redisAsyncContext *context, int status)
 {
         struct redis_backend *backend = context->data;
         char db[16];
         const char *select[] = {"SELECT", db};
-        const char *ping[] = {"PING"};
+        const char *time[] = {"TIME"};
 
         if (status != REDIS_OK) {
                 backend->command = NULL; /* hiredis frees it after this call */
@@ -130,10 +141,9 @@ static void command_connected(const redisAsyncContext *context, int status)
                 return;
         }
         snprintf(db, sizeof(db), "%d", backend->address.db);
-        if (backend->address.db == 0)
-                redisAsyncCommandArgv(backend->command, command_selected, backend, 1, ping, NULL);
-        else
+        if (backend->address.db != 0)
                 redisAsyncCommandArgv(backend->command, command_selected, backend, 2, select, NULL);
+        redisAsyncCommandArgv(backend->command, command_timed, backend, 1, time, NULL);
 }
 
 static void command_disconnected(const redisAsyncContext *context, int status)
@@ -261,13 +271,16 @@ static void give_up(struct redis_backend *backend, redisAsyncContext **context, 
         connection_lost(backend, which, reason);
 }
 
+/* The command connection's health check is a TIME, which keeps Redis's clock known too. */
 static void health_pong(redisAsyncContext *context, void *reply, void *privdata)
 {
         struct redis_backend *backend = privdata;
 
-        (void)context;
-        (void)reply;
+        if (!reply || backend->freeing)
+                return;
         backend->ping_out = false;
+        if (redis_clock_read(backend, reply) < 0)
+                redis_backend_drop(backend, context, "TIME: unexpected reply");
 }
 
 /*
@@ -276,7 +289,7 @@ static void health_pong(redisAsyncContext *context, void *reply, void *privdata)
  */
 static void check_command(struct redis_backend *backend, double now)
 {
-        const char *ping[] = {"PING"};
+        const char *ping[] = {"TIME"};
 
         if (backend->command && !backend->command_ready &&
             now - backend->command_since > ANSWER_TIMEOUT) {
@@ -635,6 +648,7 @@ void redis_backend_free(struct redis_backend *backend)
         ev_timer_stop(backend->loop, &backend->reconnect_timer);
         ev_timer_stop(backend->loop, &backend->health_timer);
         redis_presence_fini(backend);
+        redis_late_cancel_all(backend);
         /*
          * What was queued this loop turn goes out still (a message read just
          * before a restart's hand-over): one write that does not block.

@@ -61,6 +61,18 @@ struct redis_relay {
         size_t held_count;
 };
 
+/*
+ * A failure told only once Redis can no longer act on its command
+ * (redis_clock.c): tell runs once, at the time asked, or at once with
+ * cancelled true when the backend is freed.
+ */
+struct redis_late {
+        struct redis_late *next, **prev;
+        ev_timer timer;
+        struct redis_backend *backend;
+        void (*tell)(struct redis_late *late, bool cancelled);
+};
+
 struct redis_presence_name {
         char lower[CHAT_NAME_MAX + 1];
         char name[CHAT_NAME_MAX + 1];
@@ -96,6 +108,10 @@ struct redis_backend {
         bool ping_out, subscriber_ping_out;
         double ping_sent, subscriber_ping_sent;
         char down_reason[REDIS_ERROR_MAX];
+        /* Redis's clock (TIME, ms) less ours (CLOCK_MONOTONIC, ms): a lower bound, from the
+         * last TIME answered. */
+        int64_t clock_offset_ms;
+        struct redis_late *late_head; /* failures waiting to be told */
 
         redisContext *sync; /* the blocking connection, connected on first use */
         char sync_error[REDIS_ERROR_MAX];
@@ -169,6 +185,26 @@ void redis_relay_subscriber_reply(struct redis_backend *backend, const redisRepl
 void redis_relay_available(struct redis_backend *backend);
 void redis_relay_fini(struct redis_backend *backend);
 void redis_bus_fill(struct redis_backend *backend, struct bus *bus);
+
+/* redis_clock.c: Redis's clock as the node sees it, and failures told late. */
+
+/* Seconds on this node's monotonic clock. */
+double redis_clock_now(void);
+
+/* Take Redis's clock from a TIME reply, answered just now. Returns 0 or -EBADMSG. */
+int redis_clock_read(struct redis_backend *backend, const redisReply *reply);
+
+/*
+ * A deadline, in Redis's clock (ms), that Redis's clock cannot yet have
+ * reached, and will have reached by redis_clock_now() + seconds here.
+ */
+uint64_t redis_clock_deadline_ms(const struct redis_backend *backend, double seconds);
+
+/* Run late->tell at at (redis_clock_now() time); late must stay put until then. */
+void redis_late_tell(struct redis_backend *backend, struct redis_late *late, double at);
+
+/* Tell every late failure now, cancelled (the backend is being freed). */
+void redis_late_cancel_all(struct redis_backend *backend);
 
 /* redis_presence.c. */
 void redis_presence_init(struct redis_backend *backend);

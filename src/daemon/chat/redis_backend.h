@@ -18,9 +18,11 @@
  * redis_backend.c owns the connections (one command connection on the loop
  * through hiredis, one subscriber connection on the loop through
  * redis_subscriber.c, one blocking connection for the rare operator
- * commands) and checks that both loop connections answer, store_redis.c the store operations,
- * bus_redis.c the relay and redis_presence.c presence and /who. One struct serves the store and the
- * bus: store_fini() frees it, the bus's free does nothing.
+ * commands) and checks that both loop connections answer; redis_clock.c
+ * keeps Redis's clock and the failures told late; store_redis.c has the
+ * store operations, bus_redis.c the relay, redis_presence.c presence and
+ * /who, redis_values.c the small parsers. One struct serves the store and
+ * the bus: store_fini() frees it, the bus's free does nothing.
  */
 
 #define REDIS_NODE_ID_LENGTH   16 /* hex digits */
@@ -156,6 +158,8 @@ int redis_backend_command(struct redis_backend *backend, redisCallbackFn *fn, vo
 /* The blocking equivalent, connecting if needed. Returns 0 with *reply set, -EAGAIN or -EIO. */
 int redis_backend_command_sync(struct redis_backend *backend, int argc, const char *const *argv,
                                const size_t *lengths, redisReply **reply);
+
+/* redis_values.c. */
 
 /* Record that a reply had the wrong shape or an error, and drop nothing: returns -EBADMSG. */
 int redis_backend_note_bad_reply(char *error, size_t size, const char *what,

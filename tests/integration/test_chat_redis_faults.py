@@ -18,7 +18,6 @@ the test's own, on a free loopback port, no persistence).
 
 import re
 import signal
-import subprocess
 import tempfile
 import time
 
@@ -26,7 +25,7 @@ import echotest
 import redistest
 from test_chat import HIST_RE, WAIT
 from test_chat_redis import DRY, RedisChatTestCase
-from test_control import control_path, echoctl
+from test_control import echoctl
 
 # docs/chat.md: a subscriber (or command connection) that stops answering is
 # dropped within this many seconds of going silent (a PING every second,
@@ -53,6 +52,21 @@ class FaultTestCase(RedisChatTestCase):
         user.send("/who")
         self.wait_line(room, user, r"^(WHO( |$)|ERR unavailable: cannot list)", mark)
         return not any(re.match(NOT_SENT, t) for t in user.log[mark:])
+
+    def say_until(self, room, user, prefix, k, accepted, fates, failure):
+        """Say "PREFIX K", "PREFIX K+1", ... until one is accepted (or refused, as
+        accepted says), within WAIT; records each fate and returns the next K."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            text = "%s %d" % (prefix, k)
+            k += 1
+            fates[(user.name, text)] = self.say(room, user, text)
+            if fates[(user.name, text)] == accepted:
+                return k
+            self.assertLess(time.monotonic(), deadline, failure)
+            if not accepted:
+                continue
+            time.sleep(0.2)  # the backoff: nothing to wait on but time
 
     def all_delivered(self, room, fates, receivers=None):
         """Wait until every accepted message reached every other user (of receivers,
@@ -116,27 +130,10 @@ class TestSubscriberCutSilently(FaultTestCase):
         print("detected %.1f s after the cut" % detected)
         self.assertRegex(SUBSCRIBER_DOWN.search(a.stderr()).group(1), r"no answer|unconfirmed")
         # While no subscriber of A's is confirmed, its chat refuses: an ERR, never silence.
-        deadline = time.monotonic() + WAIT
-        while True:
-            text = "ann refused %d" % k
-            k += 1
-            accepted = self.say(room, ann, text)
-            fates[("ann", text)] = accepted
-            if not accepted:
-                break
-            self.assertLess(time.monotonic(), deadline, "node A never refused a message")
+        k = self.say_until(room, ann, "ann refused", k, False, fates, "node A never refused")
         # The way to Redis is whole again: node A comes back by itself.
         proxy.restore()
-        deadline = time.monotonic() + WAIT
-        while True:
-            text = "ann back %d" % k
-            k += 1
-            accepted = self.say(room, ann, text)
-            fates[("ann", text)] = accepted
-            if accepted:
-                break
-            self.assertLess(time.monotonic(), deadline, "node A's chat did not come back")
-            time.sleep(0.2)
+        self.say_until(room, ann, "ann back", k, True, fates, "node A's chat did not come back")
         for user in (ann, bob):
             text = "%s after" % user.name
             fates[(user.name, text)] = self.say(room, user, text)
@@ -220,16 +217,7 @@ class TestRedisStoppedThenContinued(FaultTestCase):
             fates[("ann", text)] = False
         # Redis goes on, with the scripts still in its socket buffers.
         self.redis.proc.send_signal(signal.SIGCONT)
-        deadline = time.monotonic() + WAIT
-        k = 0
-        while True:
-            text = "back %d" % k
-            k += 1
-            fates[("ann", text)] = self.say(room, ann, text)
-            if fates[("ann", text)]:
-                break
-            self.assertLess(time.monotonic(), deadline, "chat did not come back")
-            time.sleep(0.2)
+        self.say_until(room, ann, "back", 0, True, fates, "chat did not come back")
         self.all_delivered(room, fates, receivers=[bob])
         # Redis did run what was in its socket buffers, and refused it as late.
         self.assertIn(b"errorstat_LATE:", self.redis.call("INFO", "errorstats"))

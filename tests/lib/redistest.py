@@ -277,6 +277,29 @@ class RedisServer:
         self.close()
 
 
+def _listen(server):
+    """A listening socket on a free 127.0.0.1 port for a test's stand-in Redis."""
+    server.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.listener.bind(("127.0.0.1", 0))
+    server.listener.listen(16)
+    server.port = server.listener.getsockname()[1]
+    server.url = "redis://127.0.0.1:%d" % server.port
+    server.lock = threading.Condition()
+    server.socks = []
+
+
+def _serve_forever(server):
+    """Hand each accepted connection to server._accepted(), until the listener closes."""
+    def accept():
+        while True:
+            try:
+                sock, _ = server.listener.accept()
+            except OSError:
+                return
+            server._accepted(sock)
+    threading.Thread(target=accept, daemon=True).start()
+
+
 class HoldingProxy:
     """A TCP proxy in front of a Redis, for a node's connections to it. Two
     ways to stall a node halfway through a call:
@@ -301,12 +324,7 @@ class HoldingProxy:
 
     def __init__(self, target):
         self.target = target
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        self.url = "redis://127.0.0.1:%d" % self.port
-        self.lock = threading.Condition()
+        _listen(self)
         self.marker = None
         self.holding = None         # the pair held both ways (arm)
         self.replies_held = set()   # the pairs whose replies are held (hold_replies)
@@ -318,28 +336,22 @@ class HoldingProxy:
         self.history = {}           # pair -> the last bytes it sent upstream
         self.cut = threading.Event()
         self.closed = False
-        self.socks = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        _serve_forever(self)
 
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            pair = (client, server)
-            with self.lock:
-                self.socks += [client, server]
-                self.pairs.append(pair)
-            threading.Thread(target=self._pump, args=(client, server, pair, True),
-                             daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, pair, False),
-                             daemon=True).start()
+    def _accepted(self, client):
+        try:
+            server = socket.create_connection(self.target)
+        except OSError:
+            client.close()
+            return
+        pair = (client, server)
+        with self.lock:
+            self.socks += [client, server]
+            self.pairs.append(pair)
+        threading.Thread(target=self._pump, args=(client, server, pair, True),
+                         daemon=True).start()
+        threading.Thread(target=self._pump, args=(server, client, pair, False),
+                         daemon=True).start()
 
     def _stalled(self, pair, upstream):
         if self.closed:
@@ -463,25 +475,14 @@ class FakeRedis:
 
     def __init__(self, subscribe_replies):
         self.replies = list(subscribe_replies)
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        self.url = "redis://127.0.0.1:%d" % self.port
-        self.lock = threading.Condition()
+        _listen(self)
         self.subscribes = 0
-        self.socks = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        _serve_forever(self)
 
-    def _accept(self):
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.socks.append(sock)
-            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+    def _accepted(self, sock):
+        with self.lock:
+            self.socks.append(sock)
+        threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
 
     def _answer(self, argv):
         name = argv[0].upper() if argv else b""

@@ -195,16 +195,14 @@ static const struct redis_subscriber_events subscriber_events = {
 
 static void start_subscriber(struct redis_backend *backend)
 {
-        const char *reason;
-        char text[REDIS_ERROR_MAX];
+        char reason[REDIS_ERROR_MAX];
         int r = redis_subscriber_open(backend->loop, &backend->address, &subscriber_events, backend,
-                                      &backend->subscriber, &reason);
+                                      &backend->subscriber, reason, sizeof(reason));
 
         backend->subscriber_since = ev_time();
         if (r < 0) {
                 backend->subscriber = NULL;
-                snprintf(text, sizeof(text), "%s (%s)", reason, strerror(-r));
-                connection_lost(backend, "subscriber", text);
+                connection_lost(backend, "subscriber", reason);
         }
 }
 

@@ -183,13 +183,14 @@ static void on_readable(struct ev_loop *loop, ev_io *watcher, int revents)
         dispatch(subscriber);
 }
 
-/* Start a connect to the first address that takes one. Returns 0 or -errno. */
+/* Start a connect to the first address that takes one. Returns 0, -EINPROGRESS or -errno. */
 static int start_connect(struct redis_subscriber *subscriber, const struct redis_address *address,
-                         const char **reason)
+                         char *reason, size_t size)
 {
         struct addrinfo *list = NULL;
+        const char *why;
         char port[8];
-        int r = -ENOENT;
+        int r;
 
         if (address->path[0]) {
                 struct sockaddr_un unix_address = {.sun_family = AF_UNIX};
@@ -197,13 +198,16 @@ static int start_connect(struct redis_subscriber *subscriber, const struct redis
                 snprintf(unix_address.sun_path, sizeof(unix_address.sun_path), "%s", address->path);
                 r = net_connect_start((const struct sockaddr *)&unix_address, sizeof(unix_address),
                                       SOCK_STREAM, &subscriber->fd);
-                *reason = "connect";
+                snprintf(reason, size, "connect: %s", strerror(-r));
                 return r;
         }
         snprintf(port, sizeof(port), "%d", address->port);
-        r = resolve_addresses(address->host, port, AF_UNSPEC, SOCK_STREAM, &list, reason);
-        if (r < 0)
+        r = resolve_addresses(address->host, port, AF_UNSPEC, SOCK_STREAM, &list, &why);
+        if (r < 0) {
+                snprintf(reason, size, "%s", why);
                 return r;
+        }
+        r = -ENOENT;
         for (const struct addrinfo *each = list; each; each = each->ai_next) {
                 if (subscriber->fd >= 0)
                         close(subscriber->fd);
@@ -218,18 +222,18 @@ static int start_connect(struct redis_subscriber *subscriber, const struct redis
                 }
         }
         freeaddrinfo(list);
-        *reason = "connect";
+        snprintf(reason, size, "connect: %s", strerror(-r));
         return r;
 }
 
 int redis_subscriber_open(struct ev_loop *loop, const struct redis_address *address,
                           const struct redis_subscriber_events *events, void *data,
-                          struct redis_subscriber **out, const char **reason)
+                          struct redis_subscriber **out, char *reason, size_t size)
 {
         struct redis_subscriber *subscriber = calloc(1, sizeof(*subscriber));
         int r;
 
-        *reason = "out of memory";
+        snprintf(reason, size, "out of memory");
         if (!subscriber)
                 return -ENOMEM;
         subscriber->loop = loop;
@@ -246,7 +250,7 @@ int redis_subscriber_open(struct ev_loop *loop, const struct redis_address *addr
         subscriber->functions.createArray = create_capped_array;
         subscriber->reader->fn = &subscriber->functions;
         redisReaderSetPrivdata(subscriber->reader, subscriber);
-        r = start_connect(subscriber, address, reason);
+        r = start_connect(subscriber, address, reason, size);
         if (r < 0 && r != -EINPROGRESS) {
                 destroy(subscriber);
                 return r;

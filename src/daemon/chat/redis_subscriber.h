@@ -46,11 +46,11 @@ struct redis_subscriber_events {
 
 /*
  * Start connecting to address (a host name is resolved here, blocking, as
- * hiredis does). Returns 0 with *out set, or -errno with *reason in words.
+ * hiredis does). Returns 0 with *out set, or -errno with why in reason.
  */
 int redis_subscriber_open(struct ev_loop *loop, const struct redis_address *address,
                           const struct redis_subscriber_events *events, void *data,
-                          struct redis_subscriber **out, const char **reason);
+                          struct redis_subscriber **out, char *reason, size_t size);
 
 /* True once the connection is established. */
 bool redis_subscriber_is_connected(const struct redis_subscriber *subscriber);

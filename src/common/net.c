@@ -40,3 +40,15 @@ int net_connect_result(int fd)
                 return -errno;
         return -error;
 }
+
+int net_keepalive(int fd, int idle, int interval, int count)
+{
+        int one = 1;
+
+        if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval)) < 0 ||
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count)) < 0)
+                return -errno;
+        return 0;
+}

@@ -27,6 +27,13 @@ int net_connect_start(const struct sockaddr *address, socklen_t length, int type
 int net_connect_start_from(const struct sockaddr *address, socklen_t length, int type,
                            const struct sockaddr *source, socklen_t source_length, int *fd);
 
+/*
+ * Turn TCP keepalive on for a stream socket: the first probe after idle
+ * seconds without traffic, then one every interval seconds, the connection
+ * dropped after count unanswered ones. Returns 0 or -errno.
+ */
+int net_keepalive(int fd, int idle, int interval, int count);
+
 /* The outcome of a connect that was in progress: 0 or -errno (SO_ERROR). */
 int net_connect_result(int fd);
 

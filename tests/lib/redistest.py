@@ -277,6 +277,29 @@ class RedisServer:
         self.close()
 
 
+def _listen(server):
+    """A listening socket on a free 127.0.0.1 port for a test's stand-in Redis."""
+    server.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.listener.bind(("127.0.0.1", 0))
+    server.listener.listen(16)
+    server.port = server.listener.getsockname()[1]
+    server.url = "redis://127.0.0.1:%d" % server.port
+    server.lock = threading.Condition()
+    server.socks = []
+
+
+def _serve_forever(server):
+    """Hand each accepted connection to server._accepted(), until the listener closes."""
+    def accept():
+        while True:
+            try:
+                sock, _ = server.listener.accept()
+            except OSError:
+                return
+            server._accepted(sock)
+    threading.Thread(target=accept, daemon=True).start()
+
+
 class HoldingProxy:
     """A TCP proxy in front of a Redis, for a node's connections to it. Two
     ways to stall a node halfway through a call:
@@ -290,45 +313,45 @@ class HoldingProxy:
     (their commands run) but get no reply until release(); seen(marker)
     waits until one of them has sent marker.
 
+    blackhole(marker): every connection that has sent marker, or sends it
+    from now on, loses its Redis side (closed, so Redis drops that client)
+    while the node's side stays open and silent: what it sends is swallowed,
+    nothing comes back, no FIN, no RST (a NAT or firewall that forgot the
+    connection). cut.wait() tells when the first one was cut; restore()
+    lets new connections through again (the cut ones stay cut).
+
     Other connections pass freely."""
 
     def __init__(self, target):
         self.target = target
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        self.url = "redis://127.0.0.1:%d" % self.port
-        self.lock = threading.Condition()
+        _listen(self)
         self.marker = None
         self.holding = None         # the pair held both ways (arm)
         self.replies_held = set()   # the pairs whose replies are held (hold_replies)
         self.pairs = []
         self.sent = b""             # what held connections sent since hold_replies()
         self.held = threading.Event()
+        self.blackhole_marker = None
+        self.cut_pairs = set()      # pairs whose Redis side is gone (blackhole)
+        self.history = {}           # pair -> the last bytes it sent upstream
+        self.cut = threading.Event()
         self.closed = False
-        self.socks = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        _serve_forever(self)
 
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            pair = (client, server)
-            with self.lock:
-                self.socks += [client, server]
-                self.pairs.append(pair)
-            threading.Thread(target=self._pump, args=(client, server, pair, True),
-                             daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, pair, False),
-                             daemon=True).start()
+    def _accepted(self, client):
+        try:
+            server = socket.create_connection(self.target)
+        except OSError:
+            client.close()
+            return
+        pair = (client, server)
+        with self.lock:
+            self.socks += [client, server]
+            self.pairs.append(pair)
+        threading.Thread(target=self._pump, args=(client, server, pair, True),
+                         daemon=True).start()
+        threading.Thread(target=self._pump, args=(server, client, pair, False),
+                         daemon=True).start()
 
     def _stalled(self, pair, upstream):
         if self.closed:
@@ -342,6 +365,12 @@ class HoldingProxy:
             except OSError:
                 data = b""
             if not data:
+                with self.lock:
+                    if pair in self.cut_pairs:
+                        # Only Redis's side went; the node's stays open until the node closes it.
+                        if upstream:
+                            source.close()
+                        return
                 for s in (source, sink):
                     try:
                         s.shutdown(socket.SHUT_RDWR)
@@ -349,6 +378,13 @@ class HoldingProxy:
                         pass
                 return
             with self.lock:
+                if upstream:
+                    self.history[pair] = (self.history.get(pair, b"") + data)[-4096:]
+                    if (self.blackhole_marker and pair not in self.cut_pairs
+                            and self.blackhole_marker in self.history[pair]):
+                        self._cut(pair)
+                if pair in self.cut_pairs:
+                    continue  # swallowed
                 if upstream and pair in self.replies_held:
                     self.sent = (self.sent + data)[-65536:]
                     self.lock.notify_all()
@@ -372,6 +408,25 @@ class HoldingProxy:
             self.replies_held = set(self.pairs)
             self.sent = b""
 
+    def _cut(self, pair):
+        self.cut_pairs.add(pair)
+        try:
+            pair[1].shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.cut.set()
+
+    def blackhole(self, marker):
+        with self.lock:
+            self.blackhole_marker = marker
+            for pair in self.pairs:
+                if pair not in self.cut_pairs and marker in self.history.get(pair, b""):
+                    self._cut(pair)
+
+    def restore(self):
+        with self.lock:
+            self.blackhole_marker = None
+
     def seen(self, marker, timeout=30.0):
         with self.lock:
             return self.lock.wait_for(lambda: marker in self.sent, timeout)
@@ -391,3 +446,92 @@ class HoldingProxy:
         self.listener.close()
         for s in self.socks:
             s.close()
+
+
+def _parse_command(buffer):
+    """(argv, rest) for the first whole RESP command in buffer, or (None, buffer)."""
+    if not buffer.startswith(b"*") or b"\r\n" not in buffer:
+        return None, buffer
+    head, _, rest = buffer.partition(b"\r\n")
+    argv = []
+    for _ in range(int(head[1:])):
+        if b"\r\n" not in rest:
+            return None, buffer
+        size, _, rest = rest.partition(b"\r\n")
+        n = int(size[1:])
+        if len(rest) < n + 2:
+            return None, buffer
+        argv.append(rest[:n])
+        rest = rest[n + 2:]
+    return argv, rest
+
+
+class FakeRedis:
+    """A TCP server speaking just enough RESP to pass for an empty Redis
+    (PING, SELECT, TIME, XREVRANGE, XRANGE, EVAL), except that each SUBSCRIBE
+    is answered with the next of subscribe_replies (raw bytes), the last one
+    again once they run out. subscribes counts the SUBSCRIBEs received;
+    wait_subscribes(n) waits until n have been answered."""
+
+    def __init__(self, subscribe_replies):
+        self.replies = list(subscribe_replies)
+        _listen(self)
+        self.subscribes = 0
+        _serve_forever(self)
+
+    def _accepted(self, sock):
+        with self.lock:
+            self.socks.append(sock)
+        threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _answer(self, argv):
+        name = argv[0].upper() if argv else b""
+        if name == b"SUBSCRIBE":
+            with self.lock:
+                reply = self.replies[min(self.subscribes, len(self.replies) - 1)]
+                self.subscribes += 1
+                self.lock.notify_all()
+            return reply
+        if name == b"TIME":
+            now = time.time()
+            return _encode([str(int(now)), str(int(now % 1 * 1000000))])
+        if name in (b"XREVRANGE", b"XRANGE"):
+            return b"*0\r\n"
+        if name == b"EVAL":
+            return b":0\r\n"
+        if name == b"PING":
+            return b"+PONG\r\n"
+        return b"+OK\r\n"
+
+    def _serve(self, sock):
+        buffer = b""
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                sock.close()
+                return
+            buffer += data
+            while True:
+                argv, buffer = _parse_command(buffer)
+                if argv is None:
+                    break
+                try:
+                    sock.sendall(self._answer(argv))
+                except OSError:
+                    return
+
+    def wait_subscribes(self, count, timeout=30.0):
+        with self.lock:
+            return self.lock.wait_for(lambda: self.subscribes >= count, timeout)
+
+    def close(self):
+        self.listener.close()
+        with self.lock:
+            for sock in self.socks:
+                try:
+                    sock.close()
+                except OSError:
+                    pass

@@ -290,27 +290,49 @@ void redis_relay_available(struct redis_backend *backend)
                 read_missed(backend);
 }
 
-static void subscriber_message(redisAsyncContext *context, void *reply_opaque, void *privdata)
+static bool is_string(const redisReply *reply)
 {
-        struct redis_backend *backend = privdata;
-        const redisReply *reply = reply_opaque, *kind, *data;
+        return reply->type == REDIS_REPLY_STRING;
+}
 
-        if (!reply || backend->freeing)
-                return; /* the disconnect callback tells */
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
-            reply->element[0]->type != REDIS_REPLY_STRING) {
-                redis_backend_drop(backend, context, "SUBSCRIBE: unexpected reply");
+static bool names(const redisReply *reply, const char *word)
+{
+        return is_string(reply) && reply->len == strlen(word) &&
+               memcmp(reply->str, word, reply->len) == 0;
+}
+
+/*
+ * One reply on the subscriber: the confirmation of SUBSCRIBE, a message,
+ * or the answer to a health PING, each of a shape checked in full. Anything
+ * else (an error reply, or what a proxy or another server on that port
+ * says) drops the subscriber, which reconnects.
+ */
+void redis_relay_subscriber_reply(struct redis_backend *backend, const redisReply *reply)
+{
+        redisReply *const *element = reply->element;
+        const char *channel = backend->channel;
+
+        if (backend->freeing)
                 return;
-        }
-        kind = reply->element[0];
-        data = reply->element[2];
-        if (strcmp(kind->str, "subscribe") == 0) {
-                redis_backend_subscribed(backend);
-        } else if (strcmp(kind->str, "message") == 0 && data->type == REDIS_REPLY_STRING) {
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+            names(element[0], "message") && names(element[1], channel) && is_string(element[2])) {
                 if (backend->relay.catching_up)
-                        hold(&backend->relay, data->str, data->len);
+                        hold(&backend->relay, element[2]->str, element[2]->len);
                 else
-                        deliver_payload(backend, data->str, data->len);
+                        deliver_payload(backend, element[2]->str, element[2]->len);
+        } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3 &&
+                   names(element[0], "subscribe") && names(element[1], channel) &&
+                   element[2]->type == REDIS_REPLY_INTEGER && backend->relay.subscribe_sent &&
+                   !backend->subscriber_ready) {
+                redis_backend_subscribed(backend);
+        } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+                   names(element[0], "pong") && is_string(element[1]) &&
+                   backend->subscriber_ping_out) {
+                redis_backend_subscriber_pong(backend);
+        } else {
+                redis_backend_drop_subscriber(backend, reply->type == REDIS_REPLY_ERROR
+                                                           ? "SUBSCRIBE: error reply"
+                                                           : "SUBSCRIBE: unexpected reply");
         }
 }
 
@@ -323,9 +345,10 @@ static void subscribe_when_ready(struct redis_backend *backend)
         if (!backend->subscriber || !relay->subscriber_connected || !relay->have_last ||
             relay->subscribe_sent)
                 return;
-        if (redisAsyncCommandArgv(backend->subscriber, subscriber_message, backend, 2, argv,
-                                  NULL) == REDIS_OK)
+        if (redis_backend_subscriber_send(backend, 2, argv) == 0) {
                 relay->subscribe_sent = true;
+                relay->subscribe_sent_at = ev_time();
+        }
 }
 
 static void tip_replied(redisAsyncContext *context, void *reply_opaque, void *privdata)

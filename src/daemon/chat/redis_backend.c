@@ -11,13 +11,16 @@
 #include <sys/time.h>
 
 #include "log.h"
+#include "net.h"
 #include "store_redis.h"
 
 /*
  * The Redis backend's connections. Two asynchronous ones live on the loop:
- * commands, and the subscriber (a subscribed connection takes no other
- * command). The backend is available while both are up; on the loss of
- * either it logs one warning, ends what was pending on it, and reconnects
+ * commands (hiredis), and the subscriber (redis_subscriber.c; a subscribed
+ * connection takes no other command). Both are PINGed every second and
+ * dropped when one leaves it unanswered for 5 s, so that a connection cut
+ * silently is noticed within 7 s. The backend is available while both are
+ * up; on the loss of either it logs one warning, ends what was pending on it, and reconnects
  * with a backoff that doubles from 0.1 s to 5 s, logging once when it is
  * back. The blocking connection serves only the operator's synchronous
  * calls, with a 1 s timeout.
@@ -102,10 +105,21 @@ static void command_selected(redisAsyncContext *context, void *reply_opaque, voi
 
         if (!reply || backend->freeing)
                 return; /* the disconnect callback tells */
-        if (reply->type != REDIS_REPLY_STATUS) {
+        if (reply->type != REDIS_REPLY_STATUS)
                 redis_backend_drop(backend, context,
                                    reply->type == REDIS_REPLY_ERROR ? reply->str
                                                                     : "SELECT: unexpected reply");
+}
+
+/* The first TIME answered: Redis's clock is known, so a message can carry its deadline. */
+static void command_timed(redisAsyncContext *context, void *reply, void *privdata)
+{
+        struct redis_backend *backend = privdata;
+
+        if (!reply || backend->freeing)
+                return;
+        if (redis_clock_read(backend, reply) < 0) {
+                redis_backend_drop(backend, context, "TIME: unexpected reply");
                 return;
         }
         backend->command_ready = true;
@@ -113,13 +127,13 @@ static void command_selected(redisAsyncContext *context, void *reply_opaque, voi
         check_available(backend);
 }
 
-/* Ready only after a first answer: SELECT for a database, else PING. */
+/* Ready only after a first answer: SELECT for a database, then TIME. */
 static void command_connected(const redisAsyncContext *context, int status)
 {
         struct redis_backend *backend = context->data;
         char db[16];
         const char *select[] = {"SELECT", db};
-        const char *ping[] = {"PING"};
+        const char *time[] = {"TIME"};
 
         if (status != REDIS_OK) {
                 backend->command = NULL; /* hiredis frees it after this call */
@@ -127,10 +141,9 @@ static void command_connected(const redisAsyncContext *context, int status)
                 return;
         }
         snprintf(db, sizeof(db), "%d", backend->address.db);
-        if (backend->address.db == 0)
-                redisAsyncCommandArgv(backend->command, command_selected, backend, 1, ping, NULL);
-        else
+        if (backend->address.db != 0)
                 redisAsyncCommandArgv(backend->command, command_selected, backend, 2, select, NULL);
+        redisAsyncCommandArgv(backend->command, command_timed, backend, 1, time, NULL);
 }
 
 static void command_disconnected(const redisAsyncContext *context, int status)
@@ -150,33 +163,47 @@ static void command_disconnected(const redisAsyncContext *context, int status)
         connection_lost(backend, "command", context->errstr);
 }
 
-static void subscriber_connected(const redisAsyncContext *context, int status)
+static void subscriber_connected(void *data)
 {
-        struct redis_backend *backend = context->data;
-
-        if (status != REDIS_OK) {
-                backend->subscriber = NULL;
-                connection_lost(backend, "subscriber", context->errstr);
-                return;
-        }
-        redis_relay_subscriber_connected(backend);
+        redis_relay_subscriber_connected(data);
 }
 
-static void subscriber_disconnected(const redisAsyncContext *context, int status)
+static void subscriber_reply(void *data, const redisReply *reply)
 {
-        struct redis_backend *backend = context->data;
+        redis_relay_subscriber_reply(data, reply);
+}
 
-        (void)status;
-        if (!backend)
-                return;
-        if (backend->freeing) {
-                connection_closed(backend);
-                return;
-        }
+/* The subscriber is gone (it frees itself); also the end of a drop. */
+static void subscriber_lost(void *data, const char *reason)
+{
+        struct redis_backend *backend = data;
+
         backend->subscriber = NULL;
         backend->subscriber_ready = false;
+        backend->subscriber_ping_out = false;
+        if (backend->freeing)
+                return;
         redis_relay_subscriber_lost(backend);
-        connection_lost(backend, "subscriber", context->errstr);
+        connection_lost(backend, "subscriber", reason);
+}
+
+static const struct redis_subscriber_events subscriber_events = {
+    .connected = subscriber_connected,
+    .reply = subscriber_reply,
+    .lost = subscriber_lost,
+};
+
+static void start_subscriber(struct redis_backend *backend)
+{
+        char reason[REDIS_ERROR_MAX];
+        int r = redis_subscriber_open(backend->loop, &backend->address, &subscriber_events, backend,
+                                      &backend->subscriber, reason, sizeof(reason));
+
+        backend->subscriber_since = ev_time();
+        if (r < 0) {
+                backend->subscriber = NULL;
+                connection_lost(backend, "subscriber", reason);
+        }
 }
 
 static redisAsyncContext *start_connection(struct redis_backend *backend, const char *which,
@@ -198,6 +225,10 @@ static redisAsyncContext *start_connection(struct redis_backend *backend, const 
                 return NULL;
         }
         set_cloexec(context->c.fd);
+        /* hiredis's own redisEnableKeepAlive() fails the context on a unix socket. */
+        if (!address->path[0])
+                (void)net_keepalive(context->c.fd, REDIS_TCP_KEEPALIVE_IDLE,
+                                    REDIS_TCP_KEEPALIVE_INTERVAL, REDIS_TCP_KEEPALIVE_COUNT);
         context->data = backend;
         if (redisLibevAttach(backend->loop, context) != REDIS_OK) {
                 connection_lost(backend, which, "cannot attach to the loop");
@@ -216,11 +247,8 @@ static void connect_missing(struct redis_backend *backend)
                     start_connection(backend, "command", command_connected, command_disconnected);
                 backend->command_since = ev_time();
         }
-        if (!backend->subscriber) {
-                backend->subscriber = start_connection(backend, "subscriber", subscriber_connected,
-                                                       subscriber_disconnected);
-                backend->subscriber_since = ev_time();
-        }
+        if (!backend->subscriber)
+                start_subscriber(backend);
 }
 
 /*
@@ -241,30 +269,31 @@ static void give_up(struct redis_backend *backend, redisAsyncContext **context, 
         connection_lost(backend, which, reason);
 }
 
+/* The command connection's health check is a TIME, which keeps Redis's clock known too. */
 static void health_pong(redisAsyncContext *context, void *reply, void *privdata)
 {
         struct redis_backend *backend = privdata;
 
-        (void)context;
-        (void)reply;
+        if (!reply || backend->freeing)
+                return;
         backend->ping_out = false;
+        if (redis_clock_read(backend, reply) < 0)
+                redis_backend_drop(backend, context, "TIME: unexpected reply");
 }
 
-/* Check the command connection answers; a silent Redis fails the calls rather than hold them. */
-static void check_health(struct redis_backend *backend)
+/*
+ * Check the command connection answers; a silent Redis fails the calls
+ * rather than hold them.
+ */
+static void check_command(struct redis_backend *backend, double now)
 {
-        /* Not the loop's cached time: a connection may start before the loop runs. */
-        double now = ev_time();
-        const char *ping[] = {"PING"};
+        const char *ping[] = {"TIME"};
 
         if (backend->command && !backend->command_ready &&
             now - backend->command_since > ANSWER_TIMEOUT) {
                 give_up(backend, &backend->command, "command", "no answer within 5 s");
                 return;
         }
-        if (backend->subscriber && !(backend->subscriber->c.flags & REDIS_CONNECTED) &&
-            now - backend->subscriber_since > ANSWER_TIMEOUT)
-                give_up(backend, &backend->subscriber, "subscriber", "no answer within 5 s");
         if (!backend->command_ready)
                 return;
         if (backend->ping_out) {
@@ -277,6 +306,50 @@ static void check_health(struct redis_backend *backend)
                 backend->ping_out = true;
                 backend->ping_sent = now;
         }
+}
+
+/*
+ * Check the subscriber answers too: a connection cut on Redis's side only
+ * (a NAT or firewall forgetting it) would otherwise stay silent for ever,
+ * relaying nothing while the node took messages. A connect, a SUBSCRIBE
+ * and a PING each get ANSWER_TIMEOUT; while subscribed, a PING (which
+ * Redis answers on a subscribed connection) goes out every HEALTH_INTERVAL.
+ */
+static void check_subscriber(struct redis_backend *backend, double now)
+{
+        const char *ping[] = {"PING"};
+
+        if (!backend->subscriber)
+                return;
+        if (!redis_subscriber_is_connected(backend->subscriber)) {
+                if (now - backend->subscriber_since > ANSWER_TIMEOUT)
+                        redis_backend_drop_subscriber(backend, "no connection within 5 s");
+                return;
+        }
+        if (!backend->subscriber_ready) {
+                if (backend->relay.subscribe_sent &&
+                    now - backend->relay.subscribe_sent_at > ANSWER_TIMEOUT)
+                        redis_backend_drop_subscriber(backend, "SUBSCRIBE unconfirmed after 5 s");
+                return;
+        }
+        if (backend->subscriber_ping_out) {
+                if (now - backend->subscriber_ping_sent > ANSWER_TIMEOUT)
+                        redis_backend_drop_subscriber(backend, "no answer to PING within 5 s");
+                return;
+        }
+        if (redis_subscriber_send(backend->subscriber, 1, ping) == 0) {
+                backend->subscriber_ping_out = true;
+                backend->subscriber_ping_sent = now;
+        }
+}
+
+static void check_health(struct redis_backend *backend)
+{
+        /* Not the loop's cached time: a connection may start before the loop runs. */
+        double now = ev_time();
+
+        check_command(backend, now);
+        check_subscriber(backend, now);
 }
 
 static void on_health_timer(struct ev_loop *loop, ev_timer *timer, int revents)
@@ -303,6 +376,28 @@ void redis_backend_drop(struct redis_backend *backend, redisAsyncContext *contex
         context->err = context->c.err;
         context->errstr = context->c.errstr;
         redisAsyncFree(context);
+}
+
+void redis_backend_drop_subscriber(struct redis_backend *backend, const char *reason)
+{
+        struct redis_subscriber *doomed = backend->subscriber;
+
+        if (!doomed)
+                return;
+        redis_subscriber_free(doomed);
+        subscriber_lost(backend, reason);
+}
+
+void redis_backend_subscriber_pong(struct redis_backend *backend)
+{
+        backend->subscriber_ping_out = false;
+}
+
+int redis_backend_subscriber_send(struct redis_backend *backend, int argc, const char **argv)
+{
+        if (!backend->subscriber)
+                return -ENOTCONN;
+        return redis_subscriber_send(backend->subscriber, argc, argv);
 }
 
 void redis_backend_subscribed(struct redis_backend *backend)
@@ -379,80 +474,6 @@ int redis_backend_command_sync(struct redis_backend *backend, int argc, const ch
                 return -EIO;
         }
         return 0;
-}
-
-int redis_backend_note_bad_reply(char *error, size_t size, const char *what,
-                                 const redisReply *reply)
-{
-        if (reply && reply->type == REDIS_REPLY_ERROR)
-                snprintf(error, size, "redis %s: %s", what, reply->str);
-        else
-                snprintf(error, size, "redis %s: unexpected reply (type %d)", what,
-                         reply ? reply->type : -1);
-        return reply && reply->type == REDIS_REPLY_ERROR ? -EIO : -EBADMSG;
-}
-
-int redis_parse_u64(const char *text, size_t length, uint64_t *value)
-{
-        uint64_t v = 0;
-
-        if (length == 0 || length > 20)
-                return -EBADMSG;
-        for (size_t i = 0; i < length; i++) {
-                unsigned digit = (unsigned)(text[i] - '0');
-
-                if (digit > 9 || v > (UINT64_MAX - digit) / 10)
-                        return -EBADMSG;
-                v = v * 10 + digit;
-        }
-        *value = v;
-        return 0;
-}
-
-int redis_stream_id_parse(const char *text, size_t length, struct redis_stream_id *id)
-{
-        const char *dash = memchr(text, '-', length);
-        struct redis_stream_id parsed;
-
-        if (!dash || redis_parse_u64(text, (size_t)(dash - text), &parsed.ms) < 0 ||
-            redis_parse_u64(dash + 1, length - (size_t)(dash - text) - 1, &parsed.seq) < 0)
-                return -EBADMSG;
-        *id = parsed;
-        return 0;
-}
-
-/* Millions of entries within one millisecond cannot happen; clamp rather than wrap. */
-uint64_t redis_stream_id_to_u64(struct redis_stream_id id)
-{
-        uint64_t seq = id.seq < 999999 ? id.seq : 999999;
-
-        if (id.ms > (UINT64_MAX - seq) / 1000000)
-                return UINT64_MAX;
-        return id.ms * 1000000 + seq;
-}
-
-struct redis_stream_id redis_stream_id_from_u64(uint64_t value)
-{
-        return (struct redis_stream_id){value / 1000000, value % 1000000};
-}
-
-int redis_stream_id_compare(struct redis_stream_id a, struct redis_stream_id b)
-{
-        if (a.ms != b.ms)
-                return a.ms < b.ms ? -1 : 1;
-        if (a.seq != b.seq)
-                return a.seq < b.seq ? -1 : 1;
-        return 0;
-}
-
-void redis_name_lower(const char *name, char lower[CHAT_NAME_MAX + 1])
-{
-        size_t i;
-
-        for (i = 0; i < CHAT_NAME_MAX && name[i]; i++)
-                lower[i] =
-                    (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] + 'a' - 'A') : name[i];
-        lower[i] = '\0';
 }
 
 static int make_node_id(char node[REDIS_NODE_ID_LENGTH + 1])
@@ -551,6 +572,7 @@ void redis_backend_free(struct redis_backend *backend)
         ev_timer_stop(backend->loop, &backend->reconnect_timer);
         ev_timer_stop(backend->loop, &backend->health_timer);
         redis_presence_fini(backend);
+        redis_late_cancel_all(backend);
         /*
          * What was queued this loop turn goes out still (a message read just
          * before a restart's hand-over): one write that does not block.
@@ -561,7 +583,8 @@ void redis_backend_free(struct redis_backend *backend)
                 (void)redisBufferWrite(&backend->command->c, &done);
         }
         close_connection(backend, &backend->command);
-        close_connection(backend, &backend->subscriber);
+        redis_subscriber_free(backend->subscriber);
+        backend->subscriber = NULL;
         if (backend->closing == 0)
                 finish_free(backend);
 }

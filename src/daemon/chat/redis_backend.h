@@ -11,14 +11,18 @@
 #include "bus.h"
 #include "chat_line.h"
 #include "redis_address.h"
+#include "redis_subscriber.h"
 
 /*
  * The Redis chat backend's shared state (internal to src/daemon/chat/):
- * redis_backend.c owns the connections (one command and one subscriber
- * connection on the loop, one blocking connection for the rare operator
- * commands), store_redis.c the store operations, bus_redis.c the relay and
- * redis_presence.c presence and /who. One struct serves the store and the
- * bus: store_fini() frees it, the bus's free does nothing.
+ * redis_backend.c owns the connections (one command connection on the loop
+ * through hiredis, one subscriber connection on the loop through
+ * redis_subscriber.c, one blocking connection for the rare operator
+ * commands) and checks that both loop connections answer; redis_clock.c
+ * keeps Redis's clock and the failures told late; store_redis.c has the
+ * store operations, bus_redis.c the relay, redis_presence.c presence and
+ * /who, redis_values.c the small parsers. One struct serves the store and
+ * the bus: store_fini() frees it, the bus's free does nothing.
  */
 
 #define REDIS_NODE_ID_LENGTH   16 /* hex digits */
@@ -50,12 +54,25 @@ struct redis_relay {
         bool tip_asked;              /* the stream's newest entry has been asked for */
         bool subscriber_connected;
         bool subscribe_sent;
-        bool catching_up;  /* reading what the subscriber missed; relayed messages wait */
-        bool reading;      /* an XRANGE of the catch-up is under way */
-        bool held_dropped; /* the hold overflowed: read the history once more */
-        bool again;        /* subscribed anew while reading: read once more */
+        double subscribe_sent_at; /* ev_time() of the SUBSCRIBE, for its answer's deadline */
+        bool catching_up;         /* reading what the subscriber missed; relayed messages wait */
+        bool reading;             /* an XRANGE of the catch-up is under way */
+        bool held_dropped;        /* the hold overflowed: read the history once more */
+        bool again;               /* subscribed anew while reading: read once more */
         struct redis_held *held_head, **held_tail;
         size_t held_count;
+};
+
+/*
+ * A failure told only once Redis can no longer act on its command
+ * (redis_clock.c): tell runs once, at the time asked, or at once with
+ * cancelled true when the backend is freed.
+ */
+struct redis_late {
+        struct redis_late *next, **prev;
+        ev_timer timer;
+        struct redis_backend *backend;
+        void (*tell)(struct redis_late *late, bool cancelled);
 };
 
 struct redis_presence_name {
@@ -78,21 +95,25 @@ struct redis_backend {
         char node[REDIS_NODE_ID_LENGTH + 1];
         char channel[REDIS_CHANNEL_MAX];
 
-        redisAsyncContext *command;    /* NULL while down */
-        redisAsyncContext *subscriber; /* NULL while down */
-        bool command_ready;            /* connected and SELECTed */
-        bool subscriber_ready;         /* SUBSCRIBEd */
+        redisAsyncContext *command;          /* NULL while down */
+        struct redis_subscriber *subscriber; /* NULL while down */
+        bool command_ready;                  /* connected and SELECTed */
+        bool subscriber_ready;               /* SUBSCRIBEd */
         bool available;
         bool down_logged; /* the one warning of this outage is out */
         bool freeing;
         int closing; /* connections hiredis frees once their callback returns */
         ev_timer reconnect_timer;
         double backoff;
-        ev_timer health_timer;                  /* PINGs the command connection */
+        ev_timer health_timer;                  /* PINGs both connections */
         double command_since, subscriber_since; /* when each connection was started */
-        bool ping_out;
-        double ping_sent;
+        bool ping_out, subscriber_ping_out;
+        double ping_sent, subscriber_ping_sent;
         char down_reason[REDIS_ERROR_MAX];
+        /* Redis's clock (TIME, ms) less ours (CLOCK_MONOTONIC, ms): a lower bound, from the
+         * last TIME answered. */
+        int64_t clock_offset_ms;
+        struct redis_late *late_head; /* failures waiting to be told */
 
         redisContext *sync; /* the blocking connection, connected on first use */
         char sync_error[REDIS_ERROR_MAX];
@@ -117,6 +138,15 @@ void redis_backend_subscribed(struct redis_backend *backend);
 void redis_backend_drop(struct redis_backend *backend, redisAsyncContext *context,
                         const char *reason);
 
+/* The subscriber misbehaved or went silent: drop it (one warning says why) and reconnect. */
+void redis_backend_drop_subscriber(struct redis_backend *backend, const char *reason);
+
+/* The subscriber answered its health PING (bus_redis.c tells). */
+void redis_backend_subscriber_pong(struct redis_backend *backend);
+
+/* Queue a command on the subscriber. Returns 0, or -errno (-ENOTCONN while it is down). */
+int redis_backend_subscriber_send(struct redis_backend *backend, int argc, const char **argv);
+
 /*
  * Send a command on the command connection; fn gets the reply, or NULL once
  * if the connection goes away first (or the backend is freed). Returns 0, or
@@ -128,6 +158,8 @@ int redis_backend_command(struct redis_backend *backend, redisCallbackFn *fn, vo
 /* The blocking equivalent, connecting if needed. Returns 0 with *reply set, -EAGAIN or -EIO. */
 int redis_backend_command_sync(struct redis_backend *backend, int argc, const char *const *argv,
                                const size_t *lengths, redisReply **reply);
+
+/* redis_values.c. */
 
 /* Record that a reply had the wrong shape or an error, and drop nothing: returns -EBADMSG. */
 int redis_backend_note_bad_reply(char *error, size_t size, const char *what,
@@ -153,9 +185,30 @@ void redis_name_lower(const char *name, char lower[CHAT_NAME_MAX + 1]);
 void redis_relay_command_ready(struct redis_backend *backend);
 void redis_relay_subscriber_connected(struct redis_backend *backend);
 void redis_relay_subscriber_lost(struct redis_backend *backend);
+void redis_relay_subscriber_reply(struct redis_backend *backend, const redisReply *reply);
 void redis_relay_available(struct redis_backend *backend);
 void redis_relay_fini(struct redis_backend *backend);
 void redis_bus_fill(struct redis_backend *backend, struct bus *bus);
+
+/* redis_clock.c: Redis's clock as the node sees it, and failures told late. */
+
+/* Seconds on this node's monotonic clock. */
+double redis_clock_now(void);
+
+/* Take Redis's clock from a TIME reply, answered just now. Returns 0 or -EBADMSG. */
+int redis_clock_read(struct redis_backend *backend, const redisReply *reply);
+
+/*
+ * A deadline, in Redis's clock (ms), that Redis's clock cannot yet have
+ * reached, and will have reached by redis_clock_now() + seconds here.
+ */
+uint64_t redis_clock_deadline_ms(const struct redis_backend *backend, double seconds);
+
+/* Run late->tell at at (redis_clock_now() time); late must stay put until then. */
+void redis_late_tell(struct redis_backend *backend, struct redis_late *late, double at);
+
+/* Tell every late failure now, cancelled (the backend is being freed). */
+void redis_late_cancel_all(struct redis_backend *backend);
 
 /* redis_presence.c. */
 void redis_presence_init(struct redis_backend *backend);

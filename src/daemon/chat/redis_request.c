@@ -234,7 +234,7 @@ int redis_request_history_last(struct redis_request *request, const struct redis
 }
 
 int redis_request_post(struct redis_request *request, const struct redis_backend *backend,
-                       const struct bus_message *message)
+                       const struct bus_message *message, uint64_t deadline_ms)
 {
         if (message->kind != BUS_MESSAGE || !redis_request_name_ok(message->name) ||
             message->text_length > CHAT_LINE_MAX || (message->text_length && !message->text))
@@ -247,6 +247,7 @@ int redis_request_post(struct redis_request *request, const struct redis_backend
         redis_request_add_text(request, backend->channel);
         redis_request_add_text(request, backend->node);
         redis_request_add_number(request, message->sender);
+        redis_request_add_number(request, deadline_ms);
         return 0;
 }
 

@@ -63,8 +63,9 @@ int redis_request_history_append(struct redis_request *request, const struct red
                                  size_t text_length);
 int redis_request_history_last(struct redis_request *request, const struct redis_backend *backend,
                                size_t count);
+/* deadline_ms: Redis's time (ms) past which the script stores and relays nothing. */
 int redis_request_post(struct redis_request *request, const struct redis_backend *backend,
-                       const struct bus_message *message);
+                       const struct bus_message *message, uint64_t deadline_ms);
 
 /* The synchronous operations (store_redis_sync.c), for the operator's commands. */
 extern const struct store_ops redis_store_sync_ops;

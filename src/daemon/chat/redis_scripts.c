@@ -123,7 +123,15 @@ const char redis_script_session_revoke_user[] =
     "redis.call('DEL', 'echod:sessions:' .. ARGV[1])\n"
     "return count\n";
 
+/*
+ * A post that runs past its deadline (Redis's TIME, as effects replication
+ * allows before writes) does nothing: its sender was told it was not sent.
+ */
 const char redis_script_post[] =
+    "local t = redis.call('TIME')\n"
+    "if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[8]) then\n"
+    "  return redis.error_reply('LATE past its deadline: not stored')\n"
+    "end\n"
     "local id = redis.call('XADD', 'echod:history', 'MAXLEN', '~', ARGV[1], '*',\n"
     "                      't', ARGV[2], 'n', ARGV[3], 'x', ARGV[4], 'o', ARGV[6], 's', ARGV[7])\n"
     "redis.call('PUBLISH', ARGV[5], 'M ' .. id .. ' ' .. ARGV[2] .. ' ' .. ARGV[6] .. ' ' ..\n"

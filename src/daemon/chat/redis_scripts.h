@@ -32,9 +32,10 @@ extern const char redis_script_session_revoke[];
 /* ARGV: lower. Returns the number of sessions removed. */
 extern const char redis_script_session_revoke_user[];
 /*
- * ARGV: history_max, time_ms, name, text, channel, node, sender. Appends to
- * the history stream and publishes "M ID TIME NODE SENDER NAME TEXT" on
- * channel in one step; returns the stream ID.
+ * ARGV: history_max, time_ms, name, text, channel, node, sender,
+ * deadline_ms. Appends to the history stream and publishes "M ID TIME NODE
+ * SENDER NAME TEXT" on channel in one step; returns the stream ID, or an
+ * error (LATE) and does nothing once Redis's clock is past deadline_ms.
  */
 extern const char redis_script_post[];
 /*

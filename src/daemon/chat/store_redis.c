@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,23 @@
  * the operator's rare commands.
  */
 
+/*
+ * Seconds a message has to reach Redis: the post script does nothing past
+ * this (Redis checks its own clock), so a message whose answer did not come
+ * can be called "not sent" once it has passed, and not before.
+ */
+#define POST_DEADLINE 5.0
+/* Slack for the clocks' drift between two TIMEs (a second apart). */
+#define POST_DEADLINE_SLACK 0.1
+
 /* An asynchronous call on its way: the request's reading part and whom to tell. */
 struct call {
         struct redis_backend *backend;
         struct redis_reply_request reply;
         store_done_fn done;
         void *context;
+        double settled_at; /* redis_clock_now() past which Redis will not run it; 0: no bound */
+        struct redis_late late; /* its failure, waiting for settled_at */
 };
 
 static void end_at_once(store_done_fn done, void *context, int status, const char *error)
@@ -34,18 +46,13 @@ static void end_at_once(store_done_fn done, void *context, int status, const cha
                 done(context, &reply);
 }
 
-static void call_replied(redisAsyncContext *redis, void *reply_opaque, void *privdata)
+static void call_end(struct call *call, const redisReply *reply, bool closing)
 {
-        struct call *call = privdata;
-        const redisReply *reply = reply_opaque;
         struct store_reply out = {0};
         struct store_message *messages = NULL;
         char error[REDIS_ERROR_MAX] = "";
 
-        (void)redis;
         if (!reply) {
-                bool closing = call->backend->freeing;
-
                 snprintf(error, sizeof(error), "redis %s: %s", call->reply.what,
                          closing ? "backend closed" : "connection lost");
                 out.status = closing ? -ECANCELED : -EIO;
@@ -59,9 +66,35 @@ static void call_replied(redisAsyncContext *redis, void *reply_opaque, void *pri
         free(call);
 }
 
+static void call_told_late(struct redis_late *late, bool cancelled)
+{
+        struct call *call = (struct call *)((char *)late - offsetof(struct call, late));
+
+        call_end(call, NULL, cancelled);
+}
+
+static void call_replied(redisAsyncContext *redis, void *reply_opaque, void *privdata)
+{
+        struct call *call = privdata;
+        struct redis_backend *backend = call->backend;
+
+        (void)redis;
+        /*
+         * A connection lost with the command perhaps still in Redis's socket
+         * buffer: until its deadline Redis may yet run it, so its failure
+         * waits until then to be told.
+         */
+        if (!reply_opaque && !backend->freeing && call->settled_at > redis_clock_now()) {
+                call->late.tell = call_told_late;
+                redis_late_tell(backend, &call->late, call->settled_at);
+                return;
+        }
+        call_end(call, reply_opaque, backend->freeing);
+}
+
 /* Send a built request (r: what building it said) and end in exactly one call of done. */
-static void send_async(struct redis_backend *backend, const struct redis_request *request, int r,
-                       store_done_fn done, void *context)
+static void send_bounded(struct redis_backend *backend, const struct redis_request *request, int r,
+                         double settled_at, store_done_fn done, void *context)
 {
         char error[REDIS_ERROR_MAX + 32];
         struct call *call;
@@ -81,12 +114,23 @@ static void send_async(struct redis_backend *backend, const struct redis_request
                 end_at_once(done, context, -ENOMEM, "out of memory");
                 return;
         }
-        *call = (struct call){backend, request->reply, done, context};
+        *call = (struct call){.backend = backend,
+                              .reply = request->reply,
+                              .done = done,
+                              .context = context,
+                              .settled_at = settled_at};
         if (redis_backend_command(backend, call_replied, call, request->argc, request->argv,
                                   request->lengths) < 0) {
                 free(call);
                 end_at_once(done, context, -EAGAIN, "redis unavailable: cannot send");
         }
+}
+
+/* A command with no deadline: whatever Redis does of it later, it may do. */
+static void send_async(struct redis_backend *backend, const struct redis_request *request, int r,
+                       store_done_fn done, void *context)
+{
+        send_bounded(backend, request, r, 0, done, context);
 }
 
 static bool async_available(void *state)
@@ -198,7 +242,12 @@ static void async_post(void *state, const struct bus_message *message, store_don
 {
         struct redis_request request = {0};
 
-        send_async(state, &request, redis_request_post(&request, state, message), done, context);
+        struct redis_backend *backend = state;
+        uint64_t deadline = redis_clock_deadline_ms(backend, POST_DEADLINE);
+        double settled_at = redis_clock_now() + POST_DEADLINE + POST_DEADLINE_SLACK;
+
+        send_bounded(backend, &request, redis_request_post(&request, backend, message, deadline),
+                     settled_at, done, context);
 }
 
 static const struct store_async_ops redis_async_ops = {

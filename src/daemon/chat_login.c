@@ -246,6 +246,14 @@ static void name_chosen(struct chat_conn *conn, struct chat_wait *wait,
                 snprintf(conn->name, sizeof(conn->name), "%s", reply->user.name);
                 conn->registering = false;
         } else if (reply->status == -ENOENT) {
+                /* Names registered before the rule for new ones still log in. */
+                if (chat_name_check_new(wait->name, strlen(wait->name)) < 0) {
+                        chat_sendf(conn, "ERR invalid name: a new name starts with a letter, ends "
+                                         "with a letter or digit, and has no two of '_', '-', "
+                                         "'.' in a row\n");
+                        chat_prompt(conn, wait->again);
+                        return;
+                }
                 snprintf(conn->name, sizeof(conn->name), "%s", wait->name);
                 conn->registering = true;
         } else {

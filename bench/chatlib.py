@@ -64,7 +64,9 @@ class Echod:
         argv = [os.path.join(build, "programs", "echod"), "--config", "/dev/null",
                 "--echo", "127.0.0.1:0", "--chat", "127.0.0.1:0", "--state-dir", state_dir,
                 "--chat-rate", "100000", "--chat-burst", "100000",
-                "--chat-max-users", "5000"] + list(extra)
+                "--chat-max-users", "5000",
+                # Every bench login comes from 127.0.0.1.
+                "--chat-max-pending-per-address", "100000"] + list(extra)
         env = dict(os.environ)
         env.pop("NOTIFY_SOCKET", None)
         self.name = "echod"

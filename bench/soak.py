@@ -132,7 +132,7 @@ class Echod:
                 # Generous limits: the load is ours and comes from one address.
                 "--udp-rate", "100000", "--udp-burst", "100000", "--udp-global-rate", "100000",
                 "--chat-rate", "10000", "--chat-burst", "10000",
-                "--chat-max-users", "1000"] + list(extra)
+                "--chat-max-users", "1000", "--chat-max-pending-per-address", "100000"] + list(extra)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "NOTIFY_SOCKET": self.notify.path}
         for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
             if key in os.environ:

@@ -45,11 +45,19 @@ static void check_line(const struct chat_line *line, struct events *events)
         if (result != CHAT_TEXT_OK && result != CHAT_TEXT_INVALID_UTF8 &&
             result != CHAT_TEXT_CONTROL)
                 abort();
+        /* Text that passed is valid UTF-8: the message check only finds formatting characters. */
+        if (result == CHAT_TEXT_OK &&
+            chat_text_check_message(line->text, line->length) != CHAT_TEXT_OK &&
+            chat_text_check_message(line->text, line->length) != CHAT_TEXT_FORMAT)
+                abort();
         if (chat_command_split(line->text, line->length, &command) == 1) {
                 if (command.name + command.name_length > line->text + line->length ||
                     command.argument + command.argument_length != line->text + line->length)
                         abort();
-                (void)chat_name_check(command.argument, command.argument_length);
+                /* Every new name is a name. */
+                if (chat_name_check_new(command.argument, command.argument_length) == 0 &&
+                    chat_name_check(command.argument, command.argument_length) != 0)
+                        abort();
         } else if (command.argument + command.argument_length != line->text + line->length) {
                 abort();
         }

@@ -187,6 +187,27 @@ void addr_host_length(const struct sockaddr *sa, socklen_t length, char *buf, si
         }
 }
 
+void addr_host_group(const struct sockaddr *sa, socklen_t length, char *buf, size_t size)
+{
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        struct in6_addr prefix;
+        char text[INET6_ADDRSTRLEN];
+
+        /*
+         * One site gets a /64 at least and may pick any of its 2^64
+         * addresses, so per-address limits would give it as many tries;
+         * IPv4 addresses are scarce enough to count one by one.
+         */
+        if (sa->sa_family != AF_INET6 || IN6_IS_ADDR_V4MAPPED(a6)) {
+                addr_host_length(sa, length, buf, size);
+                return;
+        }
+        memcpy(&prefix, a6, sizeof(prefix));
+        memset(&prefix.s6_addr[8], 0, 8);
+        inet_ntop(AF_INET6, &prefix, text, sizeof(text));
+        snprintf(buf, size, "%s/64", text);
+}
+
 void addr_format(const struct sockaddr *sa, char *buf, size_t size)
 {
         char host[ADDR_HOST_MAX];

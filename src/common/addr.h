@@ -49,6 +49,12 @@ void addr_host(const struct sockaddr *sa, char *buf, size_t size);
  */
 void addr_host_length(const struct sockaddr *sa, socklen_t length, char *buf, size_t size);
 
+/*
+ * The host as per-source limits count it: an IPv6 address by its /64
+ * ("2001:db8:1:2::/64"), any other address as addr_host_length() writes it.
+ */
+void addr_host_group(const struct sockaddr *sa, socklen_t length, char *buf, size_t size);
+
 /* Write "host:port" (IPv6 as "[host]:port", AF_UNIX as its path) to buf. */
 void addr_format(const struct sockaddr *sa, char *buf, size_t size);
 

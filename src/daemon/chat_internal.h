@@ -11,24 +11,25 @@
 #include "bus.h"
 #include "handover.h"
 #include "chat_line.h"
+#include "lockout.h"
 #include "service.h"
 #include "store.h"
 #include "workers.h"
 
 /*
- * Shared by the chat's two files: chat_service.c (the service table,
- * connections, their bounded output queues, the relay and the failure
- * table) and chat_session.c (what a connection says: the login dialogue and
- * the commands after it).
+ * Shared by the chat's files: chat_service.c (the service table,
+ * connections, their bounded output queues, the relay), chat_limits.c (the
+ * failed-login limits), chat_login.c (the login dialogue) and
+ * chat_session.c (the commands after it).
  */
 
-/* Wrong passwords (per address and per name) before the connection is closed. */
+/* Password checks and failures (per address group and per name) before the door closes. */
 #define CHAT_FAILURES_MAX 5
 /* Failures are forgotten after this long without a new one. */
 #define CHAT_FAILURE_MEMORY 900.0
 /* The pause after a wrong password: this, doubled for each failure before it. */
 #define CHAT_FAILURE_DELAY 0.25
-/* Slots of the failure table (addresses and names). */
+/* Keys in each failure table (address groups, and names). */
 #define CHAT_FAILURE_SLOTS 4096
 /* Raw bytes read and not yet split into lines, per connection. */
 #define CHAT_INPUT_MAX 4096
@@ -92,6 +93,11 @@ struct chat_conn {
         char name[CHAT_NAME_MAX + 1];
         char address[ADDR_HOST_MAX];
         char port[8];
+        /* Its address group's key in the failure table and for the pending limit (IPv6: /64). */
+        char address_key[LOCKOUT_KEY_MAX];
+        /* A password check reserved in the failure tables, until it ends (chat_limits.c). */
+        bool check_reserved;
+        char check_name_key[LOCKOUT_KEY_MAX]; /* "" if the check counts for the address alone */
         struct chat_line_reader reader;
         char input[CHAT_INPUT_MAX];
         size_t input_start, input_end;
@@ -113,12 +119,6 @@ struct chat_conn {
         uint64_t bytes_in, bytes_out, messages;
 };
 
-struct chat_failure {
-        char key[ADDR_HOST_MAX + 4]; /* "a:ADDRESS" or "n:name" (lower case); "" if free */
-        unsigned count;
-        ev_tstamp last;
-};
-
 struct chat_service {
         struct service_env env;
         struct ev_loop *loop;
@@ -137,7 +137,8 @@ struct chat_service {
         uint64_t total, bytes_in, bytes_out, messages;
         unsigned ticks;
         bool draining;
-        struct chat_failure *failures; /* CHAT_FAILURE_SLOTS */
+        /* Failed logins per address group, and per registered name (chat_limits.c). */
+        struct lockout_table failed_addresses, failed_names;
 };
 
 /* chat_service.c */
@@ -173,15 +174,6 @@ void chat_resume_input(struct chat_conn *conn);
 
 /* Milliseconds since the epoch, now. */
 uint64_t chat_now_ms(void);
-
-/* The failures counted for key ("a:..." or "n:..."), forgetting old ones. */
-unsigned chat_failures(struct chat_service *chat, const char *key);
-
-/* Count one more failure for key; returns the new count. */
-unsigned chat_failure_add(struct chat_service *chat, const char *key);
-
-/* Forget the failures of key (after a login). */
-void chat_failure_clear(struct chat_service *chat, const char *key);
 
 /* Connections of name that are logged in, other than except. */
 unsigned chat_online_count(struct chat_service *chat, const char *name,
@@ -248,6 +240,47 @@ void chat_wait_detach(struct chat_conn *conn);
 
 /* A store_done_fn for calls whose result only matters if it fails: context names the call. */
 void chat_store_logged(void *context, const struct store_reply *reply);
+
+/* chat_limits.c: what a peer may try while logging in */
+
+/* Set up the failure tables. 0 or -ENOMEM. */
+int chat_limits_init(struct chat_service *chat);
+
+/* Free the failure tables. */
+void chat_limits_fini(struct chat_service *chat);
+
+/* True if conn's address may start one more login (chat-max-pending-per-address). */
+bool chat_limits_pending_room(struct chat_conn *conn);
+
+/* True if conn's address group, or its name once known and registered, is locked. */
+bool chat_limits_locked(struct chat_conn *conn);
+
+/*
+ * Reserve a password check for conn's address group and name before it
+ * starts. 0; -EDQUOT when either is at the limit; -ENOSPC when the table of
+ * names is full of live counts.
+ */
+int chat_limits_reserve(struct chat_conn *conn);
+
+/* The reserved check did not run (busy, the store failed, the user went): forget it. */
+void chat_limits_release(struct chat_conn *conn);
+
+/* The connection goes away: a check on the workers counts as failed, one not started is released.
+ */
+void chat_limits_end(struct chat_conn *conn);
+
+/* Logged in: forget the failures of its address group and name. */
+void chat_limits_logged_in(struct chat_conn *conn);
+
+/* Close conn for too many failed logins (or a full table: reason). */
+void chat_lock_out(struct chat_conn *conn, const char *reason);
+
+/*
+ * A wrong password (its check reserved) or a wrong token (counted for the
+ * address alone): count it, log it, say reason, and pause before the prompt
+ * of again, or lock out at the limit.
+ */
+void chat_login_failed(struct chat_conn *conn, const char *reason, enum chat_phase again);
 
 /* chat_login.c: the login dialogue */
 

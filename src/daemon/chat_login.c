@@ -55,77 +55,6 @@ void chat_prompt(struct chat_conn *conn, enum chat_phase phase)
                 prompt_name(conn);
 }
 
-static void failure_key(char *key, size_t size, char kind, const char *value)
-{
-        size_t i;
-
-        key[0] = kind;
-        key[1] = ':';
-        for (i = 0; value[i] && i + 3 < size; i++)
-                key[i + 2] =
-                    (char)(kind == 'n' && value[i] >= 'A' && value[i] <= 'Z' ? value[i] - 'A' + 'a'
-                                                                             : value[i]);
-        key[i + 2] = '\0';
-}
-
-/* Failures counted for the connection's address and, when it has one, its name. */
-static unsigned failures_of(struct chat_conn *conn)
-{
-        char key[sizeof(((struct chat_failure *)0)->key)];
-        unsigned by_address, by_name = 0;
-
-        failure_key(key, sizeof(key), 'a', conn->address);
-        by_address = chat_failures(conn->chat, key);
-        if (conn->name[0]) {
-                failure_key(key, sizeof(key), 'n', conn->name);
-                by_name = chat_failures(conn->chat, key);
-        }
-        return by_address > by_name ? by_address : by_name;
-}
-
-static void lock_out(struct chat_conn *conn)
-{
-        chat_sendf(conn, "ERR too many failed logins; try again later\n");
-        chat_close_after_flush(conn, "too many failed logins");
-}
-
-/* A wrong password or token: count it, say so, and pause before the next prompt. */
-static void login_failed(struct chat_conn *conn, const char *reason, enum chat_phase again)
-{
-        struct chat_service *chat = conn->chat;
-        char key[sizeof(((struct chat_failure *)0)->key)], extra[96];
-        unsigned count, by_name = 0;
-        double delay;
-
-        failure_key(key, sizeof(key), 'a', conn->address);
-        count = chat_failure_add(chat, key);
-        if (conn->name[0] && again == CHAT_PHASE_PASSWORD) {
-                failure_key(key, sizeof(key), 'n', conn->name);
-                by_name = chat_failure_add(chat, key);
-        }
-        if (by_name > count)
-                count = by_name;
-        snprintf(extra, sizeof(extra), "REASON=%s", reason);
-        chat_log(conn, LOG_NOTICE, LOG_ID_CHAT_LOGIN_FAILED, extra, "failed login: %s (%u)", reason,
-                 count);
-        if (count >= CHAT_FAILURES_MAX) {
-                lock_out(conn);
-                return;
-        }
-        chat_sendf(conn, "ERR %s\n", reason);
-        /* Each failure doubles the pause: 0.25 s, 0.5 s, 1 s, 2 s, then the door closes. */
-        delay = CHAT_FAILURE_DELAY;
-        for (unsigned i = 1; i < count; i++)
-                delay *= 2;
-        conn->phase = CHAT_PHASE_WAITING;
-        conn->pausing = true;
-        conn->resume_phase = again;
-        chat_pause_input(conn, true);
-        ev_timer_stop(chat->loop, &conn->timer);
-        ev_timer_set(&conn->timer, delay, 0);
-        ev_timer_start(chat->loop, &conn->timer);
-}
-
 /* Let the login go on: the timer goes back to the login deadline. */
 static void rearm_login_timer(struct chat_conn *conn)
 {
@@ -219,8 +148,8 @@ void chat_session_start(struct chat_conn *conn)
 
         conn->login_deadline = ev_now(chat->loop) + chat->config->chat_login_timeout;
         rearm_login_timer(conn);
-        if (failures_of(conn) >= CHAT_FAILURES_MAX) {
-                lock_out(conn);
+        if (chat_limits_locked(conn)) {
+                chat_lock_out(conn, NULL);
                 return;
         }
         if (!store_available(&chat->store)) {
@@ -246,14 +175,22 @@ static void name_chosen(struct chat_conn *conn, struct chat_wait *wait,
                 snprintf(conn->name, sizeof(conn->name), "%s", reply->user.name);
                 conn->registering = false;
         } else if (reply->status == -ENOENT) {
+                /* Names registered before the rule for new ones still log in. */
+                if (chat_name_check_new(wait->name, strlen(wait->name)) < 0) {
+                        chat_sendf(conn, "ERR invalid name: a new name starts with a letter, ends "
+                                         "with a letter or digit, and has no two of '_', '-', "
+                                         "'.' in a row\n");
+                        chat_prompt(conn, wait->again);
+                        return;
+                }
                 snprintf(conn->name, sizeof(conn->name), "%s", wait->name);
                 conn->registering = true;
         } else {
                 store_failed(conn, wait->again, "read a user", reply);
                 return;
         }
-        if (failures_of(conn) >= CHAT_FAILURES_MAX) {
-                lock_out(conn);
+        if (chat_limits_locked(conn)) {
+                chat_lock_out(conn, NULL);
                 return;
         }
         prompt_password(conn);
@@ -314,6 +251,7 @@ static void submit_job(struct chat_conn *conn, enum chat_job_kind kind, const ch
         int r;
 
         if (!job) {
+                chat_limits_release(conn);
                 chat_sendf(conn, "ERR busy; try again\n");
                 if (back != CHAT_PHASE_CHAT)
                         chat_prompt(conn, back);
@@ -331,6 +269,7 @@ static void submit_job(struct chat_conn *conn, enum chat_job_kind kind, const ch
                 /* A login burst beyond the queue: refuse it now rather than queue without bound. */
                 sodium_memzero(job, sizeof(*job));
                 free(job);
+                chat_limits_release(conn);
                 chat_sendf(conn, "ERR busy; try again\n");
                 if (back != CHAT_PHASE_CHAT)
                         chat_prompt(conn, back);
@@ -410,17 +349,14 @@ static void login_history(struct chat_conn *conn, struct chat_wait *wait,
 static void logged_in(struct chat_conn *conn, const char *method)
 {
         struct chat_service *chat = conn->chat;
-        char key[sizeof(((struct chat_failure *)0)->key)], extra[48];
+        char extra[48];
         struct chat_wait *wait;
 
         if (server_full(conn))
                 return;
         store_identity_set_async(&chat->store, conn->address, conn->name, chat_store_logged,
                                  "remember the name of an address");
-        failure_key(key, sizeof(key), 'a', conn->address);
-        chat_failure_clear(chat, key);
-        failure_key(key, sizeof(key), 'n', conn->name);
-        chat_failure_clear(chat, key);
+        chat_limits_logged_in(conn);
         ev_timer_stop(chat->loop, &conn->timer);
         if (conn->counted == CHAT_COUNT_PENDING)
                 chat->pending--;
@@ -523,9 +459,10 @@ static void job_finished(struct chat_conn *conn, struct chat_job *job)
         switch (job->kind) {
         case CHAT_JOB_VERIFY:
                 if (job->result < 0) {
-                        login_failed(conn, "wrong password", CHAT_PHASE_PASSWORD);
+                        chat_login_failed(conn, "wrong password", CHAT_PHASE_PASSWORD);
                         return;
                 }
+                chat_limits_release(conn);
                 if (job->rehashed)
                         store_user_set_hash_async(&chat->store, conn->name, job->new_hash,
                                                   chat_store_logged, "store a rehashed password");
@@ -585,7 +522,7 @@ static void token_looked_up(struct chat_conn *conn, struct chat_wait *wait,
         struct chat_service *chat = conn->chat;
 
         if (reply->status == -ENOENT) {
-                login_failed(conn, "unknown token", wait->again);
+                chat_login_failed(conn, "unknown token", wait->again);
                 return;
         }
         if (reply->status < 0) {
@@ -595,7 +532,7 @@ static void token_looked_up(struct chat_conn *conn, struct chat_wait *wait,
         if (reply->session.expired) {
                 store_session_revoke_async(&chat->store, wait->token_hash, chat_store_logged,
                                            "remove an expired session");
-                login_failed(conn, "expired token", wait->again);
+                chat_login_failed(conn, "expired token", wait->again);
                 return;
         }
         store_session_touch_async(&chat->store, wait->token_hash, chat_now_ms(), chat_store_logged,
@@ -616,8 +553,10 @@ static void login_with_token(struct chat_conn *conn, const char *text, size_t le
         struct auth_token_hash hash;
         struct chat_wait *wait;
 
+        /* Nothing was looked up: refused, but not counted, so it fills no failure table. */
         if (auth_token_parse(text, length, &token) < 0) {
-                login_failed(conn, "invalid token", conn->phase);
+                chat_sendf(conn, "ERR invalid token\n");
+                chat_prompt(conn, conn->phase);
                 return;
         }
         wait = wait_or_busy(conn, token_looked_up);
@@ -638,6 +577,8 @@ static void login_with_token(struct chat_conn *conn, const char *text, size_t le
 static void password_user(struct chat_conn *conn, struct chat_wait *wait,
                           const struct store_reply *reply)
 {
+        if (reply->status < 0)
+                chat_limits_release(conn);
         if (reply->status == -ENOENT) {
                 /* Removed meanwhile (echoctl users remove): start over. */
                 chat_sendf(conn, "ERR no such user\n");
@@ -657,10 +598,6 @@ static void password_given(struct chat_conn *conn, const char *text, size_t leng
         struct chat_wait *wait;
         int r;
 
-        if (failures_of(conn) >= CHAT_FAILURES_MAX) {
-                lock_out(conn);
-                return;
-        }
         if (conn->registering) {
                 r = auth_password_check(text, length);
                 if (r < 0) {
@@ -673,13 +610,26 @@ static void password_given(struct chat_conn *conn, const char *text, size_t leng
                 submit_job(conn, CHAT_JOB_REGISTER, text, length, NULL);
                 return;
         }
+        /*
+         * The check counts from here, before the store or a worker sees it,
+         * so that racing connections cannot all be checked before the first
+         * failure is counted; at the limit even the right password is not
+         * checked.
+         */
+        r = chat_limits_reserve(conn);
+        if (r < 0) {
+                chat_lock_out(conn, r == -ENOSPC ? "failed-login table full" : NULL);
+                return;
+        }
         if (length > AUTH_PASSWORD_MAX) {
-                login_failed(conn, "wrong password", CHAT_PHASE_PASSWORD);
+                chat_login_failed(conn, "wrong password", CHAT_PHASE_PASSWORD);
                 return;
         }
         wait = wait_or_busy(conn, password_user);
-        if (!wait)
+        if (!wait) {
+                chat_limits_release(conn);
                 return;
+        }
         memcpy(wait->password, text, length);
         wait->password_length = length;
         store_user_get_async(&conn->chat->store, conn->name, chat_wait_done, wait);
@@ -724,6 +674,7 @@ void chat_change_password(struct chat_conn *conn, const char *password, size_t l
 
 void chat_login_end(struct chat_conn *conn)
 {
+        chat_limits_end(conn);
         if (!conn->job)
                 return;
         /* Its done function runs later with cancelled set and frees the job. */

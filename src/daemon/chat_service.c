@@ -59,59 +59,6 @@ void chat_log(struct chat_conn *conn, int priority, const char *message_id, cons
                    conn->port);
 }
 
-/* ---- failures: per address and per name, so new connections do not reset them ---- */
-
-static struct chat_failure *failure_find(struct chat_service *chat, const char *key, bool create)
-{
-        struct chat_failure *oldest = NULL;
-        ev_tstamp now = ev_now(chat->loop);
-
-        for (size_t i = 0; i < CHAT_FAILURE_SLOTS; i++) {
-                struct chat_failure *slot = &chat->failures[i];
-
-                if (slot->key[0] && now - slot->last > CHAT_FAILURE_MEMORY)
-                        slot->key[0] = '\0';
-                if (slot->key[0] && strcmp(slot->key, key) == 0)
-                        return slot;
-                if (!oldest || !slot->key[0] || (oldest->key[0] && slot->last < oldest->last))
-                        oldest = slot;
-        }
-        if (!create)
-                return NULL;
-        /*
-         * The table is full of recent failures: the oldest goes. An attacker
-         * who floods it to evict a victim's count needs 4096 failing
-         * addresses within the memory time, each of them delayed.
-         */
-        memset(oldest, 0, sizeof(*oldest));
-        snprintf(oldest->key, sizeof(oldest->key), "%s", key);
-        return oldest;
-}
-
-unsigned chat_failures(struct chat_service *chat, const char *key)
-{
-        struct chat_failure *slot = failure_find(chat, key, false);
-
-        return slot ? slot->count : 0;
-}
-
-unsigned chat_failure_add(struct chat_service *chat, const char *key)
-{
-        struct chat_failure *slot = failure_find(chat, key, true);
-
-        slot->count++;
-        slot->last = ev_now(chat->loop);
-        return slot->count;
-}
-
-void chat_failure_clear(struct chat_service *chat, const char *key)
-{
-        struct chat_failure *slot = failure_find(chat, key, false);
-
-        if (slot)
-                slot->key[0] = '\0';
-}
-
 unsigned chat_online_count(struct chat_service *chat, const char *name,
                            const struct chat_conn *except)
 {
@@ -446,6 +393,7 @@ struct chat_conn *chat_conn_new(struct chat_service *chat, int fd, const struct 
                                 socklen_t length)
 {
         struct chat_conn *conn = calloc(1, sizeof(*conn));
+        char host_group[ADDR_HOST_MAX + 4];
         int one = 1;
 
         if (!conn) {
@@ -458,6 +406,8 @@ struct chat_conn *chat_conn_new(struct chat_service *chat, int fd, const struct 
         conn->started = conn->flood_at = ev_now(chat->loop);
         conn->flood_tokens = chat->config->chat_burst;
         addr_host_length(peer, length, conn->address, sizeof(conn->address));
+        addr_host_group(peer, length, host_group, sizeof(host_group));
+        lockout_address_key(conn->address_key, host_group);
         snprintf(conn->port, sizeof(conn->port), "%u", addr_port(peer));
         /* Lines go out at once: Nagle and delayed ACK would stall a chat. */
         if (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)
@@ -498,6 +448,13 @@ static int chat_connection(void *state, int fd, const struct sockaddr *peer, soc
         if (chat->pending >= chat->config->chat_max_pending) {
                 chat_sendf(conn, "ERR busy: too many logins at once, try again later\n");
                 chat_close_after_flush(conn, "too many connections logging in");
+                return 0;
+        }
+        /* One address (an IPv6 /64) cannot hold every login slot and keep others out. */
+        if (!chat_limits_pending_room(conn)) {
+                chat_sendf(conn, "ERR busy: too many logins from this address at once, try again "
+                                 "later\n");
+                chat_close_after_flush(conn, "too many logins from this address");
                 return 0;
         }
         conn->counted = CHAT_COUNT_PENDING;
@@ -598,10 +555,10 @@ static int chat_init(void **state, const struct service_env *env)
         chat->loop = env->loop;
         chat->config = config;
         chat->auth = auth_params_default();
-        chat->failures = calloc(CHAT_FAILURE_SLOTS, sizeof(*chat->failures));
-        if (!chat->failures) {
-                r = -ENOMEM;
-                goto fail;
+        r = chat_limits_init(chat);
+        if (r < 0) {
+                free(chat);
+                return r;
         }
         r = auth_init();
         if (r < 0) {
@@ -627,7 +584,7 @@ fail_backend:
         bus_fini(&chat->bus);
         store_fini(&chat->store);
 fail:
-        free(chat->failures);
+        chat_limits_fini(chat);
         free(chat);
         return r;
 }
@@ -712,7 +669,7 @@ static void chat_fini(void *state)
         ev_prepare_stop(chat->loop, &chat->flush_watcher);
         bus_fini(&chat->bus);
         store_fini(&chat->store);
-        free(chat->failures);
+        chat_limits_fini(chat);
         free(chat);
 }
 

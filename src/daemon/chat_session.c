@@ -277,8 +277,17 @@ static void send_message(struct chat_conn *conn, const char *text, size_t length
         };
         struct chat_wait *wait;
 
+        enum chat_text_result check;
+
         if (length == 0)
                 return;
+        /* Names are ASCII; a message may be any script, but not text that shows other than it
+         * reads. */
+        check = chat_text_check_message(text, length);
+        if (check != CHAT_TEXT_OK) {
+                chat_sendf(conn, "ERR %s\n", chat_line_error_text(check));
+                return;
+        }
         if (!within_rate(conn)) {
                 chat_sendf(conn, "ERR slow down: at most %g messages per second\n",
                            chat->config->chat_rate);

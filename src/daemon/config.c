@@ -40,6 +40,7 @@ void config_defaults(struct config *config)
         config->chat_history_max = 10000;
         config->chat_max_users = 1000;
         config->chat_max_pending = 256;
+        config->chat_max_pending_per_address = 16;
         config->chat_login_timeout = 60;
         config->chat_token_idle = 7 * 86400;
         config->chat_token_lifetime = 30 * 86400;
@@ -201,6 +202,9 @@ int config_set(struct config *config, const char *key, const char *value, char *
         if (strcmp(key, "chat-max-pending") == 0)
                 return set_unsigned(key, value, 1, 100000, &config->chat_max_pending, error,
                                     error_size);
+        if (strcmp(key, "chat-max-pending-per-address") == 0)
+                return set_unsigned(key, value, 1, 100000, &config->chat_max_pending_per_address,
+                                    error, error_size);
         if (strcmp(key, "chat-login-timeout") == 0)
                 return set_seconds(key, value, 1, 3600, &config->chat_login_timeout, error,
                                    error_size);
@@ -500,6 +504,7 @@ static const struct option options[] = {
     {"udp-global-rate", required_argument, NULL, OPT_KEY + 24},
     {"socket-buffer", required_argument, NULL, OPT_KEY + 25},
     {"control", required_argument, NULL, OPT_KEY + 26},
+    {"chat-max-pending-per-address", required_argument, NULL, OPT_KEY + 27},
     {"console", no_argument, NULL, OPT_CONSOLE},
     {NULL, 0, NULL, 0},
 };

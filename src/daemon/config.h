@@ -33,11 +33,13 @@ struct config {
         /* Chat (docs/chat.md): standalone addresses (none by default) and its limits. */
         struct addr_spec chat[CONFIG_LISTEN_MAX];
         size_t chat_count;
-        char *chat_backend;         /* "sqlite" (or NULL) or a Redis address (redis_address.h) */
-        unsigned chat_history;      /* messages shown at login */
-        unsigned chat_history_max;  /* messages kept */
-        unsigned chat_max_users;    /* logged-in connections */
-        unsigned chat_max_pending;  /* connections still logging in */
+        char *chat_backend;        /* "sqlite" (or NULL) or a Redis address (redis_address.h) */
+        unsigned chat_history;     /* messages shown at login */
+        unsigned chat_history_max; /* messages kept */
+        unsigned chat_max_users;   /* logged-in connections */
+        unsigned chat_max_pending; /* connections still logging in */
+        /* Of them, from one address (an IPv6 /64) at most. */
+        unsigned chat_max_pending_per_address;
         double chat_login_timeout;  /* seconds */
         double chat_token_idle;     /* seconds a session may go unused */
         double chat_token_lifetime; /* seconds a session lives at most */

@@ -314,6 +314,7 @@ static void apply_reloadable(struct server *server, struct config *fresh)
         config->chat_history = fresh->chat_history;
         config->chat_max_users = fresh->chat_max_users;
         config->chat_max_pending = fresh->chat_max_pending;
+        config->chat_max_pending_per_address = fresh->chat_max_pending_per_address;
         config->chat_login_timeout = fresh->chat_login_timeout;
         config->chat_token_idle = fresh->chat_token_idle;
         config->chat_token_lifetime = fresh->chat_token_lifetime;

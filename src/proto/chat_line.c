@@ -85,7 +85,12 @@ enum chat_line_result chat_line_finish(struct chat_line_reader *reader, struct c
         return CHAT_LINE_READY;
 }
 
-enum chat_text_result chat_line_check(const char *text, size_t length)
+/* What one character of a line's text may not be; CHAT_TEXT_OK if it passes. */
+typedef enum chat_text_result (*chat_character_rule)(uint32_t code);
+
+/* Decode text and hold each character to rule: the first that fails names the result. */
+static enum chat_text_result check_characters(const char *text, size_t length,
+                                              chat_character_rule rule)
 {
         const unsigned char *bytes = (const unsigned char *)text;
         size_t i = 0;
@@ -93,15 +98,42 @@ enum chat_text_result chat_line_check(const char *text, size_t length)
         while (i < length) {
                 uint32_t code;
                 int n = utf8_decode(bytes + i, length - i, &code);
+                enum chat_text_result result;
 
                 if (n < 0)
                         return CHAT_TEXT_INVALID_UTF8;
-                /* C0, DEL and C1 (U+0080 to U+009F). */
-                if (code < 0x20 || (code >= 0x7f && code <= 0x9f))
-                        return CHAT_TEXT_CONTROL;
+                result = rule(code);
+                if (result != CHAT_TEXT_OK)
+                        return result;
                 i += (size_t)n;
         }
         return CHAT_TEXT_OK;
+}
+
+/* C0, DEL and C1 (U+0080 to U+009F). */
+static enum chat_text_result no_control(uint32_t code)
+{
+        return code < 0x20 || (code >= 0x7f && code <= 0x9f) ? CHAT_TEXT_CONTROL : CHAT_TEXT_OK;
+}
+
+/* A character that changes how a line shows, breaks it or hides in it. */
+static enum chat_text_result no_format(uint32_t code)
+{
+        bool format = code == 0x061c || code == 0x200e || code == 0x200f ||
+                      (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) ||
+                      code == 0x2028 || code == 0x2029 || code == 0xfeff;
+
+        return format ? CHAT_TEXT_FORMAT : CHAT_TEXT_OK;
+}
+
+enum chat_text_result chat_line_check(const char *text, size_t length)
+{
+        return check_characters(text, length, no_control);
+}
+
+enum chat_text_result chat_text_check_message(const char *text, size_t length)
+{
+        return check_characters(text, length, no_format);
 }
 
 const char *chat_line_error_text(int result)
@@ -113,6 +145,9 @@ const char *chat_line_error_text(int result)
                 return "invalid utf-8";
         case CHAT_TEXT_CONTROL:
                 return "control character";
+        case CHAT_TEXT_FORMAT:
+                return "invisible formatting character (bidi control, line separator or byte "
+                       "order mark)";
         default:
                 return "bad line";
         }
@@ -130,6 +165,33 @@ int chat_name_check(const char *name, size_t length)
                 return -EINVAL;
         for (size_t i = 0; i < length; i++)
                 if (!name_char(name[i]))
+                        return -EINVAL;
+        return 0;
+}
+
+static bool name_letter(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool name_punctuation(char c)
+{
+        return c == '_' || c == '.' || c == '-';
+}
+
+int chat_name_check_new(const char *name, size_t length)
+{
+        if (chat_name_check(name, length) < 0)
+                return -EINVAL;
+        /*
+         * Like an IRC nickname, a name starts with a letter; punctuation
+         * stands only between letters or digits, one at a time, so that
+         * "bob", "bob_", "_bob" and "b__ob" are not four users who look alike.
+         */
+        if (!name_letter(name[0]) || name_punctuation(name[length - 1]))
+                return -EINVAL;
+        for (size_t i = 1; i < length; i++)
+                if (name_punctuation(name[i]) && name_punctuation(name[i - 1]))
                         return -EINVAL;
         return 0;
 }

@@ -16,7 +16,11 @@
 
 #define CHAT_LINE_MAX 1024
 
-/* A name: 1 to CHAT_NAME_MAX characters from [A-Za-z0-9_.-]. */
+/*
+ * A name: 1 to CHAT_NAME_MAX characters from [A-Za-z0-9_.-]. A new name is
+ * stricter (chat_name_check_new()); names are compared without regard to
+ * case.
+ */
 #define CHAT_NAME_MAX 32
 
 /* "2026-12-02T07:48:43.123Z" and its NUL. */
@@ -45,6 +49,8 @@ enum chat_text_result {
         CHAT_TEXT_OK = 0,
         CHAT_TEXT_INVALID_UTF8 = 16,
         CHAT_TEXT_CONTROL = 17, /* C0 (including TAB, CR and NUL), DEL or C1 */
+        /* Bidi controls, line and paragraph separators, the BOM (chat_text_check_message()) */
+        CHAT_TEXT_FORMAT = 18,
 };
 
 /*
@@ -96,11 +102,27 @@ enum chat_line_result chat_line_finish(struct chat_line_reader *reader, struct c
 /* Check a line's text: UTF-8 (shortest form, no surrogates, <= U+10FFFF), no controls. */
 enum chat_text_result chat_line_check(const char *text, size_t length);
 
+/*
+ * Check the text of a message, after chat_line_check(): it may not hold the
+ * characters that make a line show other than it reads (bidi embeddings,
+ * overrides, isolates and marks: U+061C, U+200E, U+200F, U+202A-U+202E,
+ * U+2066-U+2069), break it in two (U+2028, U+2029) or hide in it (U+FEFF).
+ * Returns CHAT_TEXT_OK or CHAT_TEXT_FORMAT; invalid UTF-8 is
+ * CHAT_TEXT_INVALID_UTF8.
+ */
+enum chat_text_result chat_text_check_message(const char *text, size_t length);
+
 /* The reason to send after "ERR " for a result of chat_line_next() or chat_line_check(). */
 const char *chat_line_error_text(int result);
 
-/* Check a name. Returns 0 or -EINVAL. */
+/* Check a name (as names are stored and sent). Returns 0 or -EINVAL. */
 int chat_name_check(const char *name, size_t length);
+
+/*
+ * Check a name to register: a name, that starts with a letter, ends with a
+ * letter or digit, and has no two of '_', '-', '.' in a row. Returns 0 or -EINVAL.
+ */
+int chat_name_check_new(const char *name, size_t length);
 
 /*
  * Write a time given in milliseconds since the epoch as UTC ISO 8601 with

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/un.h>
 
@@ -154,6 +155,34 @@ static void unix_peer_names_are_bounded_and_printable(void **state)
         assert_string_equal(host, "ppppppp");
 }
 
+static void ipv6_hosts_group_by_their_64(void **state)
+{
+        struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+        struct sockaddr_in sin = {.sin_family = AF_INET};
+        char host[ADDR_HOST_MAX];
+
+        (void)state;
+        inet_pton(AF_INET6, "2001:db8:1:2:aaaa:bbbb:cccc:dddd", &sin6.sin6_addr);
+        addr_host_group((struct sockaddr *)&sin6, sizeof(sin6), host, sizeof(host));
+        assert_string_equal(host, "2001:db8:1:2::/64");
+        inet_pton(AF_INET6, "2001:db8:1:2::1", &sin6.sin6_addr);
+        addr_host_group((struct sockaddr *)&sin6, sizeof(sin6), host, sizeof(host));
+        assert_string_equal(host, "2001:db8:1:2::/64");
+        inet_pton(AF_INET6, "2001:db8:1:3::1", &sin6.sin6_addr);
+        addr_host_group((struct sockaddr *)&sin6, sizeof(sin6), host, sizeof(host));
+        assert_string_equal(host, "2001:db8:1:3::/64");
+        inet_pton(AF_INET6, "::1", &sin6.sin6_addr);
+        addr_host_group((struct sockaddr *)&sin6, sizeof(sin6), host, sizeof(host));
+        assert_string_equal(host, "::/64");
+        /* IPv4, plain or mapped, counts address by address. */
+        inet_pton(AF_INET6, "::ffff:192.0.2.7", &sin6.sin6_addr);
+        addr_host_group((struct sockaddr *)&sin6, sizeof(sin6), host, sizeof(host));
+        assert_string_equal(host, "192.0.2.7");
+        inet_pton(AF_INET, "192.0.2.8", &sin.sin_addr);
+        addr_host_group((struct sockaddr *)&sin, sizeof(sin), host, sizeof(host));
+        assert_string_equal(host, "192.0.2.8");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -166,6 +195,7 @@ int main(void)
             cmocka_unit_test(mapped_ipv4_prints_as_ipv4),
             cmocka_unit_test(bracketed_ipv4_mapped_address_binds_as_ipv4),
             cmocka_unit_test(unix_peer_names_are_bounded_and_printable),
+            cmocka_unit_test(ipv6_hosts_group_by_their_64),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "chat_line.h"
@@ -306,6 +307,62 @@ static void error_texts_name_each_problem(void **state)
         assert_string_equal(chat_line_error_text(CHAT_LINE_TOO_LONG), "line too long");
         assert_string_equal(chat_line_error_text(CHAT_TEXT_INVALID_UTF8), "invalid utf-8");
         assert_string_equal(chat_line_error_text(CHAT_TEXT_CONTROL), "control character");
+        assert_string_equal(chat_line_error_text(CHAT_TEXT_FORMAT),
+                            "invisible formatting character (bidi control, line separator or "
+                            "byte order mark)");
+}
+
+static void messages_refuse_bidi_controls_separators_and_the_bom(void **state)
+{
+        static const char *const refused[] = {
+            "\xd8\x9c",     /* U+061C ARABIC LETTER MARK */
+            "\xe2\x80\x8e", /* U+200E LEFT-TO-RIGHT MARK */
+            "\xe2\x80\x8f", /* U+200F RIGHT-TO-LEFT MARK */
+            "\xe2\x80\xaa", /* U+202A LEFT-TO-RIGHT EMBEDDING */
+            "\xe2\x80\xae", /* U+202E RIGHT-TO-LEFT OVERRIDE */
+            "\xe2\x81\xa6", /* U+2066 LEFT-TO-RIGHT ISOLATE */
+            "\xe2\x81\xa9", /* U+2069 POP DIRECTIONAL ISOLATE */
+            "\xe2\x80\xa8", /* U+2028 LINE SEPARATOR */
+            "\xe2\x80\xa9", /* U+2029 PARAGRAPH SEPARATOR */
+            "\xef\xbb\xbf", /* U+FEFF BYTE ORDER MARK */
+        };
+        char text[32];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+                int n = snprintf(text, sizeof(text), "abc %s def", refused[i]);
+
+                assert_int_equal(chat_line_check(text, (size_t)n), CHAT_TEXT_OK);
+                assert_int_equal(chat_text_check_message(text, (size_t)n), CHAT_TEXT_FORMAT);
+        }
+        /* Neighbours pass: U+202F, U+2065 (unassigned), U+206A, Hebrew, an emoji. */
+        assert_int_equal(chat_text_check_message("\xe2\x80\xaf\xe2\x81\xa5\xe2\x81\xaa", 9),
+                         CHAT_TEXT_OK);
+        assert_int_equal(
+            chat_text_check_message("\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d \xf0\x9f\x98\x80", 13),
+            CHAT_TEXT_OK);
+        assert_int_equal(chat_text_check_message("\xff", 1), CHAT_TEXT_INVALID_UTF8);
+}
+
+static void new_names_start_with_a_letter_and_keep_punctuation_apart(void **state)
+{
+        static const char *const good[] = {"bob", "A.b-c_9", "x", "burst0_1", "user007", "o.k"};
+        static const char *const bad[] = {"-bob", ".bob", "_bob",  "9lives", "bob-",
+                                          "bob.", "bob_", "b..ob", "b-_ob",  ""};
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+                assert_int_equal(chat_name_check_new(good[i], strlen(good[i])), 0);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                assert_int_equal(chat_name_check_new(bad[i], strlen(bad[i])), -EINVAL);
+                /* Names of the old rule are still names: they log in and show. */
+                if (bad[i][0])
+                        assert_int_equal(chat_name_check(bad[i], strlen(bad[i])), 0);
+        }
+        assert_int_equal(chat_name_check_new("b\xc3\xb6"
+                                             "b",
+                                             4),
+                         -EINVAL);
 }
 
 static void names_follow_the_rule(void **state)
@@ -450,6 +507,8 @@ int main(void)
             cmocka_unit_test(control_characters_are_rejected),
             cmocka_unit_test(error_texts_name_each_problem),
             cmocka_unit_test(names_follow_the_rule),
+            cmocka_unit_test(new_names_start_with_a_letter_and_keep_punctuation_apart),
+            cmocka_unit_test(messages_refuse_bidi_controls_separators_and_the_bom),
             cmocka_unit_test(time_is_utc_iso8601_with_milliseconds),
             cmocka_unit_test(time_out_of_range_or_small_buffer_fails),
             cmocka_unit_test(command_splits_name_and_argument),

@@ -515,6 +515,23 @@ static void chat_backend_is_sqlite_or_a_redis_address(void **state)
         assert_null(config.chat_backend);
 }
 
+static void chat_pending_logins_per_address_default_to_16(void **state)
+{
+        struct config config;
+
+        (void)state;
+        config_defaults(&config);
+        assert_int_equal(config.chat_max_pending_per_address, 16);
+        set_ok(&config, "chat-max-pending-per-address", "1");
+        assert_int_equal(config.chat_max_pending_per_address, 1);
+        /* Not a prefix of chat-max-pending, nor taken for it. */
+        set_ok(&config, "chat-max-pending", "7");
+        assert_int_equal(config.chat_max_pending_per_address, 1);
+        set_bad(&config, "chat-max-pending-per-address", "0");
+        set_bad(&config, "chat-max-pending-per-address", "many");
+        config_fini(&config);
+}
+
 static void parse_text_value_keeps_later_equals_signs(void **state)
 {
         struct config config;
@@ -994,6 +1011,7 @@ int main(void)
             cmocka_unit_test(parse_text_value_keeps_later_equals_signs),
             cmocka_unit_test(control_is_an_absolute_path_or_none),
             cmocka_unit_test(chat_backend_is_sqlite_or_a_redis_address),
+            cmocka_unit_test(chat_pending_logins_per_address_default_to_16),
             cmocka_unit_test(parse_text_empty_text_changes_nothing),
             cmocka_unit_test(parse_text_missing_equals_names_file_and_line),
             cmocka_unit_test(parse_text_unknown_key_names_file_and_line),

@@ -1,7 +1,6 @@
 #include "ctl.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,78 +21,150 @@ static const char *const commands[] = {
     NULL,
 };
 
+/* Edit distance of a and b (both short), for "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+        size_t row[32], lb = strlen(b);
+
+        if (strlen(a) >= 32 || lb >= 32)
+                return 32;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; a[i - 1]; i++) {
+                size_t diagonal = row[0];
+
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t above = row[j], best = diagonal + (a[i - 1] != b[j - 1]);
+
+                        if (above + 1 < best)
+                                best = above + 1;
+                        if (row[j - 1] + 1 < best)
+                                best = row[j - 1] + 1;
+                        diagonal = above;
+                        row[j] = best;
+                }
+        }
+        return row[lb];
+}
+
+/* "unknown command 'X'", with the commands it may have meant (a prefix, or two edits away). */
+static int unknown_command(const char *word, char *error, size_t size)
+{
+        size_t length = (size_t)snprintf(error, size, "unknown command '%.64s'", word);
+        int found = 0;
+
+        for (size_t i = 0; commands[i] && length < size; i++) {
+                bool prefix = strlen(word) >= 2 && strncmp(commands[i], word, strlen(word)) == 0;
+
+                if (!prefix && distance(word, commands[i]) > 2)
+                        continue;
+                length += (size_t)snprintf(error + length, size - length, "%s'%s'",
+                                           found ? " or " : " (did you mean ", commands[i]);
+                found++;
+        }
+        if (found && length < size)
+                snprintf(error + length, size - length, "?)");
+        else if (length < size)
+                snprintf(error + length, size - length, " (try 'echoctl help' or --help)");
+        return -EINVAL;
+}
+
+/*
+ * One of echoctl's own options at argv[*i], wherever it stands on the line:
+ * 1 if it was one (and *i is past its value), 0 if not, -EINVAL with a
+ * reason. The command's own options (logs -n N -f) are not echoctl's, so
+ * they pass through to echod.
+ */
+static int own_option(int argc, char **argv, int *i, struct ctl_args *args, char *error,
+                      size_t size)
+{
+        const char *word = argv[*i];
+
+        if (strcmp(word, "-j") == 0 || strcmp(word, "--json") == 0) {
+                args->json = true;
+        } else if (strcmp(word, "-h") == 0 || strcmp(word, "--help") == 0) {
+                args->help = true;
+        } else if (strcmp(word, "-V") == 0 || strcmp(word, "--version") == 0) {
+                args->version = true;
+        } else if (strncmp(word, "--socket=", 9) == 0) {
+                args->socket_path = word + 9;
+        } else if (strcmp(word, "-s") == 0 || strcmp(word, "--socket") == 0) {
+                if (*i + 1 >= argc)
+                        return cli_error(error, size, "option '%s' needs a value", word);
+                args->socket_path = argv[++*i];
+        } else {
+                return 0;
+        }
+        return 1;
+}
+
 int ctl_parse_args(int argc, char **argv, struct ctl_args *args, char *error, size_t size)
 {
-        static const struct option options[] = {
-            {"socket", required_argument, NULL, 's'},
-            {"json", no_argument, NULL, 'j'},
-            {"help", no_argument, NULL, 'h'},
-            {"version", no_argument, NULL, 'V'},
-            {NULL, 0, NULL, 0},
-        };
-        size_t length;
-        bool known = false;
-        int option;
+        const char *words[CTL_REQUEST_MAX / 2];
+        size_t count = 0, length;
+        bool known = false, literal = false;
 
         memset(args, 0, sizeof(*args));
-        optind = 0;
-        opterr = 0;
-        /* "+": options end at the command, so "logs -n 5" keeps its own. */
-        while ((option = getopt_long(argc, argv, "+:s:jhV", options, NULL)) != -1) {
-                switch (option) {
-                case 's':
-                        args->socket_path = optarg;
-                        break;
-                case 'j':
+        /* --json first, wherever it is, so that even a usage error can answer in JSON. */
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+                if (strcmp(argv[i], "-j") == 0 || strcmp(argv[i], "--json") == 0)
                         args->json = true;
-                        break;
-                case 'h':
-                        args->help = true;
-                        return 0;
-                case 'V':
-                        args->version = true;
-                        return 0;
-                case ':':
-                        snprintf(error, size, "option '%s' needs a value", argv[optind - 1]);
-                        return -EINVAL;
-                default:
-                        snprintf(error, size, "unknown option '%s'", argv[optind - 1]);
-                        return -EINVAL;
+        for (int i = 1; i < argc; i++) {
+                int r = 0;
+
+                if (!literal && strcmp(argv[i], "--") == 0) {
+                        literal = true;
+                        continue;
                 }
+                if (!literal)
+                        r = own_option(argc, argv, &i, args, error, size);
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        if (args->help || args->version)
+                                return 0;
+                        continue;
+                }
+                /* Before the command, any other option is unknown; after it, the command's. */
+                if (!literal && count == 0 && argv[i][0] == '-')
+                        return cli_error(error, size, "unknown option '%.64s'", argv[i]);
+                if (count == sizeof(words) / sizeof(words[0]))
+                        return cli_error(error, size, "command line too long");
+                words[count++] = argv[i];
         }
-        if (optind >= argc) {
-                snprintf(error, size, "no command given (try 'echoctl help' or --help)");
-                return -EINVAL;
-        }
+        if (count == 0)
+                return cli_error(error, size, "no command given (try 'echoctl help' or --help)");
         for (size_t i = 0; commands[i]; i++)
-                known = known || strcmp(argv[optind], commands[i]) == 0;
-        if (!known) {
-                snprintf(error, size, "unknown command '%s'", argv[optind]);
-                return -EINVAL;
-        }
-        if (args->socket_path && strlen(args->socket_path) >= CTL_PATH_MAX) {
-                snprintf(error, size, "--socket: path too long (%d bytes at most)",
-                         CTL_PATH_MAX - 1);
-                return -EINVAL;
-        }
+                known = known || strcmp(words[0], commands[i]) == 0;
+        if (!known)
+                return unknown_command(words[0], error, size);
+        if (args->socket_path && strlen(args->socket_path) >= CTL_PATH_MAX)
+                return cli_error(error, size, "--socket: path too long (%d bytes at most)",
+                                 CTL_PATH_MAX - 1);
         length = (size_t)snprintf(args->request, sizeof(args->request), "%s",
                                   args->json ? "--json" : "");
-        for (int i = optind; i < argc && length < sizeof(args->request); i++) {
-                if (strpbrk(argv[i], " \t\r\n") || argv[i][0] == '\0') {
-                        snprintf(error, size, "argument '%s': blanks are not allowed", argv[i]);
-                        return -EINVAL;
-                }
+        for (size_t i = 0; i < count && length < sizeof(args->request); i++) {
+                if (strpbrk(words[i], " \t\r\n") || words[i][0] == '\0')
+                        return cli_error(error, size, "argument '%.64s': blanks are not allowed",
+                                         words[i]);
                 length += (size_t)snprintf(args->request + length, sizeof(args->request) - length,
-                                           "%s%s", length ? " " : "", argv[i]);
-                if (strcmp(argv[optind], "logs") == 0 &&
-                    (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--follow") == 0))
+                                           "%s%s", length ? " " : "", words[i]);
+                if (strcmp(words[0], "logs") == 0 &&
+                    (strcmp(words[i], "-f") == 0 || strcmp(words[i], "--follow") == 0))
                         args->follow = true;
         }
-        if (length >= sizeof(args->request)) {
-                snprintf(error, size, "command line too long");
-                return -EINVAL;
-        }
+        if (length >= sizeof(args->request))
+                return cli_error(error, size, "command line too long");
         return 0;
+}
+
+bool ctl_reply_usage(const char *payload)
+{
+        static const char text[] = "error usage:", json[] = "{\"ok\":false,\"error\":\"usage:";
+
+        return strncmp(payload, text, sizeof(text) - 1) == 0 ||
+               strncmp(payload, json, sizeof(json) - 1) == 0;
 }
 
 static bool exists(const char *path)
@@ -234,5 +305,6 @@ void ctl_usage(void)
                "  -V, --version       show the version and exit\n"
                "\n"
                "Exit status: 0 ok, 1 the daemon answered an error or cannot be reached,\n"
-               "2 usage error. See echoctl(8).\n");
+               "2 usage error (echoctl's or the daemon's \"usage:\"). With --json, echoctl's\n"
+               "own errors are JSON on stdout too. See echoctl(8).\n");
 }

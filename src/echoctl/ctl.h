@@ -26,8 +26,10 @@ struct ctl_args {
 };
 
 /*
- * Parse echoctl's arguments. Returns 0, or -EINVAL with a one-line reason
- * in error (a usage error).
+ * Parse echoctl's arguments: its own options anywhere (before or after the
+ * command; "--" ends them), the command and its arguments. Returns 0, or
+ * -EINVAL with a one-line reason in error (a usage error; args->json is
+ * set if --json was anywhere on the line, so the error can be JSON).
  */
 int ctl_parse_args(int argc, char **argv, struct ctl_args *args, char *error, size_t size);
 
@@ -57,6 +59,9 @@ int ctl_receive(int fd, struct frame_decoder *decoder);
 
 /* True if a reply payload says ok ("ok ..." or a JSON object with "ok":true). */
 bool ctl_reply_ok(const char *payload);
+
+/* True if the reply is the daemon's usage error ("error usage: ..."), which exits 2. */
+bool ctl_reply_usage(const char *payload);
 
 /* True if the reply is the daemon's refusal of our uid. */
 bool ctl_reply_denied(const char *payload);

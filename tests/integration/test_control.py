@@ -132,8 +132,9 @@ class Commands(unittest.TestCase):
         r = echoctl(self.daemon, "pause", "gopher")
         self.assertEqual(r.returncode, 1)
         self.assertIn("unknown service 'gopher'", r.stderr)
-        self.assertEqual(echoctl(self.daemon, "logs", "-n", "x").returncode, 1)
-        self.assertEqual(echoctl(self.daemon, "status", "now").returncode, 1)
+        # The daemon's usage errors exit 2, as echoctl's own do (echoctl(8)).
+        self.assertEqual(echoctl(self.daemon, "logs", "-n", "x").returncode, 2)
+        self.assertEqual(echoctl(self.daemon, "status", "now").returncode, 2)
         self.assertIn("cannot be paused", echoctl(self.daemon, "pause", "control").stderr)
 
     def test_actions_are_logged_with_uid_and_pid(self):

@@ -56,3 +56,48 @@ int utf8_validate(const char *s, size_t len)
         }
         return 0;
 }
+
+/* The length of the sequence a lead byte announces (1 for a byte that starts none). */
+static size_t sequence_length(unsigned char lead)
+{
+        if ((lead & 0xe0) == 0xc0)
+                return 2;
+        if ((lead & 0xf0) == 0xe0)
+                return 3;
+        if ((lead & 0xf8) == 0xf0)
+                return 4;
+        return 1;
+}
+
+size_t utf8_truncate(const char *s, size_t len)
+{
+        const unsigned char *p = (const unsigned char *)s;
+        size_t start = len;
+
+        /* Back over continuation bytes to the last lead byte, at most three of them. */
+        while (start > 0 && len - start < 3 && (p[start - 1] & 0xc0) == 0x80)
+                start--;
+        if (start == 0)
+                return len;
+        start--;
+        return start + sequence_length(p[start]) > len ? start : len;
+}
+
+size_t utf8_repair(char *s, size_t len)
+{
+        unsigned char *p = (unsigned char *)s;
+        size_t i = 0, replaced = 0;
+
+        while (i < len) {
+                uint32_t cp;
+                int n = utf8_decode(p + i, len - i, &cp);
+
+                if (n > 0) {
+                        i += (size_t)n;
+                        continue;
+                }
+                p[i++] = '?';
+                replaced++;
+        }
+        return replaced;
+}

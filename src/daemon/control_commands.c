@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
 #include "log.h"
 #include "units.h"
+#include "utf8.h"
 #include "version.h"
 
 /* Words in one request line at most ("users remove NAME" needs three). */
@@ -41,79 +41,17 @@ struct request {
         size_t count;
 };
 
-static void append(struct control_reply *reply, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void append(struct control_reply *reply, const char *format, ...)
-{
-        size_t room = sizeof(reply->text) - reply->length;
-        va_list ap;
-        int n;
-
-        if (reply->full)
-                return;
-        va_start(ap, format);
-        n = vsnprintf(reply->text + reply->length, room, format, ap);
-        va_end(ap);
-        if (n < 0 || (size_t)n >= room) {
-                /* Cut back to the last whole line, so a reader never sees half a record. */
-                char *last = memrchr(reply->text, '\n', reply->length);
-
-                reply->length = last ? (size_t)(last - reply->text) : reply->length;
-                reply->text[reply->length] = '\0';
-                reply->full = true;
-                return;
-        }
-        reply->length += (size_t)n;
-}
-
-/* A JSON string of text, appended. */
-static void append_json_string(struct control_reply *reply, const char *text)
-{
-        size_t room = sizeof(reply->text) - reply->length;
-        size_t need;
-
-        if (reply->full)
-                return;
-        need = json_format_string(reply->text + reply->length, room, text, strlen(text));
-        if (need >= room) {
-                reply->text[reply->length] = '\0';
-                reply->full = true;
-                return;
-        }
-        reply->length += need;
-}
-
-static void reset(struct control_reply *reply)
-{
-        reply->length = 0;
-        reply->text[0] = '\0';
-        reply->full = false;
-}
-
-void control_error_reply(bool json, const char *reason, struct control_reply *reply)
-{
-        reset(reply);
-        if (json) {
-                append(reply, "{\"ok\":false,\"error\":");
-                append_json_string(reply, reason);
-                append(reply, "}");
-        } else {
-                append(reply, "error %s", reason);
-        }
-}
-
 static void ok_message(struct request *request, const char *message)
 {
         struct control_reply *reply = request->reply;
 
-        reset(reply);
+        control_reply_reset(reply);
         if (request->outcome->json) {
-                append(reply, "{\"ok\":true,\"message\":");
-                append_json_string(reply, message);
-                append(reply, "}");
+                control_reply_append(reply, "{\"ok\":true,\"message\":");
+                control_reply_append_json(reply, message);
+                control_reply_append(reply, "}");
         } else {
-                append(reply, "ok %s", message);
+                control_reply_append(reply, "ok %s", message);
         }
 }
 
@@ -124,10 +62,14 @@ static void fail(struct request *request, const char *format, ...)
 {
         char reason[1024];
         va_list ap;
+        int n;
 
         va_start(ap, format);
-        vsnprintf(reason, sizeof(reason), format, ap);
+        n = vsnprintf(reason, sizeof(reason), format, ap);
         va_end(ap);
+        /* A reason that did not fit ends on a whole character. */
+        if (n >= (int)sizeof(reason))
+                reason[utf8_truncate(reason, sizeof(reason) - 1)] = '\0';
         control_error_reply(request->outcome->json, reason, request->reply);
 }
 
@@ -158,13 +100,13 @@ static void command_help(struct request *request)
 {
         struct control_reply *reply = request->reply;
 
-        reset(reply);
+        control_reply_reset(reply);
         if (request->outcome->json) {
-                append(reply, "{\"ok\":true,\"help\":");
-                append_json_string(reply, control_help_text);
-                append(reply, "}");
+                control_reply_append(reply, "{\"ok\":true,\"help\":");
+                control_reply_append_json(reply, control_help_text);
+                control_reply_append(reply, "}");
         } else {
-                append(reply, "ok\n%s", control_help_text);
+                control_reply_append(reply, "ok\n%s", control_help_text);
         }
 }
 
@@ -176,22 +118,24 @@ static void status_text(struct request *request)
         const struct control_chat_admin *chat;
         void *chat_state = NULL;
 
-        append(reply, "ok echod %s, pid %d, up %.0f s\n", ECHOD_VERSION, (int)getpid(),
-               host->uptime(host->server));
+        control_reply_append(reply, "ok echod %s, pid %d, up %.0f s\n", ECHOD_VERSION,
+                             (int)getpid(), host->uptime(host->server));
         for (size_t i = 0; i < count; i++) {
                 struct control_service_info info;
 
                 host->service_info(host->server, i, &info);
-                append(reply,
-                       "%s: %s; %u open, %" PRIu64 " total, %" PRIu64 " bytes in, %" PRIu64
-                       " bytes out; sockets: %s\n",
-                       info.name, info.paused ? "paused" : "accepting", info.counts.open,
-                       info.counts.total, info.counts.bytes_in, info.counts.bytes_out,
-                       info.sockets[0] ? info.sockets : "none");
+                control_reply_append(reply,
+                                     "%s: %s; %u open, %" PRIu64 " total, %" PRIu64
+                                     " bytes in, %" PRIu64 " bytes out; sockets: %s\n",
+                                     info.name, info.paused ? "paused" : "accepting",
+                                     info.counts.open, info.counts.total, info.counts.bytes_in,
+                                     info.counts.bytes_out,
+                                     info.sockets[0] ? info.sockets : "none");
         }
         chat = host->chat_admin(host->server, &chat_state);
         if (chat && chat->logged_in)
-                append(reply, "chat users logged in: %u\n", chat->logged_in(chat_state));
+                control_reply_append(reply, "chat users logged in: %u\n",
+                                     chat->logged_in(chat_state));
         if (reply->length > 0 && reply->text[reply->length - 1] == '\n')
                 reply->text[--reply->length] = '\0';
 }
@@ -204,36 +148,38 @@ static void status_json(struct request *request)
         const struct control_chat_admin *chat;
         void *chat_state = NULL;
 
-        append(reply, "{\"ok\":true,\"version\":\"%s\",\"pid\":%d,\"uptime\":%.3f,\"services\":[",
-               ECHOD_VERSION, (int)getpid(), host->uptime(host->server));
+        control_reply_append(
+            reply, "{\"ok\":true,\"version\":\"%s\",\"pid\":%d,\"uptime\":%.3f,\"services\":[",
+            ECHOD_VERSION, (int)getpid(), host->uptime(host->server));
         for (size_t i = 0; i < count; i++) {
                 struct control_service_info info;
 
                 host->service_info(host->server, i, &info);
-                append(reply, "%s{\"name\":", i ? "," : "");
-                append_json_string(reply, info.name);
-                append(reply,
-                       ",\"paused\":%s,\"connections\":%u,\"total\":%" PRIu64
-                       ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"datagrams\":%" PRIu64
-                       ",\"dropped\":%" PRIu64 ",\"sockets\":",
-                       info.paused ? "true" : "false", info.counts.open, info.counts.total,
-                       info.counts.bytes_in, info.counts.bytes_out, info.counts.datagrams,
-                       info.counts.dropped);
-                append_json_string(reply, info.sockets);
-                append(reply, ",\"status\":");
-                append_json_string(reply, info.status);
-                append(reply, "}");
+                control_reply_append(reply, "%s{\"name\":", i ? "," : "");
+                control_reply_append_json(reply, info.name);
+                control_reply_append(reply,
+                                     ",\"paused\":%s,\"connections\":%u,\"total\":%" PRIu64
+                                     ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+                                     ",\"datagrams\":%" PRIu64 ",\"dropped\":%" PRIu64
+                                     ",\"sockets\":",
+                                     info.paused ? "true" : "false", info.counts.open,
+                                     info.counts.total, info.counts.bytes_in, info.counts.bytes_out,
+                                     info.counts.datagrams, info.counts.dropped);
+                control_reply_append_json(reply, info.sockets);
+                control_reply_append(reply, ",\"status\":");
+                control_reply_append_json(reply, info.status);
+                control_reply_append(reply, "}");
         }
-        append(reply, "]");
+        control_reply_append(reply, "]");
         chat = host->chat_admin(host->server, &chat_state);
         if (chat && chat->logged_in)
-                append(reply, ",\"chat_users\":%u", chat->logged_in(chat_state));
-        append(reply, "}");
+                control_reply_append(reply, ",\"chat_users\":%u", chat->logged_in(chat_state));
+        control_reply_append(reply, "}");
 }
 
 static void command_status(struct request *request)
 {
-        reset(request->reply);
+        control_reply_reset(request->reply);
         log_action(request, LOG_DEBUG, "status");
         if (request->outcome->json)
                 status_json(request);
@@ -249,29 +195,29 @@ static void command_stats(struct request *request)
         size_t count = host->service_count(host->server);
 
         log_action(request, LOG_DEBUG, "stats");
-        reset(reply);
-        append(reply,
-               json ? "{\"ok\":true,\"uptime\":%.3f,\"log_records\":%zu"
-                    : "ok\nuptime %.3f\nlog-records %zu\n",
-               host->uptime(host->server), log_ring_count(host->logs));
+        control_reply_reset(reply);
+        control_reply_append(reply,
+                             json ? "{\"ok\":true,\"uptime\":%.3f,\"log_records\":%zu"
+                                  : "ok\nuptime %.3f\nlog-records %zu\n",
+                             host->uptime(host->server), log_ring_count(host->logs));
         for (size_t i = 0; i < count; i++) {
                 struct control_service_info info;
                 const struct service_counts *c = &info.counts;
 
                 host->service_info(host->server, i, &info);
-                append(reply,
-                       json ? ",\"%1$s\":{\"open\":%2$u,\"total\":%3$" PRIu64
-                              ",\"bytes_in\":%4$" PRIu64 ",\"bytes_out\":%5$" PRIu64
-                              ",\"datagrams\":%6$" PRIu64 ",\"dropped\":%7$" PRIu64
-                              ",\"paused\":%8$s}"
-                            : "%1$s.open %2$u\n%1$s.total %3$" PRIu64 "\n%1$s.bytes-in %4$" PRIu64
-                              "\n%1$s.bytes-out %5$" PRIu64 "\n%1$s.datagrams %6$" PRIu64
-                              "\n%1$s.dropped %7$" PRIu64 "\n%1$s.paused %8$s\n",
-                       info.name, c->open, c->total, c->bytes_in, c->bytes_out, c->datagrams,
-                       c->dropped, info.paused ? (json ? "true" : "yes") : (json ? "false" : "no"));
+                control_reply_append(
+                    reply,
+                    json ? ",\"%1$s\":{\"open\":%2$u,\"total\":%3$" PRIu64
+                           ",\"bytes_in\":%4$" PRIu64 ",\"bytes_out\":%5$" PRIu64
+                           ",\"datagrams\":%6$" PRIu64 ",\"dropped\":%7$" PRIu64 ",\"paused\":%8$s}"
+                         : "%1$s.open %2$u\n%1$s.total %3$" PRIu64 "\n%1$s.bytes-in %4$" PRIu64
+                           "\n%1$s.bytes-out %5$" PRIu64 "\n%1$s.datagrams %6$" PRIu64
+                           "\n%1$s.dropped %7$" PRIu64 "\n%1$s.paused %8$s\n",
+                    info.name, c->open, c->total, c->bytes_in, c->bytes_out, c->datagrams,
+                    c->dropped, info.paused ? (json ? "true" : "yes") : (json ? "false" : "no"));
         }
         if (json)
-                append(reply, "}");
+                control_reply_append(reply, "}");
         else if (reply->length > 0 && reply->text[reply->length - 1] == '\n')
                 reply->text[--reply->length] = '\0';
 }
@@ -283,7 +229,7 @@ static void command_pause(struct request *request, bool paused)
         const char *verb = paused ? "pause" : "resume";
         const char *which = request->count > 1 ? request->words[1] : "all";
         size_t count = host->service_count(host->server);
-        char done[256] = "";
+        char done[256] = "", quoted[CONTROL_QUOTE_SIZE];
         size_t length = 0;
 
         if (request->count > 2) {
@@ -295,7 +241,8 @@ static void command_pause(struct request *request, bool paused)
                 return;
         }
         if (strcmp(which, "all") != 0 && strcmp(which, "echo") != 0 && strcmp(which, "chat") != 0) {
-                fail(request, "unknown service '%s' (echo, chat or all)", which);
+                fail(request, "unknown service '%s' (echo, chat or all)",
+                     control_reply_quote(which, quoted));
                 return;
         }
         for (size_t i = 0; i < count; i++) {
@@ -386,21 +333,21 @@ static void command_logs(struct request *request)
                 }
                 used += cost;
         }
-        reset(reply);
-        append(reply, json ? "{\"ok\":true,\"records\":[" : "ok");
+        control_reply_reset(reply);
+        control_reply_append(reply, json ? "{\"ok\":true,\"records\":[" : "ok");
         for (size_t i = first; i < count; i++) {
                 const char *line = log_ring_get(host->logs, i);
 
                 if (json) {
                         if (i > first)
-                                append(reply, ",");
-                        append_json_string(reply, line);
+                                control_reply_append(reply, ",");
+                        control_reply_append_json(reply, line);
                 } else {
-                        append(reply, "\n%s", line);
+                        control_reply_append(reply, "\n%s", line);
                 }
         }
         if (json)
-                append(reply, "]}");
+                control_reply_append(reply, "]}");
 }
 
 static void command_clear_logs(struct request *request)
@@ -432,11 +379,11 @@ static void add_user(void *arg, const char *name, unsigned sessions)
         struct user_list *list = arg;
 
         if (list->json) {
-                append(list->reply, "%s{\"name\":", list->count ? "," : "");
-                append_json_string(list->reply, name);
-                append(list->reply, ",\"sessions\":%u}", sessions);
+                control_reply_append(list->reply, "%s{\"name\":", list->count ? "," : "");
+                control_reply_append_json(list->reply, name);
+                control_reply_append(list->reply, ",\"sessions\":%u}", sessions);
         } else {
-                append(list->reply, "\n%s %u", name, sessions);
+                control_reply_append(list->reply, "\n%s %u", name, sessions);
         }
         list->count++;
 }
@@ -481,29 +428,30 @@ static void command_chat(struct request *request)
                 struct user_list list = {.reply = request->reply, .json = json};
 
                 log_action(request, LOG_DEBUG, "users");
-                reset(request->reply);
-                append(request->reply, json ? "{\"ok\":true,\"users\":[" : "ok");
+                control_reply_reset(request->reply);
+                control_reply_append(request->reply, json ? "{\"ok\":true,\"users\":[" : "ok");
                 r = chat->list_users(state, add_user, &list);
                 if (r < 0) {
                         fail(request, "cannot list users: %s", strerror(-r));
                         return;
                 }
                 if (json)
-                        append(request->reply, "]}");
+                        control_reply_append(request->reply, "]}");
         } else if ((strcmp(command, "users") == 0 && request->count == 3 &&
                     strcmp(request->words[1], "remove") == 0) ||
                    (strcmp(command, "kick") == 0 && request->count == 2)) {
                 bool remove = strcmp(command, "users") == 0;
                 const char *name = request->words[request->count - 1];
+                char quoted[CONTROL_QUOTE_SIZE];
 
                 r = remove ? chat->remove_user(state, name) : chat->kick(state, name);
                 if (r == -ENOENT) {
-                        fail(request, "no user '%s'", name);
+                        fail(request, "no user '%s'", control_reply_quote(name, quoted));
                         return;
                 }
                 if (r < 0) {
-                        fail(request, "cannot %s '%s': %s", remove ? "remove" : "kick", name,
-                             strerror(-r));
+                        fail(request, "cannot %s '%s': %s", remove ? "remove" : "kick",
+                             control_reply_quote(name, quoted), strerror(-r));
                         return;
                 }
                 log_action(request, LOG_NOTICE, "%s chat user %s", remove ? "removed" : "kicked",
@@ -559,10 +507,10 @@ static int split_words(char *line, char **words, size_t max)
         return (int)count;
 }
 
-void control_execute(const struct control_host *host, const struct control_caller *caller,
-                     const char *line, struct control_reply *reply, struct control_outcome *outcome)
+static void execute(const struct control_host *host, const struct control_caller *caller,
+                    const char *line, struct control_reply *reply, struct control_outcome *outcome)
 {
-        char copy[1024];
+        char copy[1024], quoted[CONTROL_QUOTE_SIZE];
         struct request request = {
             .host = host,
             .caller = caller,
@@ -604,17 +552,12 @@ void control_execute(const struct control_host *host, const struct control_calle
                         commands[i].run(&request);
                 return;
         }
-        fail(&request, "unknown command '%.64s' (try help)", command);
+        fail(&request, "unknown command '%s' (try help)", control_reply_quote(command, quoted));
 }
 
-void control_format_record(bool json, const char *line, struct control_reply *reply)
+void control_execute(const struct control_host *host, const struct control_caller *caller,
+                     const char *line, struct control_reply *reply, struct control_outcome *outcome)
 {
-        reset(reply);
-        if (json) {
-                append(reply, "{\"record\":");
-                append_json_string(reply, line);
-                append(reply, "}");
-        } else {
-                append(reply, "%s", line);
-        }
+        execute(host, caller, line, reply, outcome);
+        control_reply_seal(reply);
 }

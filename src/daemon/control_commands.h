@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 #include "control_host.h"
-#include "frame.h"
+#include "control_reply.h"
 
 /*
  * The control commands (status, pause, resume, shutdown, reload, logs,
@@ -15,13 +15,6 @@
  * socket or the console). A request line may start with "--json" for a JSON
  * reply. docs/control.md is the reference.
  */
-
-/* A reply payload: text starting with "ok" or "error", or a JSON object. */
-struct control_reply {
-        char text[FRAME_PAYLOAD_MAX + 1];
-        size_t length;
-        bool full; /* something did not fit and was left out */
-};
 
 /* Who sent a request: logged with every action. */
 struct control_caller {
@@ -36,16 +29,11 @@ struct control_outcome {
         bool follow; /* "logs -f": stream each new record (control_format_record) */
 };
 
-/* Run one request line and write its reply. Never fails: errors are replies. */
+/* Run one request line and write its reply, sealed (control_reply.h). Never fails: errors are
+ * replies. */
 void control_execute(const struct control_host *host, const struct control_caller *caller,
                      const char *line, struct control_reply *reply,
                      struct control_outcome *outcome);
-
-/* The reply for a request the channel refused itself ("access denied", "frame too large"). */
-void control_error_reply(bool json, const char *reason, struct control_reply *reply);
-
-/* One streamed record for a "logs -f" follower: the line, or {"record": "..."}. */
-void control_format_record(bool json, const char *line, struct control_reply *reply);
 
 /* The commands with a line of help each, for "help" and the console. */
 extern const char control_help_text[];

@@ -21,6 +21,15 @@
 
 /* Control clients at once; more wait in the kernel backlog. */
 #define CONTROL_CLIENTS_MAX 32
+/*
+ * "logs -f" streams at once: they are idle by nature and have no timeout,
+ * so they may hold only half of the slots; the rest time out.
+ */
+#define CONTROL_FOLLOWERS_MAX 16
+/* Seconds a client may hold a slot without a byte moving either way (streams excepted). */
+#define CONTROL_IDLE_TIMEOUT 10.0
+/* Refused peers are logged one line per this many seconds at most, with a count. */
+#define CONTROL_DENIED_LOG_INTERVAL 10.0
 /* Bytes read from a client per wake-up. */
 #define CONTROL_READ_SIZE 4096
 /* Output queued per client: room for two whole frames (a reply and streamed records). */
@@ -45,15 +54,26 @@ struct control_client {
         bool json;
         bool closing; /* close once the output is sent */
         bool at_eof;
+        bool quiet;               /* refused: its end is not worth a line each */
+        ev_tstamp last_activity;  /* last byte read or sent */
         uint64_t records_dropped; /* while following, for want of room */
+};
+
+/* Refused peers not logged yet, and the first of them (its uid and pid go in the line). */
+struct control_denied {
+        uint64_t unlogged;
+        struct control_caller first;
+        ev_tstamp last_log;
 };
 
 struct control_service {
         struct service_env env;
         struct control_client *clients;
         unsigned count;
+        unsigned followers;
         uint64_t total;
         bool draining;
+        struct control_denied denied;
         struct control_reply reply;  /* scratch: one request is answered at a time */
         struct control_reply record; /* scratch for streamed records (logged while answering) */
 };
@@ -61,24 +81,80 @@ struct control_service {
 static void client_close(struct control_client *client, const char *reason);
 static void process_input(struct control_client *client);
 
+static void log_caller(const struct control_caller *caller, int priority, const char *format,
+                       va_list ap) __attribute__((format(printf, 3, 0)));
+
+static void log_caller(const struct control_caller *caller, int priority, const char *format,
+                       va_list ap)
+{
+        char what[256], uid_field[32], pid_field[32];
+        const char *fields[] = {"SERVICE=control", uid_field, pid_field, NULL};
+
+        if (!log_enabled(priority))
+                return;
+        vsnprintf(what, sizeof(what), format, ap);
+        snprintf(uid_field, sizeof(uid_field), "CONTROL_UID=%u", (unsigned)caller->uid);
+        snprintf(pid_field, sizeof(pid_field), "CONTROL_PID=%d", (int)caller->pid);
+        log_record(priority, NULL, fields, "control: %s (uid %u, pid %d)", what,
+                   (unsigned)caller->uid, (int)caller->pid);
+}
+
 static void log_client(const struct control_client *client, int priority, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void log_client(const struct control_client *client, int priority, const char *format, ...)
 {
-        char what[256], uid_field[32], pid_field[32];
-        const char *fields[] = {"SERVICE=control", uid_field, pid_field, NULL};
         va_list ap;
 
-        if (!log_enabled(priority))
-                return;
         va_start(ap, format);
-        vsnprintf(what, sizeof(what), format, ap);
+        log_caller(&client->caller, priority, format, ap);
         va_end(ap);
-        snprintf(uid_field, sizeof(uid_field), "CONTROL_UID=%u", (unsigned)client->caller.uid);
-        snprintf(pid_field, sizeof(pid_field), "CONTROL_PID=%d", (int)client->caller.pid);
-        log_record(priority, NULL, fields, "control: %s (uid %u, pid %d)", what,
-                   (unsigned)client->caller.uid, (int)client->caller.pid);
+}
+
+static void log_denied(const struct control_caller *caller, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void log_denied(const struct control_caller *caller, const char *format, ...)
+{
+        va_list ap;
+
+        va_start(ap, format);
+        log_caller(caller, LOG_WARNING, format, ap);
+        va_end(ap);
+}
+
+/*
+ * Log the refused peers counted so far: at once for the first after a quiet
+ * spell, then one line per CONTROL_DENIED_LOG_INTERVAL (from the tick), as
+ * the echo service summarises dropped datagrams. Anyone who can reach a lax
+ * socket could otherwise write a warning per connect.
+ */
+static void flush_denied(struct control_service *control, bool force)
+{
+        struct control_denied *denied = &control->denied;
+        ev_tstamp now = ev_now(control->env.loop);
+
+        if (denied->unlogged == 0)
+                return;
+        if (!force && now - denied->last_log < CONTROL_DENIED_LOG_INTERVAL)
+                return;
+        if (denied->unlogged == 1)
+                log_denied(&denied->first, "access denied");
+        else
+                log_denied(&denied->first,
+                           "access denied to %" PRIu64 " more peers in %.0f s; the first of them",
+                           denied->unlogged, now - denied->last_log);
+        denied->unlogged = 0;
+        denied->last_log = now;
+}
+
+static void note_denied(struct control_service *control, const struct control_caller *caller)
+{
+        struct control_denied *denied = &control->denied;
+
+        if (denied->unlogged++ == 0)
+                denied->first = *caller;
+        flush_denied(control, false);
 }
 
 /* Queue one frame. 0, or -ENOBUFS when the client's output has no room for it. */
@@ -117,6 +193,7 @@ static void on_writable(struct ev_loop *loop, ev_io *watcher, int revents)
                         return;
                 }
                 buffer_consume(&client->output, (size_t)n);
+                client->last_activity = ev_now(loop);
         }
         ev_io_stop(loop, watcher);
         if (client->closing || client->at_eof) {
@@ -148,12 +225,22 @@ static void answer(struct control_client *client, const char *request)
 
         control_execute(control->env.control, &client->caller, request, &control->reply, &outcome);
         client->json = outcome.json;
+        if (outcome.follow && control->followers >= CONTROL_FOLLOWERS_MAX) {
+                char reason[64];
+
+                snprintf(reason, sizeof(reason), "too many log streams (%d at most)",
+                         CONTROL_FOLLOWERS_MAX);
+                log_client(client, LOG_NOTICE, "too many log streams; closing");
+                refuse(client, reason);
+                return;
+        }
         if (queue_frame(client, control->reply.text, control->reply.length) < 0) {
                 refuse(client, "reply does not fit");
                 return;
         }
         if (outcome.follow) {
                 client->following = true;
+                control->followers++;
                 /* A follower sends nothing more; reading only tells when it goes. */
         }
         if (control->draining)
@@ -225,6 +312,7 @@ static void on_readable(struct ev_loop *loop, ev_io *watcher, int revents)
                         client_close(client, NULL);
                 return;
         }
+        client->last_activity = ev_now(loop);
         client->input_start = 0;
         client->input_end = (size_t)n;
         process_input(client);
@@ -234,8 +322,10 @@ static void client_close(struct control_client *client, const char *reason)
 {
         struct control_service *control = client->control;
 
-        if (reason)
+        if (reason && !client->quiet)
                 log_client(client, LOG_INFO, "connection closed: %s", reason);
+        if (client->following)
+                control->followers--;
         ev_io_stop(control->env.loop, &client->read_watcher);
         ev_io_stop(control->env.loop, &client->write_watcher);
         close(client->fd);
@@ -290,6 +380,7 @@ static int control_connection(void *state, int fd, const struct sockaddr *peer, 
         }
         client->control = control;
         client->fd = fd;
+        client->last_activity = ev_now(control->env.loop);
         client->caller =
             (struct control_caller){.uid = cred.uid, .pid = cred.pid, .channel = "socket"};
         frame_decoder_init(&client->decoder);
@@ -304,7 +395,8 @@ static int control_connection(void *state, int fd, const struct sockaddr *peer, 
         control->count++;
         control->total++;
         if (!peer_allowed(fd, &cred)) {
-                log_client(client, LOG_WARNING, "access denied");
+                note_denied(control, &client->caller);
+                client->quiet = true;
                 refuse(client, "access denied");
                 return 0;
         }
@@ -355,6 +447,22 @@ static int control_init(void **state, const struct service_env *env)
         log_ring_observe(env->control->logs, on_record, control);
         *state = control;
         return 0;
+}
+
+/* Once a second: close the clients that hold a slot doing nothing, and log refusals. */
+static void control_tick(void *state)
+{
+        struct control_service *control = state;
+        ev_tstamp now = ev_now(control->env.loop);
+        struct control_client *client = control->clients, *next;
+
+        for (; client; client = next) {
+                next = client->next;
+                /* A log stream waits for records by design; it only counts against its own cap. */
+                if (!client->following && now - client->last_activity >= CONTROL_IDLE_TIMEOUT)
+                        client_close(client, "idle timeout");
+        }
+        flush_denied(control, false);
 }
 
 static bool control_has_room(void *state)
@@ -414,6 +522,7 @@ static void control_fini(void *state)
         struct control_service *control = state;
 
         log_ring_observe(control->env.control->logs, NULL, NULL);
+        flush_denied(control, true);
         control->env.connection_closed = NULL;
         while (control->clients) {
                 struct control_client *client = control->clients;
@@ -439,6 +548,7 @@ const struct service_ops control_service_ops = {
     .drain = control_drain,
     .close_all = control_close_all,
     .reload = control_reload,
+    .tick = control_tick,
     .counts = control_counts,
     .status = control_status,
     .fini = control_fini,

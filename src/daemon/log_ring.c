@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static const char *const level_names[] = {"emerg",   "alert",  "crit", "err",
                                           "warning", "notice", "info", "debug"};
 
@@ -52,6 +54,9 @@ static void format_line(const struct log_entry *entry, char *line, size_t size)
                 snprintf(line + length, size - length, " %s", entry->fields[i]);
                 length += strlen(line + length);
         }
+        /* A record cut at size ends on a whole character (echoctl shows it as text). */
+        if (length + 1 >= size)
+                line[utf8_truncate(line, length)] = '\0';
         /* One record is one line: a newline inside would split it for a reader. */
         for (char *p = line; *p; p++) {
                 if (*p == '\n' || *p == '\r')

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -280,6 +282,41 @@ int restart_take_fd(struct restart_inherited *inherited, uint64_t token)
                 }
         }
         return -1;
+}
+
+static int socket_option(int fd, int option, int *value)
+{
+        socklen_t length = sizeof(*value);
+
+        return getsockopt(fd, SOL_SOCKET, option, value, &length) < 0 ? -errno : 0;
+}
+
+int restart_check_connection(int fd, bool unix_allowed)
+{
+        struct sockaddr_storage peer;
+        socklen_t length = sizeof(peer);
+        int type, domain, protocol, listening;
+
+        if (socket_option(fd, SO_TYPE, &type) < 0)
+                return -ENOTSOCK;
+        if (type != SOCK_STREAM)
+                return -EPROTOTYPE;
+        if (socket_option(fd, SO_DOMAIN, &domain) < 0 ||
+            socket_option(fd, SO_PROTOCOL, &protocol) < 0)
+                return -ENOTSOCK;
+        if (domain == AF_INET || domain == AF_INET6) {
+                /* SCTP has stream sockets too. */
+                if (protocol != IPPROTO_TCP)
+                        return -EPROTONOSUPPORT;
+        } else if (domain != AF_UNIX || !unix_allowed) {
+                return -EAFNOSUPPORT;
+        }
+        /* A listener, or a socket never connected, is no connection to serve on. */
+        if (socket_option(fd, SO_ACCEPTCONN, &listening) < 0 || listening)
+                return -ENOTCONN;
+        if (getpeername(fd, (struct sockaddr *)&peer, &length) < 0)
+                return -errno;
+        return 0;
 }
 
 static void remove_from_store(const char *name)

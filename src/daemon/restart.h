@@ -60,6 +60,14 @@ int restart_claim(struct restart_inherited *inherited, int fd, const char *name)
 /* Read the inherited state into *data (malloc'd, *length bytes). 0, -ENOENT or -errno. */
 int restart_read_state(struct restart_inherited *inherited, unsigned char **data, size_t *length);
 
+/*
+ * Is fd what a conn-N must be: a connected TCP socket (IPv4 or IPv6), or a
+ * connected AF_UNIX stream socket if unix_allowed? 0, or -ENOTSOCK,
+ * -EPROTOTYPE (not a stream), -EPROTONOSUPPORT (not TCP), -EAFNOSUPPORT
+ * (another family) or -ENOTCONN (a listener, or not connected).
+ */
+int restart_check_connection(int fd, bool unix_allowed);
+
 /* The inherited socket for token, or -1; marks it taken. */
 int restart_take_fd(struct restart_inherited *inherited, uint64_t token);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -89,14 +90,66 @@ static struct server_service *service_for_record(struct server *server, uint16_t
         return NULL;
 }
 
-/* Serve on the connections a previous process handed over, and forget the rest cleanly. */
+/* True if the service has an AF_UNIX stream listener: then its connections may be AF_UNIX too. */
+static bool serves_unix(const struct server *server, const struct server_service *service)
+{
+        for (size_t i = 0; i < server->listener_count; i++) {
+                const struct listener *listener = &server->listeners[i];
+
+                if (listener->service == service && listener->socket.type == LISTEN_STREAM &&
+                    listener->socket.address.ss_family == AF_UNIX)
+                        return true;
+        }
+        return false;
+}
+
+/* Serve one record's connection; true if a service took it (each failure is one log line). */
+static bool take_over_record(struct server *server, struct handover_record *record)
+{
+        struct server_service *service = service_for_record(server, record->type);
+        uint64_t token;
+        int fd, r;
+
+        if (!service || handover_get_u64(record, &token) < 0) {
+                log_warning("restart: skipping a record of unknown type %u", record->type);
+                return false;
+        }
+        fd = restart_take_fd(&server->inherited, token);
+        if (fd < 0) {
+                log_warning("restart: no socket for %s connection %" PRIu64, service->ops->name,
+                            token);
+                return false;
+        }
+        /* Only what the service could have accepted itself: not a datagram or foreign socket. */
+        r = restart_check_connection(fd, serves_unix(server, service));
+        if (r < 0) {
+                log_warning("restart: refusing " RESTART_CONN_PREFIX "%" PRIu64
+                            " for the %s service: not a connected stream socket it serves (%s)",
+                            token, service->ops->name, strerror(-r));
+                close(fd);
+                return false;
+        }
+        r = service->ops->take_over(service->state, record, fd);
+        if (r < 0) {
+                log_warning("restart: cannot serve %s connection %" PRIu64 " on: %s",
+                            service->ops->name, token, strerror(-r));
+                return false;
+        }
+        return true;
+}
+
+/*
+ * Serve on the connections a previous process handed over, and forget the
+ * rest cleanly. The state is checked whole before any record is served
+ * (handover_reader_init); a state refused is one error line.
+ */
 void server_take_over(struct server *server)
 {
         struct restart_inherited *inherited = &server->inherited;
         struct handover_reader reader;
         struct handover_record record;
         unsigned char *state = NULL;
-        size_t length = 0, taken = 0, closed;
+        size_t length = 0, taken = 0, count = inherited->conn_count, closed;
         int r;
 
         if (inherited->state_fd < 0 && inherited->conn_count == 0)
@@ -104,37 +157,19 @@ void server_take_over(struct server *server)
         r = restart_read_state(inherited, &state, &length);
         if (r == 0)
                 r = handover_reader_init(&reader, state, length);
-        if (r < 0)
-                log_error("restart: the state left by the previous process is %s (%s); closing "
+        if (r < 0) {
+                free(state);
+                restart_finish(inherited);
+                log_error("restart: the state left by the previous process is %s (%s); closed "
                           "its %zu connection(s)",
-                          r == -ENOENT ? "missing" : "not understood", strerror(-r),
-                          inherited->conn_count);
-        while (r == 0 && (r = handover_next_record(&reader, &record)) == 1) {
-                struct server_service *service = service_for_record(server, record.type);
-                uint64_t token;
-                int fd;
-
-                r = 0;
-                if (!service || handover_get_u64(&record, &token) < 0) {
-                        log_warning("restart: skipping a record of unknown type %u", record.type);
-                        continue;
-                }
-                fd = restart_take_fd(inherited, token);
-                if (fd < 0) {
-                        log_warning("restart: no socket for %s connection %" PRIu64,
-                                    service->ops->name, token);
-                        continue;
-                }
-                r = service->ops->take_over(service->state, &record, fd);
-                if (r < 0)
-                        log_warning("restart: cannot serve %s connection %" PRIu64 " on: %s",
-                                    service->ops->name, token, strerror(-r));
-                else
-                        taken++;
-                r = 0;
+                          r == -ENOENT ? "missing" : "not understood", strerror(-r), count);
+                return;
         }
-        if (r < 0 && state)
-                log_error("restart: the state is damaged (%s); closing what is left", strerror(-r));
+        /* Once the reader accepted the state, no record is missing or out of bounds. */
+        while (handover_next_record(&reader, &record) == 1) {
+                if (take_over_record(server, &record))
+                        taken++;
+        }
         free(state);
         closed = restart_finish(inherited);
         log_notice("restart: serving %zu connection(s) handed over by the previous process%s",

@@ -185,10 +185,33 @@ long handover_writer_finish(struct handover_writer *writer, const unsigned char 
         return (long)writer->length;
 }
 
+/*
+ * The record whose header is at offset: 0 with *type, *payload_offset and
+ * *length set, or -EBADMSG if its header or payload runs past the state.
+ */
+static int record_at(const unsigned char *data, size_t length, size_t offset, uint16_t *type,
+                     size_t *payload_offset, size_t *payload_length)
+{
+        size_t left = length - offset;
+        uint64_t n;
+
+        if (left < RECORD_HEADER_SIZE)
+                return -EBADMSG;
+        n = load_be(data + offset + 4, 4);
+        if (load_be(data + offset + 2, 2) != 0 || n > HANDOVER_RECORD_MAX ||
+            n > left - RECORD_HEADER_SIZE)
+                return -EBADMSG;
+        *type = (uint16_t)load_be(data + offset, 2);
+        *payload_offset = offset + RECORD_HEADER_SIZE;
+        *payload_length = (size_t)n;
+        return 0;
+}
+
 int handover_reader_init(struct handover_reader *reader, const void *data, size_t length)
 {
         const unsigned char *bytes = data;
-        uint64_t payload;
+        uint64_t payload, count;
+        size_t offset = HANDOVER_HEADER_SIZE;
 
         memset(reader, 0, sizeof(*reader));
         if (length < HANDOVER_HEADER_SIZE)
@@ -200,31 +223,44 @@ int handover_reader_init(struct handover_reader *reader, const void *data, size_
                 return -EBADMSG;
         if (load_be(bytes + 24, 8) != checksum(bytes, (size_t)payload))
                 return -EBADMSG;
+        /*
+         * Walk every record before handing out any: a count that does not
+         * match the records there (even with a good checksum) refuses the
+         * state as a whole, so no connection is served from half of it.
+         */
+        count = load_be(bytes + 12, 4);
+        for (uint64_t i = 0; i < count; i++) {
+                size_t payload_offset, record_length;
+                uint16_t type;
+
+                if (record_at(bytes, length, offset, &type, &payload_offset, &record_length) < 0)
+                        return -EBADMSG;
+                offset = payload_offset + record_length;
+        }
+        if (offset != length)
+                return -EBADMSG;
         reader->data = bytes;
         reader->length = length;
         reader->offset = HANDOVER_HEADER_SIZE;
-        reader->remaining = (uint32_t)load_be(bytes + 12, 4);
+        reader->remaining = (uint32_t)count;
         return 0;
 }
 
 int handover_next_record(struct handover_reader *reader, struct handover_record *record)
 {
-        size_t left = reader->length - reader->offset;
-        uint64_t length;
+        size_t payload_offset, length;
+        uint16_t type;
 
         memset(record, 0, sizeof(*record));
         if (reader->remaining == 0)
-                return left == 0 ? 0 : -EBADMSG;
-        if (left < RECORD_HEADER_SIZE)
+                return reader->offset == reader->length ? 0 : -EBADMSG;
+        if (record_at(reader->data, reader->length, reader->offset, &type, &payload_offset,
+                      &length) < 0)
                 return -EBADMSG;
-        length = load_be(reader->data + reader->offset + 4, 4);
-        if (load_be(reader->data + reader->offset + 2, 2) != 0 || length > HANDOVER_RECORD_MAX ||
-            length > left - RECORD_HEADER_SIZE)
-                return -EBADMSG;
-        record->type = (uint16_t)load_be(reader->data + reader->offset, 2);
-        record->payload = reader->data + reader->offset + RECORD_HEADER_SIZE;
-        record->length = (size_t)length;
-        reader->offset += RECORD_HEADER_SIZE + (size_t)length;
+        record->type = type;
+        record->payload = reader->data + payload_offset;
+        record->length = length;
+        reader->offset = payload_offset + length;
         reader->remaining--;
         return 1;
 }

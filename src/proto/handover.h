@@ -81,9 +81,11 @@ void handover_put_bytes(struct handover_writer *writer, const void *bytes, size_
 long handover_writer_finish(struct handover_writer *writer, const unsigned char **data);
 
 /*
- * Check a state: magic, version, lengths, checksum. Returns 0, -EPROTO for a
- * foreign magic or another version, or -EBADMSG for a truncated or corrupt
- * state.
+ * Check a whole state: magic, version, lengths, checksum, and that the
+ * records there are exactly as many as the header counts, each within
+ * bounds. Returns 0, -EPROTO for a foreign magic or another version, or
+ * -EBADMSG for a truncated or corrupt state. After 0, handover_next_record()
+ * never fails.
  */
 int handover_reader_init(struct handover_reader *reader, const void *data, size_t length);
 

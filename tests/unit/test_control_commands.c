@@ -11,6 +11,7 @@
 
 #include "control_commands.h"
 #include "log.h"
+#include "utf8.h"
 
 /* A stand-in for the server: two services, echo and control, and maybe a chat. */
 struct fake_server {
@@ -115,8 +116,7 @@ static int chat_remove(void *state, const char *name)
 static int chat_kick(void *state, const char *name)
 {
         (void)state;
-        (void)name;
-        return 1;
+        return strcmp(name, "dave") == 0 ? 1 : -ENOENT;
 }
 
 static const struct control_chat_admin chat_admin = {
@@ -308,6 +308,84 @@ static void bad_requests_are_error_replies(void **state)
         assert_true(strncmp(run(f, "help"), "ok\nstatus", 9) == 0);
 }
 
+/* The reply is one frame's payload: valid UTF-8 without NUL, within the frame limit. */
+static void assert_valid_reply(const struct fixture *f)
+{
+        assert_true(f->reply.length <= FRAME_PAYLOAD_MAX);
+        assert_int_equal(strlen(f->reply.text), f->reply.length);
+        assert_int_equal(utf8_validate(f->reply.text, f->reply.length), 0);
+}
+
+/* "a" and n times "é" (two bytes each): as long as a request line may be. */
+static char *long_name(size_t n)
+{
+        char *name = malloc(1 + 2 * n + 1);
+
+        assert_non_null(name);
+        name[0] = 'a';
+        for (size_t i = 0; i < n; i++)
+                memcpy(name + 1 + 2 * i, "\xc3\xa9", 2);
+        name[1 + 2 * n] = '\0';
+        return name;
+}
+
+static void an_error_quoting_a_long_multibyte_name_is_valid_utf8(void **state)
+{
+        struct fixture *f = *state;
+        char *name = long_name(508);
+        char line[1100];
+
+        f->server.chat = &chat_admin;
+        snprintf(line, sizeof(line), "kick %s", name);
+        run(f, line);
+        assert_valid_reply(f);
+        assert_true(strncmp(f->reply.text, "error no user 'a\xc3\xa9", 18) == 0);
+        assert_non_null(strstr(f->reply.text, "...'"));
+        snprintf(line, sizeof(line), "users remove nobody%s", name + 1);
+        run(f, line);
+        assert_valid_reply(f);
+        snprintf(line, sizeof(line), "pause %s", name);
+        run(f, line);
+        assert_valid_reply(f);
+        assert_true(strncmp(f->reply.text, "error unknown service 'a", 24) == 0);
+        free(name);
+}
+
+static void an_unknown_multibyte_command_is_quoted_whole_characters(void **state)
+{
+        struct fixture *f = *state;
+        char line[200] = "";
+
+        /* 30 euro signs (3 bytes each): a cut at any fixed byte count may split one. */
+        for (int i = 0; i < 30; i++)
+                strcat(line, "\xe2\x82\xac");
+        run(f, line);
+        assert_valid_reply(f);
+        assert_true(strncmp(f->reply.text, "error unknown command '\xe2\x82\xac", 26) == 0);
+        snprintf(line, sizeof(line), "--json x");
+        for (int i = 0; i < 30; i++)
+                strcat(line, "\xc3\xa9");
+        run(f, line);
+        assert_valid_reply(f);
+}
+
+static void a_record_that_is_not_utf8_is_repaired_in_the_reply(void **state)
+{
+        struct fixture *f = *state;
+        struct log_entry entry = {.priority = LOG_INFO, .message = "bad \xff\xfe bytes \xe2\x82"};
+
+        log_ring_sink(&f->server.logs, &entry);
+        run(f, "logs -n 1");
+        assert_valid_reply(f);
+        assert_non_null(strstr(f->reply.text, "bad ?? bytes ??"));
+        run(f, "--json logs -n 1");
+        assert_valid_reply(f);
+        control_format_record(false, "\xc0\xaf record", &f->reply);
+        assert_valid_reply(f);
+        control_error_reply(false, "\xf0\x9f reason", &f->reply);
+        assert_valid_reply(f);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -324,6 +402,12 @@ int main(void)
                                             setup, teardown),
             cmocka_unit_test_setup_teardown(a_full_reply_keeps_whole_lines, setup, teardown),
             cmocka_unit_test_setup_teardown(bad_requests_are_error_replies, setup, teardown),
+            cmocka_unit_test_setup_teardown(an_error_quoting_a_long_multibyte_name_is_valid_utf8,
+                                            setup, teardown),
+            cmocka_unit_test_setup_teardown(an_unknown_multibyte_command_is_quoted_whole_characters,
+                                            setup, teardown),
+            cmocka_unit_test_setup_teardown(a_record_that_is_not_utf8_is_repaired_in_the_reply,
+                                            setup, teardown),
         };
 
         /* Actions are logged; keep the test's output to its results. */

@@ -145,6 +145,45 @@ static void misuse_of_the_writer_is_an_error_not_a_bad_state(void **state)
         handover_writer_fini(&writer);
 }
 
+/* Set the header's record count and make the checksum good again (FNV-1a, as handover.c). */
+static void set_count(unsigned char *data, size_t length, uint32_t count)
+{
+        uint64_t hash = 0xcbf29ce484222325ull;
+
+        data[12] = (unsigned char)(count >> 24);
+        data[13] = (unsigned char)(count >> 16);
+        data[14] = (unsigned char)(count >> 8);
+        data[15] = (unsigned char)count;
+        for (size_t i = 8; i < 24; i++)
+                hash = (hash ^ data[i]) * 0x100000001b3ull;
+        for (size_t i = HANDOVER_HEADER_SIZE; i < length; i++)
+                hash = (hash ^ data[i]) * 0x100000001b3ull;
+        for (size_t i = 0; i < 8; i++)
+                data[24 + i] = (unsigned char)(hash >> (56 - 8 * i));
+}
+
+static void a_count_that_is_not_the_records_there_refuses_the_whole_state(void **state)
+{
+        struct handover_reader reader;
+        size_t length;
+        unsigned char *data = sample(&length);
+
+        (void)state;
+        set_count(data, length, 2);
+        assert_int_equal(handover_reader_init(&reader, data, length), 0);
+        /* More records counted than there are: refused before the first is read. */
+        set_count(data, length, 3);
+        assert_int_equal(handover_reader_init(&reader, data, length), -EBADMSG);
+        set_count(data, length, 0xffffffffu);
+        assert_int_equal(handover_reader_init(&reader, data, length), -EBADMSG);
+        /* Fewer: the bytes after the last one counted are as bad. */
+        set_count(data, length, 1);
+        assert_int_equal(handover_reader_init(&reader, data, length), -EBADMSG);
+        set_count(data, length, 0);
+        assert_int_equal(handover_reader_init(&reader, data, length), -EBADMSG);
+        free(data);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -153,6 +192,7 @@ int main(void)
             cmocka_unit_test(every_truncation_and_every_flipped_byte_is_refused),
             cmocka_unit_test(an_empty_state_has_no_records),
             cmocka_unit_test(misuse_of_the_writer_is_an_error_not_a_bad_state),
+            cmocka_unit_test(a_count_that_is_not_the_records_there_refuses_the_whole_state),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -174,21 +174,41 @@ static bool exists(const char *path)
         return stat(path, &st) == 0;
 }
 
+/* False when connecting shows that nobody accepts on path: no file, or a stale one. */
+static bool answers(const char *path)
+{
+        int fd = ctl_connect(path);
+
+        if (fd >= 0) {
+                close(fd);
+                return true;
+        }
+        return fd != -ECONNREFUSED && fd != -ENOENT;
+}
+
 int ctl_find_socket(char *path, size_t size)
 {
         const char *runtime = getenv("XDG_RUNTIME_DIR");
         char user[CTL_PATH_MAX + 16] = "";
+        bool user_exists;
 
         if (runtime && runtime[0] == '/')
                 snprintf(user, sizeof(user), "%s/echod/control", runtime);
-        if (geteuid() != 0 && user[0] && exists(user)) {
+        user_exists = user[0] && exists(user);
+        if (geteuid() != 0 && user_exists) {
                 snprintf(path, size, "%s", user);
                 return 0;
         }
         snprintf(path, size, "%s", CTL_SYSTEM_SOCKET);
-        if (exists(CTL_SYSTEM_SOCKET))
+        /*
+         * A stale system socket file (an echod that was killed leaves it) does
+         * not hide the user's echod: with one to fall back to, the system
+         * socket is asked by connecting. Without one it is used as it is, and
+         * the connect that follows says what is wrong.
+         */
+        if (exists(CTL_SYSTEM_SOCKET) && (!user_exists || answers(CTL_SYSTEM_SOCKET)))
                 return 0;
-        if (user[0] && exists(user)) {
+        if (user_exists) {
                 snprintf(path, size, "%s", user);
                 return 0;
         }

@@ -34,10 +34,11 @@ struct ctl_args {
 int ctl_parse_args(int argc, char **argv, struct ctl_args *args, char *error, size_t size);
 
 /*
- * The socket to talk to without --socket: for root the system one first,
- * for others their own standalone daemon's ($XDG_RUNTIME_DIR/echod/control)
- * first, whichever exists. Writes it into path; returns 0, or -ENOENT (then
- * path holds the one tried first).
+ * The socket to talk to without --socket: for root the system one first
+ * (unless nobody accepts on it and the user's exists), for others their own
+ * standalone daemon's ($XDG_RUNTIME_DIR/echod/control) first, whichever
+ * exists. Writes it into path; returns 0, or -ENOENT (then path holds the
+ * one tried first).
  */
 int ctl_find_socket(char *path, size_t size);
 

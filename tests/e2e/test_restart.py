@@ -188,13 +188,16 @@ class RestartTest(unittest.TestCase):
     def setUpClass(cls):
         cls.stage = tempfile.mkdtemp(prefix="echod-stage-")
         install_stage(echotest.BUILD_DIR, cls.stage)
-        # The container's lock first: another test's container may hold port 7 until then.
-        cls.ct = container.Container(bind=cls.stage)
-        cls.ct.__enter__()
+        # The container checks ports 7 and 7070 once it holds the lock: another
+        # test's container may hold them until then.
+        cls.ct = container.Container(bind=cls.stage,
+                                     free_ports=container.PORT_7 + container.PORT_7070)
         try:
-            if container.port_in_use(7) or container.port_in_use(7070):
-                raise AssertionError("TCP port 7 or 7070 is in use on this machine: stop what "
-                                     "listens there (ss -ltnp) to run this test")
+            cls.ct.__enter__()
+        except BaseException:
+            shutil.rmtree(cls.stage, ignore_errors=True)
+            raise
+        try:
             cls.ct.check("tar -C /pkg -cf - . | tar -C / -xf - --keep-directory-symlink "
                          "--no-overwrite-dir")
             cls.ct.check("systemctl daemon-reload")

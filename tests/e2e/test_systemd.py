@@ -113,8 +113,13 @@ class SystemdTest(unittest.TestCase):
     def setUpClass(cls):
         cls.stage = tempfile.mkdtemp(prefix="echod-stage-")
         cls.unit_dir = install_stage(echotest.BUILD_DIR, cls.stage)
-        cls.ct = container.Container(bind=cls.stage, free_ports=container.PORT_7)
-        cls.ct.__enter__()
+        cls.ct = container.Container(bind=cls.stage,
+                                     free_ports=container.PORT_7 + container.PORT_7070)
+        try:
+            cls.ct.__enter__()
+        except BaseException:
+            shutil.rmtree(cls.stage, ignore_errors=True)
+            raise
         try:
             # --keep-directory-symlink: /lib is a symlink on merged-/usr systems.
             cls.ct.check("tar -C /pkg -cf - . | tar -C / -xf - --keep-directory-symlink "
@@ -346,8 +351,6 @@ class SystemdTest(unittest.TestCase):
     # 7. The chat through echo-chat.socket: its history survives a restart.
 
     def test_09_chat_history_survives_a_service_restart(self):
-        if container.port_in_use(7070):
-            self.skipTest("port 7070 is in use on this machine")
         self.ct.check("systemctl stop echo.service")
         self.start_socket("echo-chat.socket")
         password = "e2e chat password"

@@ -21,6 +21,7 @@ import fcntl
 import itertools
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -33,8 +34,9 @@ import unittest
 import echotest
 
 LOCK_PATH = "/run/lock/echod-e2e.lock"
-# What echo.socket and echo-udp.socket listen on.
+# What echo.socket and echo-udp.socket listen on, and echo-chat.socket.
 PORT_7 = ((7, socket.SOCK_STREAM), (7, socket.SOCK_DGRAM))
+PORT_7070 = ((7070, socket.SOCK_STREAM),)
 WORK_PARENT = "/var/tmp"
 PR_SET_PDEATHSIG = 1
 _counter = itertools.count()
@@ -116,12 +118,9 @@ class Container:
             os.makedirs(os.path.dirname(LOCK_PATH), exist_ok=True)
             self.lock_file = open(LOCK_PATH, "w")
             fcntl.flock(self.lock_file, fcntl.LOCK_EX)
-        for port, kind in self.free_ports:
-            if port_in_use(port, kind):
-                raise ContainerError(
-                    "MISSING: %s port %d is in use on this machine outside the e2e tests (the "
-                    "container's sockets need it): ss -ltnup sport = %d shows by whom"
-                    % ("UDP" if kind == socket.SOCK_DGRAM else "TCP", port, port))
+        # One MISSING line naming the port and its holder, and exit 1
+        # (echotest.require); __enter__ releases the lock on the way out.
+        echotest.require(*(port_problem(port, kind) for port, kind in self.free_ports))
         _clean_stale()
         self.work = tempfile.mkdtemp(prefix="echod-ct-%d-" % os.getpid(), dir=WORK_PARENT)
         self.root = os.path.join(self.work, "root")
@@ -140,7 +139,7 @@ class Container:
             # if this process is killed outright (a CTest timeout).
             self.nspawn = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                            stderr=subprocess.STDOUT, start_new_session=True,
-                                           preexec_fn=_die_with_parent)
+                                           preexec_fn=die_with_parent)
         self.pid = self._find_init()
         self._wait_booted()
 
@@ -286,7 +285,7 @@ class Container:
         return self.run(["test", "-e", path]).returncode == 0
 
 
-def _die_with_parent():
+def die_with_parent():
     """In the child before exec: get SIGTERM when the test process dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
@@ -376,6 +375,32 @@ def port_in_use(port, proto=socket.SOCK_STREAM, host="127.0.0.1"):
         except OSError:
             return True
     return False
+
+
+def port_problem(port, kind=socket.SOCK_STREAM):
+    """None when 127.0.0.1:port is free, else a sentence naming the port and what holds it."""
+    if not port_in_use(port, kind):
+        return None
+    return ("%s port %d is in use on this machine outside the e2e tests (a container's socket "
+            "needs it; they share the host's network): %s"
+            % ("UDP" if kind == socket.SOCK_DGRAM else "TCP", port, port_holder(port, kind)))
+
+
+def port_holder(port, kind=socket.SOCK_STREAM):
+    """Who listens on port, as ss -ltnp (or -lunp) tells: 'held by echod (pid 12)'."""
+    argv = ["ss", "-Hlunp" if kind == socket.SOCK_DGRAM else "-Hltnp", "sport = :%d" % port]
+    command = " ".join(argv[:2]) + " 'sport = :%d'" % port
+    try:
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "%s could not say by whom (%s)" % (command, e)
+    holders = sorted(set("%s (pid %s)" % m for m in re.findall(r'\("([^"]*)",pid=(\d+)', res.stdout)))
+    if holders:
+        return "held by " + ", ".join(holders) + " (%s)" % command
+    if res.stdout.strip():
+        return ("held by a process in another PID namespace (a container sharing the network?): "
+                "%s shows %s" % (command, " ".join(res.stdout.split())))
+    return "%s shows no listener: a connected socket or one in TIME_WAIT holds it" % command
 
 
 class ContainerTestCase(unittest.TestCase):

@@ -31,6 +31,54 @@ def binary(name):
     return path
 
 
+class ProgramsForAnotherUser:
+    """Copies of built programs that a process running as another user can run.
+
+    A test that drops privileges (to nobody) cannot run the programs where they
+    were built when the checkout sits in a directory only its owner may enter,
+    as a root user's clone in /root (mode 700) does. The named programs are
+    copied into a directory of their own under the system's temporary
+    directory, mode 755, and removed by close(); no existing file or directory
+    changes its permissions.
+
+        programs = ProgramsForAnotherUser("echod", "echoctl")
+        programs.path("echoctl")   # runnable by nobody
+        programs.close()
+    """
+
+    def __init__(self, *names):
+        parent = tempfile.gettempdir()
+        for directory in _ancestors(parent):
+            if not os.stat(directory).st_mode & 0o001:
+                require("%s is not searchable by other users, so a test running as nobody cannot "
+                        "reach its programs there: set TMPDIR to a directory every user can enter"
+                        % directory)
+        self.dir = tempfile.mkdtemp(prefix="echod-programs-", dir=parent)
+        os.chmod(self.dir, 0o755)
+        self.paths = {}
+        for name in names:
+            path = os.path.join(self.dir, name)
+            shutil.copyfile(binary(name), path)
+            os.chmod(path, 0o755)
+            self.paths[name] = path
+
+    def path(self, name):
+        return self.paths[name]
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _ancestors(path):
+    """path and every directory above it, up to /."""
+    path = os.path.realpath(path)
+    found = [path]
+    while path != "/":
+        path = os.path.dirname(path)
+        found.append(path)
+    return found
+
+
 def split_hostport(text):
     """'127.0.0.1:7007' or '[::1]:7007' -> (host, port)."""
     host, _, port = text.rpartition(":")
@@ -153,6 +201,12 @@ class Echod(DaemonProcess):
         elif "--config" not in args:
             # Never read the machine's /etc/echod/echod.conf in tests.
             argv += ["--config", "/dev/null"]
+        if not raw_args and config is None and "--control" not in args and \
+                "XDG_RUNTIME_DIR" not in full_env:
+            # Nor take the machine's control socket: as root the default is
+            # /run/echod/control, where a system echod may answer, and a test
+            # echod that is killed would leave its file behind.
+            argv += ["--control", "none"]
         argv += list(args)
         self.listening = []
         self.start(argv, env=full_env, preexec_fn=preexec_fn)

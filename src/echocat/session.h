@@ -74,6 +74,27 @@ int session_zero_run(struct ev_loop *loop, const struct addrinfo *addresses,
 int session_line_run(struct ev_loop *loop, const struct addrinfo *addresses,
                      const struct session_config *config, struct session_totals *totals);
 
+/*
+ * The parts every session shares (session.c). Called by the session_*.c
+ * files; calls client.c.
+ */
+
+/* Observe and bind the client as config says (-v, -s, -p). */
+void session_client_configure(struct client *client, const struct session_config *config);
+
+/*
+ * Start client with the session's ops and run loop until the session has
+ * finished (*finished, set by the session's callbacks). Returns *result, or
+ * the -errno of client_start().
+ */
+int session_client_run(struct client *client, struct ev_loop *loop,
+                       const struct addrinfo *addresses, const struct session_config *config,
+                       const struct client_ops *ops, void *session, const bool *finished,
+                       const int *result);
+
+/* Set totals->connected, sent and received from the client. */
+void session_totals_from_client(struct session_totals *totals, const struct client *client);
+
 /* Write all of data to a file descriptor, waiting if it is non-blocking. 0 or -errno. */
 int session_write_all(int fd, const char *data, size_t len);
 

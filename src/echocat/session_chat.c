@@ -565,12 +565,10 @@ int session_chat_run(struct ev_loop *loop, const struct addrinfo *addresses,
         } else {
                 finish(&s, r);
         }
-        totals->connected = s.client.local.ss_family != 0;
+        session_totals_from_client(totals, &s.client);
         totals->input_failed = s.input_failed;
         totals->output_failed = s.output_failed;
         totals->closed_by_peer = s.bye_seen;
-        totals->sent = s.client.bytes_sent;
-        totals->received = s.client.bytes_received;
         client_fini(&s.client);
         explicit_bzero(s.token, sizeof(s.token));
         return r;

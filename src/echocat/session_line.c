@@ -183,22 +183,13 @@ int session_line_run(struct ev_loop *loop, const struct addrinfo *addresses,
         ev_init(&s.echo_timer, on_echo_timeout);
         s.echo_timer.repeat = config->timeout;
         s.echo_timer.data = &s;
-        s.client.observe = config->observe;
-        s.client.observe_arg = config->observe_arg;
-        s.client.sources = config->sources;
-        s.client.source_port = config->source_port;
-        r = client_start(&s.client, loop, addresses, config->udp, config->timeout, &line_ops, &s);
-        if (r == 0) {
-                if (!s.finished)
-                        ev_run(loop, 0);
-                r = s.result;
-        }
-        totals->connected = s.client.local.ss_family != 0;
+        session_client_configure(&s.client, config);
+        r = session_client_run(&s.client, loop, addresses, config, &line_ops, &s, &s.finished,
+                               &s.result);
+        session_totals_from_client(totals, &s.client);
         totals->input_failed = s.input_failed;
         totals->output_failed = s.output_failed;
         totals->closed_by_peer = s.closed_by_peer;
-        totals->sent = s.client.bytes_sent;
-        totals->received = s.client.bytes_received;
         client_fini(&s.client);
         return r;
 }

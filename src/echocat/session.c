@@ -6,6 +6,15 @@
  * is over, and read the totals off the client.
  */
 
+bool session_end(struct session_end *end, int result)
+{
+        if (end->finished)
+                return false;
+        end->finished = true;
+        end->result = result;
+        return true;
+}
+
 void session_client_configure(struct client *client, const struct session_config *config)
 {
         client->observe = config->observe;
@@ -16,8 +25,7 @@ void session_client_configure(struct client *client, const struct session_config
 
 int session_client_run(struct client *client, struct ev_loop *loop,
                        const struct addrinfo *addresses, const struct session_config *config,
-                       const struct client_ops *ops, void *session, const bool *finished,
-                       const int *result)
+                       const struct client_ops *ops, void *session, const struct session_end *end)
 {
         int r = client_start(client, loop, addresses, config->udp, config->timeout, ops, session);
 
@@ -25,13 +33,16 @@ int session_client_run(struct client *client, struct ev_loop *loop,
                 return r;
         /* The session may be over already: a connect refused at once ends it inside client_start().
          */
-        if (!*finished)
+        if (!end->finished)
                 ev_run(loop, 0);
-        return *result;
+        return end->result;
 }
 
-void session_totals_from_client(struct session_totals *totals, const struct client *client)
+void session_totals_from_client(struct session_totals *totals, const struct client *client,
+                                const struct session_end *end)
 {
+        totals->input_failed = end->input_failed;
+        totals->output_failed = end->output_failed;
         totals->connected = client->local.ss_family != 0;
         totals->sent = client->bytes_sent;
         totals->received = client->bytes_received;

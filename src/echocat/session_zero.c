@@ -6,16 +6,13 @@
 struct zero_session {
         struct client client;
         struct ev_loop *loop;
-        bool finished;
-        int result;
+        struct session_end end;
 };
 
 static void finish(struct zero_session *s, int result)
 {
-        if (s->finished)
+        if (!session_end(&s->end, result))
                 return;
-        s->finished = true;
-        s->result = result;
         ev_break(s->loop, EVBREAK_ALL);
 }
 
@@ -58,9 +55,8 @@ int session_zero_run(struct ev_loop *loop, const struct addrinfo *addresses,
         int r;
 
         session_client_configure(&s.client, config);
-        r = session_client_run(&s.client, loop, addresses, config, &zero_ops, &s, &s.finished,
-                               &s.result);
-        session_totals_from_client(totals, &s.client);
+        r = session_client_run(&s.client, loop, addresses, config, &zero_ops, &s, &s.end);
+        session_totals_from_client(totals, &s.client, &s.end);
         client_fini(&s.client);
         return r;
 }

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -26,6 +27,16 @@ int cli_error(char *error, size_t error_size, const char *format, ...)
         vsnprintf(error, error_size, format, ap);
         va_end(ap);
         return -EINVAL;
+}
+
+int cli_getopt_error(int c, char *const argv[], char *error, size_t error_size)
+{
+        /* optind has moved past the option, so argv[optind - 1] is how it was typed. */
+        if (c == ':')
+                return cli_error(error, error_size, "option '%s' needs a value", argv[optind - 1]);
+        if (optopt)
+                return cli_error(error, error_size, "unknown option '-%c'", optopt);
+        return cli_error(error, error_size, "unknown option '%s'", argv[optind - 1]);
 }
 
 int cli_print_version(const char *program)

@@ -31,6 +31,13 @@ int cli_usage_error(const char *program, const char *format, ...)
 int cli_error(char *error, size_t error_size, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * For a getopt_long() loop's default case: write why option c was refused
+ * into error ("needs a value" for ':', else "unknown option"), naming the
+ * option as typed. Call it right after getopt_long() returned c. Returns -EINVAL.
+ */
+int cli_getopt_error(int c, char *const argv[], char *error, size_t error_size);
+
 /* Print "PROGRAM VERSION" on stdout. Returns EXIT_OK. */
 int cli_print_version(const char *program);
 

@@ -26,8 +26,18 @@
 /* How long accepting pauses when file descriptors run out. */
 #define ACCEPT_RETRY_SECONDS 0.5
 
+static unsigned server_open_connections(struct server *server);
+static void server_compose_status(struct server *server, char *status, size_t size);
+static void server_on_accept(struct ev_loop *loop, ev_io *watcher, int revents);
+static void server_update_accepting(struct server *server);
+static void server_close_all(struct server *server, const char *reason);
+static void server_begin_shutdown(struct server *server, const char *why);
+static int server_reload(struct server *server, char *error, size_t error_size);
+static struct server_service *server_service_for(struct server *server,
+                                                 const struct service_ops *ops);
+
 /* Connections open in every service. */
-unsigned server_open_connections(struct server *server)
+static unsigned server_open_connections(struct server *server)
 {
         unsigned open = 0;
 
@@ -40,7 +50,7 @@ unsigned server_open_connections(struct server *server)
         return open;
 }
 
-void server_compose_status(struct server *server, char *status, size_t size)
+static void server_compose_status(struct server *server, char *status, size_t size)
 {
         size_t length = 0;
         bool full = false;
@@ -148,7 +158,7 @@ static bool accept_error_is_transient(int error)
         return false;
 }
 
-void server_on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
+static void server_on_accept(struct ev_loop *loop, ev_io *watcher, int revents)
 {
         struct listener *listener = watcher->data;
         struct server *server = listener->server;
@@ -204,7 +214,7 @@ static void on_accept_retry(struct ev_loop *loop, ev_timer *timer, int revents)
         server_update_accepting(server);
 }
 
-void server_update_accepting(struct server *server)
+static void server_update_accepting(struct server *server)
 {
         for (size_t i = 0; i < server->listener_count; i++) {
                 struct listener *listener = &server->listeners[i];
@@ -234,7 +244,7 @@ static void on_connection_closed(void *arg)
         server_update_accepting(server);
 }
 
-void server_close_all(struct server *server, const char *reason)
+static void server_close_all(struct server *server, const char *reason)
 {
         for (size_t i = 0; i < server->service_count; i++)
                 server->services[i].ops->close_all(server->services[i].state, reason);
@@ -251,7 +261,7 @@ static void on_shutdown_timer(struct ev_loop *loop, ev_timer *timer, int revents
         ev_break(loop, EVBREAK_ALL);
 }
 
-void server_begin_shutdown(struct server *server, const char *why)
+static void server_begin_shutdown(struct server *server, const char *why)
 {
         char status[96];
         unsigned open = server_open_connections(server);
@@ -328,7 +338,7 @@ static void apply_reloadable(struct server *server, struct config *fresh)
 }
 
 /* Reload as SIGHUP asks. 0, or -errno with the reason in error (the running config stays). */
-int server_reload(struct server *server, char *error, size_t error_size)
+static int server_reload(struct server *server, char *error, size_t error_size)
 {
         struct config fresh;
         enum config_action action;
@@ -382,7 +392,8 @@ static void on_reload_signal(struct ev_loop *loop, ev_signal *watcher, int reven
 }
 
 /* The running service for ops, started on first use; NULL if it cannot start (logged). */
-struct server_service *server_service_for(struct server *server, const struct service_ops *ops)
+static struct server_service *server_service_for(struct server *server,
+                                                 const struct service_ops *ops)
 {
         struct service_env env = {
             .loop = server->loop,
@@ -411,12 +422,24 @@ struct server_service *server_service_for(struct server *server, const struct se
         return service;
 }
 
+/* What server_sockets.c, server_restart.c and server_control.c may call of this file. */
+static const struct server_core_ops core_ops = {
+    .open_connections = server_open_connections,
+    .update_accepting = server_update_accepting,
+    .compose_status = server_compose_status,
+    .begin_shutdown = server_begin_shutdown,
+    .reload = server_reload,
+    .service_for = server_service_for,
+    .on_accept = server_on_accept,
+};
+
 int server_init(struct server *server, struct config *config, int argc, char **argv)
 {
         struct listen_socket sockets[LISTEN_MAX];
         int r;
 
         memset(server, 0, sizeof(*server));
+        server->core = &core_ops;
         server->config = *config;
         memset(config, 0, sizeof(*config));
         server->argc = argc;

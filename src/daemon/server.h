@@ -40,8 +40,12 @@ struct listener {
         bool dead;                      /* accept() failed for good: not watched */
 };
 
+struct server_core_ops;
+
 struct server {
         struct ev_loop *loop;
+        /* server.c's operations for its lower files (server_internal.h). */
+        const struct server_core_ops *core;
         struct config config;
         int argc;
         char **argv;

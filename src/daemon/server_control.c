@@ -73,8 +73,8 @@ static int host_set_paused(void *arg, const char *name, bool paused)
                 service->paused = paused;
                 if (service->ops->pause_datagrams)
                         service->ops->pause_datagrams(service->state, paused);
-                server_update_accepting(server);
-                server_compose_status(server, server->status, sizeof(server->status));
+                server->core->update_accepting(server);
+                server->core->compose_status(server, server->status, sizeof(server->status));
                 notify_status(server->status);
                 return 0;
         }
@@ -83,7 +83,9 @@ static int host_set_paused(void *arg, const char *name, bool paused)
 
 static void host_shutdown(void *arg, const char *who)
 {
-        server_begin_shutdown(arg, who);
+        struct server *server = arg;
+
+        server->core->begin_shutdown(server, who);
 }
 
 static int host_reload(void *arg, char *error, size_t size)
@@ -94,7 +96,7 @@ static int host_reload(void *arg, char *error, size_t size)
                 snprintf(error, size, "echod is stopping");
                 return -ECANCELED;
         }
-        return server_reload(server, error, size);
+        return server->core->reload(server, error, size);
 }
 
 static const struct control_chat_admin *host_chat_admin(void *arg, void **state)

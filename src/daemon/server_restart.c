@@ -38,7 +38,7 @@ void server_hand_over(struct server *server, const char *why)
         struct handover_writer writer;
         const unsigned char *state;
         char status[96];
-        unsigned open = server_open_connections(server);
+        unsigned open = server->core->open_connections(server);
         ev_tstamp started = ev_time();
         long length;
         int handed = 0, r;
@@ -46,7 +46,7 @@ void server_hand_over(struct server *server, const char *why)
         server->stopping = true;
         snprintf(status, sizeof(status), "Restarting: handing %u connection(s) over", open);
         notify_stopping(status);
-        server_update_accepting(server);
+        server->core->update_accepting(server);
         handover_writer_init(&writer);
         for (size_t i = 0; i < server->service_count; i++) {
                 struct server_service *service = &server->services[i];
@@ -85,7 +85,7 @@ static struct server_service *service_for_record(struct server *server, uint16_t
 {
         for (size_t i = 0; service_table[i]; i++) {
                 if (service_table[i]->take_over && service_table[i]->handover_type == type)
-                        return server_service_for(server, service_table[i]);
+                        return server->core->service_for(server, service_table[i]);
         }
         return NULL;
 }

@@ -166,7 +166,7 @@ static int start_listener(struct server *server, struct listener *listener)
                             socket_info->fd, socket_info->name);
                 return -EPROTONOSUPPORT;
         }
-        listener->service = server_service_for(server, ops);
+        listener->service = server->core->service_for(server, ops);
         if (!listener->service)
                 return -ENOMEM;
         switch (socket_info->type) {
@@ -177,7 +177,8 @@ static int start_listener(struct server *server, struct listener *listener)
                  * once per wake-up; echod leaves an inherited socket's flags alone. */
                 flags = fcntl(socket_info->fd, F_GETFL);
                 listener->nonblocking = flags >= 0 && (flags & O_NONBLOCK);
-                ev_io_init(&listener->accept_watcher, server_on_accept, socket_info->fd, EV_READ);
+                ev_io_init(&listener->accept_watcher, server->core->on_accept, socket_info->fd,
+                           EV_READ);
                 listener->accept_watcher.data = listener;
                 r = 0;
                 break;

@@ -155,14 +155,8 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
                 case 'V':
                         opts->action = BENCH_VERSION;
                         return 0;
-                case ':':
-                        return cli_error(error, error_size, "option '%s' needs a value",
-                                         argv[optind - 1]);
                 default:
-                        if (optopt)
-                                return cli_error(error, error_size, "unknown option '-%c'", optopt);
-                        return cli_error(error, error_size, "unknown option '%s'",
-                                         argv[optind - 1]);
+                        return cli_getopt_error(c, argv, error, error_size);
                 }
         }
         if (argc - optind != 2)

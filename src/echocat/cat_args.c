@@ -130,16 +130,8 @@ int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error,
                 case 'V':
                         opts->action = CAT_VERSION;
                         return 0;
-                case ':':
-                        snprintf(error, error_size, "option '%s' needs a value", argv[optind - 1]);
-                        return -EINVAL;
                 default:
-                        if (optopt)
-                                snprintf(error, error_size, "unknown option '-%c'", optopt);
-                        else
-                                snprintf(error, error_size, "unknown option '%s'",
-                                         argv[optind - 1]);
-                        return -EINVAL;
+                        return cli_getopt_error(c, argv, error, error_size);
                 }
         }
         if (opts->chat && opts->udp) {

@@ -74,6 +74,39 @@ int session_zero_run(struct ev_loop *loop, const struct addrinfo *addresses,
 int session_line_run(struct ev_loop *loop, const struct addrinfo *addresses,
                      const struct session_config *config, struct session_totals *totals);
 
+/* How a session ended: set once, by the session's finish(). */
+struct session_end {
+        bool finished;
+        /* The error came from reading in_fd or writing out_fd, not from the connection. */
+        bool input_failed;
+        bool output_failed;
+        int result;
+};
+
+/*
+ * The parts every session shares (session.c). Called by the session_*.c
+ * files; calls client.c.
+ */
+
+/* Record that the session ended with result; false if it had ended already. */
+bool session_end(struct session_end *end, int result);
+
+/* Observe and bind the client as config says (-v, -s, -p). */
+void session_client_configure(struct client *client, const struct session_config *config);
+
+/*
+ * Start client with the session's ops and run loop until the session has
+ * ended (end, set by the session's callbacks). Returns end->result, or
+ * the -errno of client_start().
+ */
+int session_client_run(struct client *client, struct ev_loop *loop,
+                       const struct addrinfo *addresses, const struct session_config *config,
+                       const struct client_ops *ops, void *session, const struct session_end *end);
+
+/* Set totals->connected, sent, received and the failed flags from the client and end. */
+void session_totals_from_client(struct session_totals *totals, const struct client *client,
+                                const struct session_end *end);
+
 /* Write all of data to a file descriptor, waiting if it is non-blocking. 0 or -errno. */
 int session_write_all(int fd, const char *data, size_t len);
 

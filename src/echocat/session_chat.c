@@ -60,18 +60,13 @@ struct chat_session {
         bool input_done;
         bool write_shut;
         bool bye_seen;
-        bool finished;
-        bool input_failed;
-        bool output_failed;
-        int result;
+        struct session_end end;
 };
 
 static void finish(struct chat_session *s, int result)
 {
-        if (s->finished)
+        if (!session_end(&s->end, result))
                 return;
-        s->finished = true;
-        s->result = result;
         ev_io_stop(s->loop, &s->stdin_watcher);
         ev_timer_stop(s->loop, &s->wait_timer);
         for (size_t i = 0; i < STOP_SIGNALS; i++)
@@ -84,7 +79,7 @@ static void finish(struct chat_session *s, int result)
 
 static void output_failed(struct chat_session *s, int error)
 {
-        s->output_failed = true;
+        s->end.output_failed = true;
         finish(s, error);
 }
 
@@ -124,7 +119,7 @@ static void update_stdin(struct chat_session *s)
         size_t room;
         bool flow;
 
-        if (s->finished)
+        if (s->end.finished)
                 return;
         if (s->options->interactive) {
                 flow = !s->input_done && s->client.connected;
@@ -166,7 +161,7 @@ static void pump_input(struct chat_session *s)
 {
         size_t length;
 
-        while (s->gate == GATE_OPEN && !s->finished &&
+        while (s->gate == GATE_OPEN && !s->end.finished &&
                (length = line_splitter_next(&s->input, s->input_done)) > 0) {
                 bool ended = s->input.data[length - 1] == '\n';
 
@@ -179,7 +174,7 @@ static void pump_input(struct chat_session *s)
                         client_send(&s->client, "\n", 1);
                 line_splitter_consume(&s->input, length);
         }
-        if (s->input_done && s->input.length == 0 && !s->finished)
+        if (s->input_done && s->input.length == 0 && !s->end.finished)
                 end_input(s);
         update_stdin(s);
 }
@@ -211,7 +206,7 @@ static void server_prompt(struct chat_session *s, enum chat_server_kind kind)
         if (s->gate == GATE_TOKEN_SENT)
                 return;
         open_gate(s);
-        if (s->options->interactive && !s->finished) {
+        if (s->options->interactive && !s->end.finished) {
                 bool password = kind == CHAT_SERVER_PASSWORD_PROMPT;
 
                 if (chat_screen_set_prompt(&s->screen, password ? "password: " : "name: ", password,
@@ -237,7 +232,7 @@ static void server_token(struct chat_session *s, const struct chat_server_line *
         s->token[line->text_length] = '\0';
         s->token_length = line->text_length;
         open_gate(s);
-        if (s->options->interactive && !s->finished &&
+        if (s->options->interactive && !s->end.finished &&
             chat_screen_set_prompt(&s->screen, "> ", false, &s->editor) < 0)
                 output_failed(s, -EIO);
 }
@@ -301,7 +296,7 @@ static void take_server_lines(struct chat_session *s, bool at_end)
 {
         size_t length;
 
-        while (!s->finished && (length = line_splitter_next(&s->incoming, at_end)) > 0) {
+        while (!s->end.finished && (length = line_splitter_next(&s->incoming, at_end)) > 0) {
                 bool ended = s->incoming.data[length - 1] == '\n';
                 bool continued = s->incoming_continues;
 
@@ -324,7 +319,7 @@ static void on_received(struct client *client, const char *data, size_t len)
                         return;
                 }
         }
-        while (len > 0 && !s->finished) {
+        while (len > 0 && !s->end.finished) {
                 size_t room;
                 char *space = line_splitter_space(&s->incoming, &room);
                 size_t n = len < room ? len : room;
@@ -411,7 +406,7 @@ static void on_keys(struct chat_session *s)
                 end_input(s);
                 return;
         }
-        for (ssize_t i = 0; i < n && !s->finished && !s->input_done; i++) {
+        for (ssize_t i = 0; i < n && !s->end.finished && !s->input_done; i++) {
                 switch (chat_editor_key(&s->editor, keys[i])) {
                 case CHAT_EDIT_NONE:
                         break;
@@ -450,7 +445,7 @@ static void on_stdin(struct ev_loop *loop, ev_io *w, int revents)
         n = read(s->config->in_fd, space, room);
         if (n < 0) {
                 if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-                        s->input_failed = true;
+                        s->end.input_failed = true;
                         finish(s, -errno);
                 }
                 return;
@@ -549,28 +544,24 @@ int session_chat_run(struct ev_loop *loop, const struct addrinfo *addresses,
         if (options->interactive) {
                 r = chat_screen_enter(&s.screen, config->in_fd, config->out_fd);
                 if (r < 0) {
-                        s.input_failed = true;
+                        s.end.input_failed = true;
                         finish(&s, r);
                 }
         }
         s.client.observe = config->observe;
         s.client.observe_arg = config->observe_arg;
-        r = s.finished
+        r = s.end.finished
                 ? 0
                 : client_start(&s.client, loop, addresses, false, config->timeout, &chat_ops, &s);
         if (r == 0) {
-                if (!s.finished)
+                if (!s.end.finished)
                         ev_run(loop, 0);
-                r = s.result;
+                r = s.end.result;
         } else {
                 finish(&s, r);
         }
-        totals->connected = s.client.local.ss_family != 0;
-        totals->input_failed = s.input_failed;
-        totals->output_failed = s.output_failed;
+        session_totals_from_client(totals, &s.client, &s.end);
         totals->closed_by_peer = s.bye_seen;
-        totals->sent = s.client.bytes_sent;
-        totals->received = s.client.bytes_received;
         client_fini(&s.client);
         explicit_bzero(s.token, sizeof(s.token));
         return r;

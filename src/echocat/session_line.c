@@ -19,20 +19,15 @@ struct line_session {
         /* End of input was read: send what is left, then finish. */
         bool input_done;
         bool closed_by_peer;
-        bool finished;
-        bool input_failed;
-        bool output_failed;
         /* The last byte written to the output, to end a partial line with a newline at the end. */
         char last_output;
-        int result;
+        struct session_end end;
 };
 
 static void finish(struct line_session *s, int result)
 {
-        if (s->finished)
+        if (!session_end(&s->end, result))
                 return;
-        s->finished = true;
-        s->result = result;
         ev_io_stop(s->loop, &s->stdin_watcher);
         ev_timer_stop(s->loop, &s->echo_timer);
         client_close(&s->client);
@@ -88,7 +83,7 @@ static void on_stdin(struct ev_loop *loop, ev_io *w, int revents)
         n = read(s->config->in_fd, space, room);
         if (n < 0) {
                 if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-                        s->input_failed = true;
+                        s->end.input_failed = true;
                         finish(s, -errno);
                 }
                 return;
@@ -121,7 +116,7 @@ static void on_received(struct client *client, const char *data, size_t len)
 
         r = session_write_all(s->config->out_fd, data, len);
         if (r < 0) {
-                s->output_failed = true;
+                s->end.output_failed = true;
                 finish(s, r);
                 return;
         }
@@ -183,22 +178,10 @@ int session_line_run(struct ev_loop *loop, const struct addrinfo *addresses,
         ev_init(&s.echo_timer, on_echo_timeout);
         s.echo_timer.repeat = config->timeout;
         s.echo_timer.data = &s;
-        s.client.observe = config->observe;
-        s.client.observe_arg = config->observe_arg;
-        s.client.sources = config->sources;
-        s.client.source_port = config->source_port;
-        r = client_start(&s.client, loop, addresses, config->udp, config->timeout, &line_ops, &s);
-        if (r == 0) {
-                if (!s.finished)
-                        ev_run(loop, 0);
-                r = s.result;
-        }
-        totals->connected = s.client.local.ss_family != 0;
-        totals->input_failed = s.input_failed;
-        totals->output_failed = s.output_failed;
+        session_client_configure(&s.client, config);
+        r = session_client_run(&s.client, loop, addresses, config, &line_ops, &s, &s.end);
+        session_totals_from_client(totals, &s.client, &s.end);
         totals->closed_by_peer = s.closed_by_peer;
-        totals->sent = s.client.bytes_sent;
-        totals->received = s.client.bytes_received;
         client_fini(&s.client);
         return r;
 }

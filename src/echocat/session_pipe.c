@@ -26,10 +26,7 @@ struct pipe_session {
         char *input;
         size_t input_max;
         bool input_done;
-        bool finished;
-        bool input_failed;
-        bool output_failed;
-        int result;
+        struct session_end end;
         /* UDP: datagrams sent and answered, for the pacing above. */
         uint64_t datagrams_sent;
         uint64_t datagrams_received;
@@ -65,10 +62,8 @@ int session_write_all(int fd, const char *data, size_t len)
 
 static void finish(struct pipe_session *s, int result)
 {
-        if (s->finished)
+        if (!session_end(&s->end, result))
                 return;
-        s->finished = true;
-        s->result = result;
         ev_io_stop(s->loop, &s->stdin_watcher);
         ev_timer_stop(s->loop, &s->echo_timer);
         ev_timer_stop(s->loop, &s->quit_timer);
@@ -139,7 +134,7 @@ static void on_stdin(struct ev_loop *loop, ev_io *w, int revents)
         n = read(s->config->in_fd, s->input, room);
         if (n < 0) {
                 if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) {
-                        s->input_failed = true;
+                        s->end.input_failed = true;
                         finish(s, -errno);
                 }
                 return;
@@ -181,7 +176,7 @@ static void on_received(struct client *client, const char *data, size_t len)
         /* A blocking write: while the output is slow the socket is not read. */
         r = session_write_all(s->config->out_fd, data, len);
         if (r < 0) {
-                s->output_failed = true;
+                s->end.output_failed = true;
                 finish(s, r);
                 return;
         }
@@ -217,7 +212,7 @@ static void on_writable(struct client *client)
         struct pipe_session *s = client->session;
 
         quit_if_sent(s);
-        if (s->finished)
+        if (s->end.finished)
                 return;
 
         if (input_may_flow(s))
@@ -266,22 +261,10 @@ int session_pipe_run(struct ev_loop *loop, const struct addrinfo *addresses,
         s.echo_timer.data = &s;
         ev_init(&s.quit_timer, on_quit_timer);
         s.quit_timer.data = &s;
-        s.client.observe = config->observe;
-        s.client.observe_arg = config->observe_arg;
-        s.client.sources = config->sources;
-        s.client.source_port = config->source_port;
-        r = client_start(&s.client, loop, addresses, config->udp, config->timeout, &pipe_ops, &s);
-        if (r == 0) {
-                if (!s.finished)
-                        ev_run(loop, 0);
-                r = s.result;
-        }
-        totals->connected = s.client.local.ss_family != 0;
-        totals->input_failed = s.input_failed;
-        totals->output_failed = s.output_failed;
+        session_client_configure(&s.client, config);
+        r = session_client_run(&s.client, loop, addresses, config, &pipe_ops, &s, &s.end);
+        session_totals_from_client(totals, &s.client, &s.end);
         totals->quit_early = s.quit_early;
-        totals->sent = s.client.bytes_sent;
-        totals->received = s.client.bytes_received;
         client_fini(&s.client);
         free(s.input);
         return r;

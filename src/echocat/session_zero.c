@@ -6,16 +6,13 @@
 struct zero_session {
         struct client client;
         struct ev_loop *loop;
-        bool finished;
-        int result;
+        struct session_end end;
 };
 
 static void finish(struct zero_session *s, int result)
 {
-        if (s->finished)
+        if (!session_end(&s->end, result))
                 return;
-        s->finished = true;
-        s->result = result;
         ev_break(s->loop, EVBREAK_ALL);
 }
 
@@ -57,17 +54,9 @@ int session_zero_run(struct ev_loop *loop, const struct addrinfo *addresses,
         struct zero_session s = {.loop = loop};
         int r;
 
-        s.client.observe = config->observe;
-        s.client.observe_arg = config->observe_arg;
-        s.client.sources = config->sources;
-        s.client.source_port = config->source_port;
-        r = client_start(&s.client, loop, addresses, config->udp, config->timeout, &zero_ops, &s);
-        if (r == 0) {
-                if (!s.finished)
-                        ev_run(loop, 0);
-                r = s.result;
-        }
-        totals->connected = s.client.local.ss_family != 0;
+        session_client_configure(&s.client, config);
+        r = session_client_run(&s.client, loop, addresses, config, &zero_ops, &s, &s.end);
+        session_totals_from_client(totals, &s.client, &s.end);
         client_fini(&s.client);
         return r;
 }

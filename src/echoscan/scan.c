@@ -13,13 +13,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+static void fill(struct scan *s, unsigned budget);
+
 static unsigned attempts(uint8_t state)
 {
         return (state & ATTEMPT_MASK) >> ATTEMPT_SHIFT;
 }
 
-void scan__target_sockaddr(const struct scan *s, uint32_t index, struct sockaddr_storage *ss,
-                           socklen_t *len)
+static void target_sockaddr(const struct scan *s, uint32_t index, struct sockaddr_storage *ss,
+                            socklen_t *len)
 {
         const struct target *t = &s->targets[index / s->nports];
 
@@ -54,7 +56,7 @@ static void requeue(struct scan *s, uint32_t index, bool undo_attempt)
 }
 
 /* An attempt got no answer in time: retry it, or call the port filtered. */
-void scan__timed_out(struct scan *s, uint32_t index)
+static void timed_out(struct scan *s, uint32_t index)
 {
         if (attempts(s->states[index]) <= s->options.retries)
                 requeue(s, index, false);
@@ -66,7 +68,7 @@ void scan__timed_out(struct scan *s, uint32_t index)
  * Resources ran out for an attempt already counted: put the port back and
  * wait for attempts in flight to free some, or fail if none are in flight.
  */
-void scan__out_of_resources(struct scan *s, uint32_t index, int error)
+static void out_of_resources(struct scan *s, uint32_t index, int error)
 {
         /* The open-file limit is the concurrency: settle below it. */
         if (error == -EMFILE || error == -ENFILE)
@@ -85,8 +87,8 @@ void scan__out_of_resources(struct scan *s, uint32_t index, int error)
  * whose connect was refused connect again, which saves a socket() and a
  * close() for each closed port. Otherwise fd is closed.
  */
-bool scan__conclude(struct scan *s, uint32_t index, int fd, int result,
-                    const struct sockaddr_storage *dest, socklen_t len)
+static bool conclude(struct scan *s, uint32_t index, int fd, int result,
+                     const struct sockaddr_storage *dest, socklen_t len)
 {
         if (result == 0 || probe_classify(result) == PROBE_OPEN) {
                 /*
@@ -110,7 +112,7 @@ bool scan__conclude(struct scan *s, uint32_t index, int fd, int result,
                 decide(s, index, SCAN_FILTERED);
                 break;
         case PROBE_BACKPRESSURE:
-                scan__out_of_resources(s, index, result);
+                out_of_resources(s, index, result);
                 break;
         default:
                 s->error = result;
@@ -148,7 +150,7 @@ static void queue_unlink(struct scan *s, struct slot *slot)
 }
 
 /* The attempt of slot is over: back to the free list (its socket is the caller's). */
-void scan__release_slot(struct scan *s, struct slot *slot)
+static void release_slot(struct scan *s, struct slot *slot)
 {
         ev_io_stop(s->loop, &slot->io);
         queue_unlink(s, slot);
@@ -225,7 +227,7 @@ static void on_rate_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
         (void)loop;
         (void)revents;
-        scan__fill(w->data, FILL_BATCH);
+        fill(w->data, FILL_BATCH);
 }
 
 /* Start or stop the idle watcher that launches attempts, and notice the end. */
@@ -276,20 +278,20 @@ static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
                         s->ring_queued = true;
                         continue;
                 }
-                scan__release_slot(s, slot);
+                release_slot(s, slot);
                 slot->fd = -1;
                 close(fd);
-                scan__timed_out(s, slot->index);
+                timed_out(s, slot->index);
         }
         scan__submit(s);
-        scan__fill(s, FILL_BATCH);
+        fill(s, FILL_BATCH);
 }
 
 static void on_idle(struct ev_loop *loop, ev_idle *w, int revents)
 {
         (void)loop;
         (void)revents;
-        scan__fill(w->data, FILL_BATCH);
+        fill(w->data, FILL_BATCH);
 }
 
 static bool next_index(struct scan *s, uint32_t *index)
@@ -307,7 +309,7 @@ static bool next_index(struct scan *s, uint32_t *index)
         return false;
 }
 
-void scan__take_slot(struct scan *s, struct slot *slot, uint32_t index)
+static void take_slot(struct scan *s, struct slot *slot, uint32_t index)
 {
         s->free_slots = slot->next;
         slot->index = index;
@@ -317,7 +319,7 @@ void scan__take_slot(struct scan *s, struct slot *slot, uint32_t index)
         s->inflight++;
 }
 
-void scan__fill(struct scan *s, unsigned budget)
+static void fill(struct scan *s, unsigned budget)
 {
         uint32_t index;
 
@@ -338,6 +340,17 @@ void scan__fill(struct scan *s, unsigned budget)
         schedule(s);
 }
 
+/* What scan_connect.c reports back to; it knows the bookkeeping only through this table. */
+static const struct scan_connect_ops bookkeeping = {
+    .target_sockaddr = target_sockaddr,
+    .timed_out = timed_out,
+    .out_of_resources = out_of_resources,
+    .conclude = conclude,
+    .take_slot = take_slot,
+    .release_slot = release_slot,
+    .fill = fill,
+};
+
 int scan_new(struct scan **out, struct ev_loop *loop, const struct target *targets, size_t ntargets,
              const uint16_t *ports, size_t nports, const struct scan_options *options)
 {
@@ -353,6 +366,7 @@ int scan_new(struct scan **out, struct ev_loop *loop, const struct target *targe
         if (!s)
                 return -ENOMEM;
         s->loop = loop;
+        s->ops = &bookkeeping;
         s->targets = targets;
         s->ntargets = ntargets;
         s->ports = ports;

@@ -319,13 +319,8 @@ int scan_args_parse(int argc, char **argv, struct scan_args *args, char *error, 
                 case 'V':
                         args->action = SCAN_ACTION_VERSION;
                         return 0;
-                case ':':
-                        return cli_error(error, size, "option '%s' needs a value",
-                                         argv[optind - 1]);
                 default:
-                        if (optopt)
-                                return cli_error(error, size, "unknown option '-%c'", optopt);
-                        return cli_error(error, size, "unknown option '%s'", argv[optind - 1]);
+                        return cli_getopt_error(c, argv, error, size);
                 }
         }
         if (args->ports && args->top_ports)

@@ -34,11 +34,11 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
                 error = errno;
         if (error == EINPROGRESS || error == EALREADY)
                 return;
-        scan__release_slot(s, slot);
+        s->ops->release_slot(s, slot);
         slot->fd = -1;
-        if (scan__conclude(s, slot->index, fd, -error, &slot->dest, slot->dest_len))
+        if (s->ops->conclude(s, slot->index, fd, -error, &slot->dest, slot->dest_len))
                 close(fd);
-        scan__fill(s, 2);
+        s->ops->fill(s, 2);
 }
 
 /* With io_uring: a connect finished, or was cancelled because it timed out. */
@@ -63,14 +63,14 @@ static void on_ring_done(void *context, uint64_t tag, int result)
                         return;
                 }
         }
-        scan__release_slot(s, slot);
+        s->ops->release_slot(s, slot);
         slot->fd = -1;
         if (expired) {
                 close(fd);
-                scan__timed_out(s, slot->index);
+                s->ops->timed_out(s, slot->index);
                 return;
         }
-        if (scan__conclude(s, slot->index, fd, result, &slot->dest, slot->dest_len)) {
+        if (s->ops->conclude(s, slot->index, fd, result, &slot->dest, slot->dest_len)) {
                 if (slot->bound || probe_bind_any(fd) == 0) {
                         slot->fd = fd;
                         slot->bound = true;
@@ -88,7 +88,7 @@ static void on_ring_event(struct ev_loop *loop, ev_io *w, int revents)
         (void)loop;
         (void)revents;
         scan__reap(s);
-        scan__fill(s, FILL_BATCH);
+        s->ops->fill(s, FILL_BATCH);
 }
 
 void scan__submit(struct scan *s)
@@ -125,12 +125,12 @@ void scan__launch_ring(struct scan *s, uint32_t index)
         uint64_t tag = (uint64_t)(slot - s->slots);
         int r;
 
-        scan__target_sockaddr(s, index, &slot->dest, &slot->dest_len);
+        s->ops->target_sockaddr(s, index, &slot->dest, &slot->dest_len);
         /* Counted first, so that giving up for lack of resources can undo it. */
         s->states[index] += ATTEMPT_ONE;
         r = slot_socket(slot);
         if (r < 0) {
-                scan__out_of_resources(s, index, r);
+                s->ops->out_of_resources(s, index, r);
                 return;
         }
         r = uring_connect(s->ring, slot->fd, (struct sockaddr *)&slot->dest, slot->dest_len, tag);
@@ -144,7 +144,7 @@ void scan__launch_ring(struct scan *s, uint32_t index)
                 return;
         }
         s->ring_queued = true;
-        scan__take_slot(s, slot, index);
+        s->ops->take_slot(s, slot, index);
 }
 
 /* Without io_uring: connect now; the attempt ends at once or takes a slot. */
@@ -156,7 +156,7 @@ void scan__launch(struct scan *s, uint32_t index)
         int *spare, fd, r;
         bool bound;
 
-        scan__target_sockaddr(s, index, dest, &len);
+        s->ops->target_sockaddr(s, index, dest, &len);
         slot->dest_len = len;
         spare = &s->spare[dest->ss_family == AF_INET6];
         fd = *spare;
@@ -167,7 +167,7 @@ void scan__launch(struct scan *s, uint32_t index)
         if (fd < 0)
                 fd = socket(dest->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
-                scan__out_of_resources(s, index, -errno);
+                s->ops->out_of_resources(s, index, -errno);
                 return;
         }
         r = connect(fd, (struct sockaddr *)dest, len);
@@ -181,7 +181,7 @@ void scan__launch(struct scan *s, uint32_t index)
                 r = connect(fd, (struct sockaddr *)dest, len);
         if (r == 0 || errno == EISCONN || (errno != EALREADY && errno != EINPROGRESS)) {
                 r = r == 0 || errno == EISCONN ? 0 : -errno;
-                if (scan__conclude(s, index, fd, r, dest, len)) {
+                if (s->ops->conclude(s, index, fd, r, dest, len)) {
                         /* Keep it bound to a port of its own: no port search per connect. */
                         if (*spare < 0 && (bound || probe_bind_any(fd) == 0))
                                 *spare = fd;
@@ -193,7 +193,7 @@ void scan__launch(struct scan *s, uint32_t index)
         slot->fd = fd;
         ev_io_set(&slot->io, fd, EV_WRITE);
         ev_io_start(s->loop, &slot->io);
-        scan__take_slot(s, slot, index);
+        s->ops->take_slot(s, slot, index);
 }
 
 /* Use io_uring unless told not to or unavailable; plain connect() then. */

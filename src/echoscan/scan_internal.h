@@ -5,6 +5,12 @@
  * Shared by scan.c (the bookkeeping: states, retries, timeouts, scheduling)
  * and scan_connect.c (starting and finishing attempts, with plain connect()
  * or io_uring). Not for use outside these two files.
+ *
+ * Calls go one way: scan.c calls down into scan_connect.c (the functions at
+ * the end of this header); scan_connect.c never calls scan.c by name. What
+ * it must tell the bookkeeping (an attempt ended, timed out, ran out of
+ * resources) goes through struct scan_connect_ops, which scan.c fills in
+ * and hands over in struct scan.
  */
 
 #include <ev.h>
@@ -31,6 +37,30 @@
 #define URING_ENTRIES      8192
 #define URING_MAX_INFLIGHT (2 * URING_ENTRIES)
 
+struct scan;
+struct slot;
+
+/* The bookkeeping scan_connect.c reports to; filled in by scan.c. */
+struct scan_connect_ops {
+        /* The address of the (host, port) pair index. */
+        void (*target_sockaddr)(const struct scan *s, uint32_t index, struct sockaddr_storage *ss,
+                                socklen_t *len);
+        /* An attempt got no answer in time: retry it, or call the port filtered. */
+        void (*timed_out)(struct scan *s, uint32_t index);
+        /* Resources ran out before a connect could start: wait, or fail if nothing can free them.
+         */
+        void (*out_of_resources)(struct scan *s, uint32_t index, int error);
+        /* Record how an attempt ended; true when the caller may keep fd to connect again. */
+        bool (*conclude)(struct scan *s, uint32_t index, int fd, int result,
+                         const struct sockaddr_storage *dest, socklen_t len);
+        /* Put slot in flight for index, in the timeout queue. */
+        void (*take_slot)(struct scan *s, struct slot *slot, uint32_t index);
+        /* The attempt of slot is over: back to the free list (its socket is the caller's). */
+        void (*release_slot)(struct scan *s, struct slot *slot);
+        /* Launch up to budget attempts, then schedule what comes next. */
+        void (*fill)(struct scan *s, unsigned budget);
+};
+
 /* A connect in flight: its socket, its watcher, its place in the timeout queue. */
 struct slot {
         ev_io io; /* used without io_uring */
@@ -50,6 +80,7 @@ struct slot {
 
 struct scan {
         struct ev_loop *loop;
+        const struct scan_connect_ops *ops;
         const struct target *targets;
         size_t ntargets;
         const uint16_t *ports;
@@ -81,24 +112,7 @@ struct scan {
         int error;
 };
 
-/* scan.c */
-void scan__target_sockaddr(const struct scan *s, uint32_t index, struct sockaddr_storage *ss,
-                           socklen_t *len);
-/* An attempt got no answer in time: retry it, or call the port filtered. */
-void scan__timed_out(struct scan *s, uint32_t index);
-/* Resources ran out before a connect could start: wait, or fail if nothing can free them. */
-void scan__out_of_resources(struct scan *s, uint32_t index, int error);
-/* Record how an attempt ended; true when the caller may keep fd to connect again. */
-bool scan__conclude(struct scan *s, uint32_t index, int fd, int result,
-                    const struct sockaddr_storage *dest, socklen_t len);
-/* Put slot in flight for index, in the timeout queue. */
-void scan__take_slot(struct scan *s, struct slot *slot, uint32_t index);
-/* The attempt of slot is over: back to the free list (its socket is the caller's). */
-void scan__release_slot(struct scan *s, struct slot *slot);
-/* Launch up to budget attempts, then schedule what comes next. */
-void scan__fill(struct scan *s, unsigned budget);
-
-/* scan_connect.c */
+/* scan_connect.c: called by scan.c; calls only s->ops. */
 /* Set up a slot's watcher for the plain connect() engine. */
 void scan__init_slot(struct slot *slot);
 /* Without io_uring: connect now; the attempt ends at once or takes a slot. */

@@ -80,7 +80,11 @@ const char redis_script_identity_forget_all[] =
     "redis.call('DEL', 'echod:addresses')\n"
     "return count\n";
 
-/* The per-user set of sessions drops the ones Redis has expired on the way. */
+/*
+ * The per-user set of sessions drops the ones Redis has expired on the way.
+ * ARGV[4] is the absolute expiry kept in the hash; ARGV[5], a grace period
+ * later, is when Redis deletes the key.
+ */
 const char redis_script_session_create[] =
     "local token, lower = ARGV[1], ARGV[2]\n"
     "local name = redis.call('HGET', 'echod:user:' .. lower, 'name')\n"
@@ -95,7 +99,7 @@ const char redis_script_session_create[] =
     "end\n"
     "redis.call('HSET', key, 'token', token, 'name', name, 'user', lower,\n"
     "           'created', ARGV[3], 'expires', ARGV[4], 'last_used', ARGV[3])\n"
-    "redis.call('PEXPIREAT', key, ARGV[4])\n"
+    "redis.call('PEXPIREAT', key, ARGV[5])\n"
     "redis.call('SADD', sessions, token)\n"
     "return 0\n";
 

@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "chat_line.h"
 #include "redis_address.h"
+#include "redis_resolver.h"
 #include "redis_subscriber.h"
 
 /*
@@ -90,6 +91,9 @@ struct redis_presence {
 struct redis_backend {
         struct ev_loop *loop;
         struct redis_address address;
+        /* A host name is looked up off the loop at each (re)connect; NULL for an address. */
+        struct redis_resolver *resolver;
+        char resolved[REDIS_RESOLVER_ADDRESS_MAX]; /* the name's address last looked up */
         unsigned history_max;
         double presence_ttl; /* seconds */
         char node[REDIS_NODE_ID_LENGTH + 1];

@@ -79,13 +79,18 @@ struct redis_late {
 struct redis_presence_name {
         char lower[CHAT_NAME_MAX + 1];
         char name[CHAT_NAME_MAX + 1];
+        bool known; /* written to Redis once already (so not new after Redis lost its data) */
 };
+
+#define REDIS_EPOCH_MAX 64
 
 /* This node's logged-in names (redis_presence.c), sorted by lower. */
 struct redis_presence {
         struct redis_presence_name *names;
         size_t count, capacity;
         ev_timer refresh_timer;
+        char epoch[REDIS_EPOCH_MAX + 1]; /* echod:epoch as last seen; empty at first */
+        uint64_t refreshes;              /* makes each proposed epoch new */
 };
 
 struct redis_backend {

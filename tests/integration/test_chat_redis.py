@@ -414,6 +414,8 @@ class TestRedisRestart(RedisChatTestCase):
         # Redis is back on the same port: chat resumes by itself. Retry a message
         # from each node until it is accepted (the backoff is 0.1 s up to 5 s).
         self.redis.start()
+        # From here on no JOIN: nobody arrived, whether Redis kept its data or not.
+        restarted = {user.name: len(user.log) for user in users}
         for user in users:
             deadline = time.monotonic() + WAIT
             k = 0
@@ -442,6 +444,10 @@ class TestRedisRestart(RedisChatTestCase):
                     self.assertEqual(count, 0, "%r was refused, yet %s got it" % (text, user.name))
         for user in users:
             self.assertEqual(self.who(users, user), ["ann", "ben", "cat"])
+        joins = {u.name: [t for t in u.log[restarted[u.name]:] if t.startswith("JOIN ")]
+                 for u in users}
+        self.assertEqual(joins, {u.name: [] for u in users},
+                         "JOIN lines after Redis came back (save=%s)" % save)
 
 
 class TestNodeKilled(RedisChatTestCase):

@@ -15,11 +15,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/*
+ * What only the SQLite store does: its file, schema, purge, retention,
+ * reopening and WAL checkpoints. The store's contract, shared with Redis,
+ * is test_chat_store_contract.c (CTest unit.chat_store_contract.sqlite).
+ */
+
 #include "sqlite_checkpoint.h"
 #include "store_sqlite.h"
 
 #define HASH_A  "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
-#define HASH_B  "$argon2id$v=19$m=19456,t=3,p=1$c2FsdHNhbHRzYWx0$b3RoZXJoYXNob3RoZXJoYQ"
 #define TOKEN_1 "1111111111111111111111111111111111111111111111111111111111111111"
 #define TOKEN_2 "2222222222222222222222222222222222222222222222222222222222222222"
 #define TOKEN_3 "3333333333333333333333333333333333333333333333333333333333333333"
@@ -92,6 +97,7 @@ static void open_creates_a_private_wal_database_with_schema_version(void **state
         struct stat st;
 
         open_store(f, 0);
+        assert_string_equal(f->store.ops->kind, "sqlite");
         assert_int_equal(stat(f->path, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0600);
         assert_int_equal(store_user_create(&f->store, "ann", HASH_A, 1), 0);
@@ -189,195 +195,6 @@ static void missing_directory_is_enoent(void **state)
         assert_int_equal(store_sqlite_open(&f->store, &options), -ENOENT);
 }
 
-static void user_is_created_read_updated_and_removed(void **state)
-{
-        struct fixture *f = *state;
-        struct store_user user;
-
-        open_store(f, 0);
-        assert_string_equal(f->store.ops->kind, "sqlite");
-        assert_int_equal(store_user_get(&f->store, "Ann", &user), -ENOENT);
-        assert_int_equal(store_user_create(&f->store, "Ann", HASH_A, 1000), 0);
-        assert_int_equal(store_user_get(&f->store, "Ann", &user), 0);
-        assert_string_equal(user.name, "Ann");
-        assert_string_equal(user.hash, HASH_A);
-        assert_int_equal(user.created_ms, 1000);
-        /* Any case finds the user, and the registered spelling comes back. */
-        assert_int_equal(store_user_get(&f->store, "aNN", &user), 0);
-        assert_string_equal(user.name, "Ann");
-        assert_int_equal(store_user_set_hash(&f->store, "ann", HASH_B), 0);
-        assert_int_equal(store_user_get(&f->store, "Ann", &user), 0);
-        assert_string_equal(user.hash, HASH_B);
-        assert_int_equal(store_user_remove(&f->store, "ANN"), 0);
-        assert_int_equal(store_user_get(&f->store, "Ann", &user), -ENOENT);
-        assert_int_equal(store_user_remove(&f->store, "Ann"), -ENOENT);
-        assert_int_equal(store_user_set_hash(&f->store, "Ann", HASH_A), -ENOENT);
-}
-
-static void duplicate_user_is_eexist_in_any_case(void **state)
-{
-        struct fixture *f = *state;
-        struct store_user user;
-
-        open_store(f, 0);
-        assert_int_equal(store_user_create(&f->store, "bob", HASH_A, 1), 0);
-        assert_int_equal(store_user_create(&f->store, "bob", HASH_B, 2), -EEXIST);
-        assert_int_equal(store_user_create(&f->store, "BOB", HASH_B, 2), -EEXIST);
-        assert_int_equal(store_user_get(&f->store, "bob", &user), 0);
-        assert_string_equal(user.hash, HASH_A);
-        assert_int_equal(store_user_create(&f->store, "bad name", HASH_A, 1), -EINVAL);
-}
-
-struct listing {
-        char names[8][CHAT_NAME_MAX + 1];
-        int count;
-        int stop_after;
-};
-
-static int collect_user(void *context, const struct store_user *user)
-{
-        struct listing *listing = context;
-
-        if (listing->stop_after && listing->count == listing->stop_after)
-                return -ECANCELED;
-        assert_true(listing->count < 8);
-        assert_string_equal(user->hash, "");
-        strcpy(listing->names[listing->count++], user->name);
-        return 0;
-}
-
-static void users_are_listed_by_name(void **state)
-{
-        struct fixture *f = *state;
-        struct listing listing = {0};
-        struct listing stopped = {.stop_after = 1};
-
-        open_store(f, 0);
-        assert_int_equal(store_user_list(&f->store, collect_user, &listing), 0);
-        assert_int_equal(store_user_create(&f->store, "cid", HASH_A, 1), 0);
-        assert_int_equal(store_user_create(&f->store, "abe", HASH_A, 1), 0);
-        assert_int_equal(store_user_create(&f->store, "Bea", HASH_A, 1), 0);
-        assert_int_equal(store_user_list(&f->store, collect_user, &listing), 3);
-        assert_string_equal(listing.names[0], "abe");
-        assert_string_equal(listing.names[1], "Bea");
-        assert_string_equal(listing.names[2], "cid");
-        assert_int_equal(store_user_list(&f->store, collect_user, &stopped), -ECANCELED);
-        /* The statement was reset: the store still works after a stopped listing. */
-        assert_int_equal(store_user_create(&f->store, "dee", HASH_A, 1), 0);
-}
-
-static void identity_maps_an_address_to_a_user(void **state)
-{
-        struct fixture *f = *state;
-        char name[CHAT_NAME_MAX + 1];
-
-        open_store(f, 0);
-        assert_int_equal(store_identity_get(&f->store, "127.0.0.2", name), -ENOENT);
-        assert_int_equal(store_identity_set(&f->store, "127.0.0.2", "ann"), -ENOENT);
-        assert_int_equal(store_user_create(&f->store, "Ann", HASH_A, 1), 0);
-        assert_int_equal(store_user_create(&f->store, "bob", HASH_A, 1), 0);
-        assert_int_equal(store_identity_set(&f->store, "127.0.0.2", "ann"), 0);
-        assert_int_equal(store_identity_get(&f->store, "127.0.0.2", name), 0);
-        assert_string_equal(name, "Ann");
-        /* One name per address: the last login from it wins. */
-        assert_int_equal(store_identity_set(&f->store, "127.0.0.2", "bob"), 0);
-        assert_int_equal(store_identity_get(&f->store, "127.0.0.2", name), 0);
-        assert_string_equal(name, "bob");
-        assert_int_equal(store_identity_set(&f->store, "::1", "ann"), 0);
-        assert_int_equal(store_identity_forget_all(&f->store), 2);
-        assert_int_equal(store_identity_get(&f->store, "::1", name), -ENOENT);
-}
-
-static void removing_a_user_removes_its_identities_and_sessions(void **state)
-{
-        struct fixture *f = *state;
-        char name[CHAT_NAME_MAX + 1];
-        struct store_session session;
-
-        open_store(f, 0);
-        assert_int_equal(store_user_create(&f->store, "ann", HASH_A, 1), 0);
-        assert_int_equal(store_identity_set(&f->store, "127.0.0.2", "ann"), 0);
-        assert_int_equal(store_session_create(&f->store, TOKEN_1, "ann", 0, HOUR_MS), 0);
-        assert_int_equal(store_history_append(&f->store, 5, "ann", "kept", 4, NULL), 0);
-        assert_int_equal(store_user_remove(&f->store, "ann"), 0);
-        assert_int_equal(store_identity_get(&f->store, "127.0.0.2", name), -ENOENT);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_1, 1, 0, &session), -ENOENT);
-        /* A new user of the same name does not inherit them. */
-        assert_int_equal(store_user_create(&f->store, "ann", HASH_B, 2), 0);
-        assert_int_equal(store_identity_get(&f->store, "127.0.0.2", name), -ENOENT);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_1, 1, 0, &session), -ENOENT);
-}
-
-static void session_is_found_until_its_absolute_expiry(void **state)
-{
-        struct fixture *f = *state;
-        struct store_session session;
-
-        open_store(f, 0);
-        assert_int_equal(store_session_create(&f->store, TOKEN_1, "ann", 0, HOUR_MS), -ENOENT);
-        assert_int_equal(store_user_create(&f->store, "Ann", HASH_A, 1), 0);
-        assert_int_equal(store_session_create(&f->store, TOKEN_1, "ann", 1000, 1000 + HOUR_MS), 0);
-        assert_int_equal(store_session_create(&f->store, TOKEN_1, "ann", 1000, 1000 + HOUR_MS),
-                         -EEXIST);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_1, 2000, 0, &session), 0);
-        assert_string_equal(session.name, "Ann");
-        assert_int_equal(session.created_ms, 1000);
-        assert_int_equal(session.expires_ms, 1000 + HOUR_MS);
-        assert_int_equal(session.last_used_ms, 1000);
-        assert_false(session.expired);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_1, 1000 + HOUR_MS - 1, 0, &session),
-                         0);
-        assert_false(session.expired);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_1, 1000 + HOUR_MS, 0, &session), 0);
-        assert_true(session.expired);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_2, 2000, 0, &session), -ENOENT);
-        assert_int_equal(store_session_lookup(&f->store, "short", 2000, 0, &session), -ENOENT);
-}
-
-static void idle_session_expires_and_touch_keeps_it_alive(void **state)
-{
-        struct fixture *f = *state;
-        struct store_session session;
-        const uint64_t idle = 10 * 60 * 1000;
-
-        open_store(f, 0);
-        assert_int_equal(store_user_create(&f->store, "ann", HASH_A, 1), 0);
-        assert_int_equal(store_session_create(&f->store, TOKEN_1, "ann", 0, 24 * HOUR_MS), 0);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_1, idle - 1, idle, &session), 0);
-        assert_false(session.expired);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_1, idle, idle, &session), 0);
-        assert_true(session.expired);
-        assert_int_equal(store_session_touch(&f->store, TOKEN_1, idle - 1), 0);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_1, idle, idle, &session), 0);
-        assert_false(session.expired);
-        assert_int_equal(session.last_used_ms, idle - 1);
-        /* A clock stepping back does not move last use back. */
-        assert_int_equal(store_session_touch(&f->store, TOKEN_1, 5), 0);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_1, idle, idle, &session), 0);
-        assert_int_equal(session.last_used_ms, idle - 1);
-        assert_int_equal(store_session_touch(&f->store, TOKEN_2, 5), -ENOENT);
-}
-
-static void revoked_sessions_are_gone(void **state)
-{
-        struct fixture *f = *state;
-        struct store_session session;
-
-        open_store(f, 0);
-        assert_int_equal(store_user_create(&f->store, "ann", HASH_A, 1), 0);
-        assert_int_equal(store_user_create(&f->store, "bob", HASH_A, 1), 0);
-        assert_int_equal(store_session_create(&f->store, TOKEN_1, "ann", 0, HOUR_MS), 0);
-        assert_int_equal(store_session_create(&f->store, TOKEN_2, "ann", 0, HOUR_MS), 0);
-        assert_int_equal(store_session_create(&f->store, TOKEN_3, "bob", 0, HOUR_MS), 0);
-        assert_int_equal(store_session_revoke(&f->store, TOKEN_1), 0);
-        assert_int_equal(store_session_revoke(&f->store, TOKEN_1), -ENOENT);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_1, 1, 0, &session), -ENOENT);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_2, 1, 0, &session), 0);
-        assert_int_equal(store_session_revoke_user(&f->store, "ANN"), 1);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_2, 1, 0, &session), -ENOENT);
-        assert_int_equal(store_session_lookup(&f->store, TOKEN_3, 1, 0, &session), 0);
-}
-
 static void purge_removes_only_expired_sessions(void **state)
 {
         struct fixture *f = *state;
@@ -411,50 +228,6 @@ static int collect_message(void *context, const struct store_message *message)
         history->texts[history->count][message->text_length] = '\0';
         history->count++;
         return 0;
-}
-
-static void history_gives_the_last_n_oldest_first(void **state)
-{
-        struct fixture *f = *state;
-        struct history history = {0};
-        uint64_t ids[5];
-        char text[8];
-
-        open_store(f, 0);
-        for (int i = 0; i < 5; i++) {
-                snprintf(text, sizeof(text), "m%d", i);
-                assert_int_equal(
-                    store_history_append(&f->store, 1000 + i, "ann", text, strlen(text), &ids[i]),
-                    0);
-                if (i > 0)
-                        assert_true(ids[i] > ids[i - 1]);
-        }
-        assert_int_equal(store_history_last(&f->store, 3, collect_message, &history), 3);
-        assert_string_equal(history.texts[0], "m2");
-        assert_string_equal(history.texts[1], "m3");
-        assert_string_equal(history.texts[2], "m4");
-        assert_int_equal(history.ids[2], ids[4]);
-        history.count = 0;
-        assert_int_equal(store_history_last(&f->store, 0, collect_message, &history), 0);
-}
-
-static void history_keeps_text_bytes_and_refuses_overlong_text(void **state)
-{
-        struct fixture *f = *state;
-        static char longest[CHAT_LINE_MAX + 1];
-        struct history history = {0};
-
-        open_store(f, 0);
-        memset(longest, 'x', sizeof(longest));
-        assert_int_equal(
-            store_history_append(&f->store, 1, "ann", "caf\xc3\xa9 'quoted' -- ;", 20, NULL), 0);
-        assert_int_equal(store_history_append(&f->store, 2, "ann", longest, CHAT_LINE_MAX, NULL),
-                         0);
-        assert_int_equal(
-            store_history_append(&f->store, 3, "ann", longest, CHAT_LINE_MAX + 1, NULL), -EINVAL);
-        assert_int_equal(store_history_last(&f->store, 10, collect_message, &history), 2);
-        assert_string_equal(history.texts[0], "caf\xc3\xa9 'quoted' -- ;");
-        assert_int_equal(strlen(history.texts[1]), CHAT_LINE_MAX);
 }
 
 static void history_retention_keeps_at_most_the_cap(void **state)
@@ -572,17 +345,7 @@ int main(void)
             STORE_TEST(newer_schema_is_refused),
             STORE_TEST(file_that_is_not_a_database_is_refused),
             STORE_TEST(missing_directory_is_enoent),
-            STORE_TEST(user_is_created_read_updated_and_removed),
-            STORE_TEST(duplicate_user_is_eexist_in_any_case),
-            STORE_TEST(users_are_listed_by_name),
-            STORE_TEST(identity_maps_an_address_to_a_user),
-            STORE_TEST(removing_a_user_removes_its_identities_and_sessions),
-            STORE_TEST(session_is_found_until_its_absolute_expiry),
-            STORE_TEST(idle_session_expires_and_touch_keeps_it_alive),
-            STORE_TEST(revoked_sessions_are_gone),
             STORE_TEST(purge_removes_only_expired_sessions),
-            STORE_TEST(history_gives_the_last_n_oldest_first),
-            STORE_TEST(history_keeps_text_bytes_and_refuses_overlong_text),
             STORE_TEST(history_retention_keeps_at_most_the_cap),
             STORE_TEST(everything_survives_close_and_reopen),
             STORE_TEST(last_error_names_the_problem),

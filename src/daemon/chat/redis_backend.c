@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <hiredis/adapters/libev.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,9 @@
  * up; on the loss of either it logs one warning, ends what was pending on it, and reconnects
  * with a backoff that doubles from 0.1 s to 5 s, logging once when it is
  * back. The blocking connection serves only the operator's synchronous
- * calls, with a 1 s timeout.
+ * calls, with a 1 s timeout. A host name is looked up off the loop
+ * (redis_resolver.c) before each reconnect, and the connections are made
+ * to the address found: hiredis's own lookup would block the loop.
  */
 
 #define BACKOFF_MIN     0.1 /* seconds */
@@ -64,22 +67,48 @@ static void schedule_reconnect(struct redis_backend *backend)
                 backend->backoff = BACKOFF_MAX;
 }
 
-/* One connection is gone (its context already freed or being freed by hiredis). */
-static void connection_lost(struct redis_backend *backend, const char *which, const char *reason)
+/* A reason for a log line or an error reply; a long one is cut, which is fine there. */
+__attribute__((format(printf, 3, 4))) static void reason_format(char *out, size_t size,
+                                                                const char *format, ...)
+{
+        va_list arguments;
+
+        va_start(arguments, format);
+        vsnprintf(out, size, format, arguments);
+        va_end(arguments);
+}
+
+/* The backend is down for reason: one warning per outage, then reconnecting. */
+static void outage(struct redis_backend *backend, const char *reason)
 {
         char where[REDIS_ADDRESS_HOST_MAX + 32];
 
         backend->available = false;
         if (backend->freeing)
                 return;
-        snprintf(backend->down_reason, sizeof(backend->down_reason), "%s connection: %s", which,
-                 reason && reason[0] ? reason : "closed");
+        reason_format(backend->down_reason, sizeof(backend->down_reason), "%s", reason);
         if (!backend->down_logged) {
                 log_warning("chat: redis %s unavailable (%s); reconnecting",
                             target(backend, where, sizeof(where)), backend->down_reason);
                 backend->down_logged = true;
         }
         schedule_reconnect(backend);
+}
+
+/* One connection is gone (its context already freed or being freed by hiredis). */
+static void connection_lost(struct redis_backend *backend, const char *which, const char *reason)
+{
+        char text[REDIS_ERROR_MAX];
+
+        reason_format(text, sizeof(text), "%s connection: %s", which,
+                      reason && reason[0] ? reason : "closed");
+        outage(backend, text);
+}
+
+/* The host to connect to: the address looked up for a name, else the address as given. */
+static const char *connect_host(const struct redis_backend *backend)
+{
+        return backend->resolver ? backend->resolved : backend->address.host;
 }
 
 static void check_available(struct redis_backend *backend)
@@ -196,8 +225,12 @@ static const struct redis_subscriber_events subscriber_events = {
 static void start_subscriber(struct redis_backend *backend)
 {
         char reason[REDIS_ERROR_MAX];
-        int r = redis_subscriber_open(backend->loop, &backend->address, &subscriber_events, backend,
-                                      &backend->subscriber, reason, sizeof(reason));
+        struct redis_address address = backend->address;
+        int r;
+
+        snprintf(address.host, sizeof(address.host), "%s", connect_host(backend));
+        r = redis_subscriber_open(backend->loop, &address, &subscriber_events, backend,
+                                  &backend->subscriber, reason, sizeof(reason));
 
         backend->subscriber_since = ev_time();
         if (r < 0) {
@@ -213,7 +246,7 @@ static redisAsyncContext *start_connection(struct redis_backend *backend, const 
         const struct redis_address *address = &backend->address;
         redisAsyncContext *context = address->path[0]
                                          ? redisAsyncConnectUnix(address->path)
-                                         : redisAsyncConnect(address->host, address->port);
+                                         : redisAsyncConnect(connect_host(backend), address->port);
 
         if (!context) {
                 connection_lost(backend, which, "out of memory");
@@ -240,7 +273,7 @@ static redisAsyncContext *start_connection(struct redis_backend *backend, const 
         return context;
 }
 
-static void connect_missing(struct redis_backend *backend)
+static void connect_now(struct redis_backend *backend)
 {
         if (!backend->command) {
                 backend->command =
@@ -249,6 +282,44 @@ static void connect_missing(struct redis_backend *backend)
         }
         if (!backend->subscriber)
                 start_subscriber(backend);
+}
+
+/* A host name's lookup is over: connect to its address, or retry with the backoff. */
+static void on_resolved(void *data, int status, const char *address, const char *reason)
+{
+        struct redis_backend *backend = data;
+        char text[REDIS_ERROR_MAX];
+
+        if (backend->freeing)
+                return;
+        if (status < 0) {
+                reason_format(text, sizeof(text), "cannot resolve %s: %s", backend->address.host,
+                              reason);
+                outage(backend, text);
+                return;
+        }
+        snprintf(backend->resolved, sizeof(backend->resolved), "%s", address);
+        connect_now(backend);
+}
+
+/* Connect what is down; a host name is looked up anew first, off the loop, each time. */
+static void connect_missing(struct redis_backend *backend)
+{
+        char text[REDIS_ERROR_MAX];
+        int r;
+
+        if (!backend->resolver) {
+                connect_now(backend);
+                return;
+        }
+        if (redis_resolver_busy(backend->resolver))
+                return; /* its end connects */
+        r = redis_resolver_start(backend->resolver, backend->address.host);
+        if (r < 0) {
+                reason_format(text, sizeof(text), "cannot resolve %s: %s", backend->address.host,
+                              strerror(-r));
+                outage(backend, text);
+        }
 }
 
 /*
@@ -431,9 +502,15 @@ static int sync_connect(struct redis_backend *backend)
         const struct redis_address *address = &backend->address;
         redisReply *reply;
 
-        backend->sync = address->path[0]
-                            ? redisConnectUnixWithTimeout(address->path, timeout)
-                            : redisConnectWithTimeout(address->host, address->port, timeout);
+        /* A name is never looked up here, on the loop: only the loop connections' lookup serves. */
+        if (!address->path[0] && !connect_host(backend)[0]) {
+                reason_format(backend->sync_error, sizeof(backend->sync_error),
+                              "redis unreachable: %s not resolved yet", address->host);
+                return -EAGAIN;
+        }
+        backend->sync = address->path[0] ? redisConnectUnixWithTimeout(address->path, timeout)
+                                         : redisConnectWithTimeout(connect_host(backend),
+                                                                   address->port, timeout);
         if (!backend->sync) {
                 snprintf(backend->sync_error, sizeof(backend->sync_error), "out of memory");
                 return -ENOMEM;
@@ -510,6 +587,13 @@ int redis_backend_new(struct ev_loop *loop, const struct store_redis_options *op
         }
         backend->loop = loop;
         backend->address = address;
+        if (address.host[0] && !redis_resolver_is_numeric(address.host)) {
+                backend->resolver = redis_resolver_new(loop, on_resolved, backend);
+                if (!backend->resolver) {
+                        free(backend);
+                        return -ENOMEM;
+                }
+        }
         backend->history_max =
             options->history_max ? options->history_max : STORE_REDIS_HISTORY_DEFAULT;
         backend->presence_ttl =
@@ -569,6 +653,8 @@ void redis_backend_free(struct redis_backend *backend)
                 return;
         backend->freeing = true;
         backend->available = false;
+        redis_resolver_free(backend->resolver);
+        backend->resolver = NULL;
         ev_timer_stop(backend->loop, &backend->reconnect_timer);
         ev_timer_stop(backend->loop, &backend->health_timer);
         redis_presence_fini(backend);

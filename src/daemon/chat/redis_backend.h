@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "chat_line.h"
 #include "redis_address.h"
+#include "redis_resolver.h"
 #include "redis_subscriber.h"
 
 /*
@@ -78,18 +79,26 @@ struct redis_late {
 struct redis_presence_name {
         char lower[CHAT_NAME_MAX + 1];
         char name[CHAT_NAME_MAX + 1];
+        bool known; /* written to Redis once already (so not new after Redis lost its data) */
 };
+
+#define REDIS_EPOCH_MAX 64
 
 /* This node's logged-in names (redis_presence.c), sorted by lower. */
 struct redis_presence {
         struct redis_presence_name *names;
         size_t count, capacity;
         ev_timer refresh_timer;
+        char epoch[REDIS_EPOCH_MAX + 1]; /* echod:epoch as last seen; empty at first */
+        uint64_t refreshes;              /* makes each proposed epoch new */
 };
 
 struct redis_backend {
         struct ev_loop *loop;
         struct redis_address address;
+        /* A host name is looked up off the loop at each (re)connect; NULL for an address. */
+        struct redis_resolver *resolver;
+        char resolved[REDIS_RESOLVER_ADDRESS_MAX]; /* the name's address last looked up */
         unsigned history_max;
         double presence_ttl; /* seconds */
         char node[REDIS_NODE_ID_LENGTH + 1];

@@ -79,6 +79,7 @@ static int add_name(struct redis_presence *presence, const char *lower, const ch
                 (presence->count - at) * sizeof(*presence->names));
         snprintf(presence->names[at].lower, sizeof(presence->names[at].lower), "%s", lower);
         snprintf(presence->names[at].name, sizeof(presence->names[at].name), "%s", name);
+        presence->names[at].known = false;
         presence->count++;
         return 0;
 }
@@ -95,27 +96,48 @@ static void remove_name(struct redis_presence *presence, const char *lower)
                 (presence->count - at) * sizeof(*presence->names));
 }
 
+/* The refresh's answer: Redis's epoch, which changes only when Redis lost its data. */
+static void refresh_replied(redisAsyncContext *context, void *reply_opaque, void *privdata)
+{
+        struct redis_backend *backend = privdata;
+        const redisReply *reply = reply_opaque;
+
+        (void)context;
+        if (!reply || backend->freeing || reply->type != REDIS_REPLY_STRING ||
+            reply->len > REDIS_EPOCH_MAX)
+                return; /* the next refresh asks again */
+        memcpy(backend->presence.epoch, reply->str, reply->len);
+        backend->presence.epoch[reply->len] = '\0';
+}
+
 /* Write this node's whole set to Redis (the script says what changed). */
 static void refresh(struct redis_backend *backend)
 {
         struct redis_presence *presence = &backend->presence;
-        size_t argc = 6 + 2 * presence->count;
+        size_t argc = 8 + 3 * presence->count;
         const char **argv = calloc(argc, sizeof(*argv));
-        char ttl[32];
+        char ttl[32], proposed[REDIS_NODE_ID_LENGTH + 24];
 
         if (!argv)
                 return; /* the next round tries again */
+        snprintf(proposed, sizeof(proposed), "%s.%llu", backend->node,
+                 (unsigned long long)++presence->refreshes);
         argv[0] = "EVAL";
         argv[1] = redis_script_presence_refresh;
         argv[2] = "0";
         argv[3] = backend->node;
         argv[4] = ttl_text(backend, ttl, sizeof(ttl));
         argv[5] = backend->channel;
+        argv[6] = proposed;
+        argv[7] = presence->epoch;
         for (size_t i = 0; i < presence->count; i++) {
-                argv[6 + 2 * i] = presence->names[i].lower;
-                argv[7 + 2 * i] = presence->names[i].name;
+                argv[8 + 3 * i] = presence->names[i].lower;
+                argv[9 + 3 * i] = presence->names[i].name;
+                argv[10 + 3 * i] = presence->names[i].known ? "1" : "0";
         }
-        redis_backend_command(backend, NULL, NULL, (int)argc, argv, NULL);
+        if (redis_backend_command(backend, refresh_replied, backend, (int)argc, argv, NULL) == 0)
+                for (size_t i = 0; i < presence->count; i++)
+                        presence->names[i].known = true;
         free(argv);
 }
 
@@ -185,7 +207,13 @@ void redis_presence_set(void *state, const char *name, bool online, uint64_t sen
         argv[7] = ttl_text(backend, ttl, sizeof(ttl));
         argv[8] = backend->channel;
         argv[9] = sender_text;
-        redis_backend_command(backend, NULL, NULL, 10, argv, NULL);
+        if (redis_backend_command(backend, NULL, NULL, 10, argv, NULL) == 0 && online) {
+                bool found;
+                size_t at = find(&backend->presence, lower, &found);
+
+                if (found)
+                        backend->presence.names[at].known = true;
+        }
 }
 
 static void who_replied(redisAsyncContext *context, void *reply_opaque, void *privdata)

@@ -149,6 +149,13 @@ int redis_request_identity_set(struct redis_request *request, const char *addres
         return 0;
 }
 
+/*
+ * A session's key outlives its absolute expiry by a grace period, so that a
+ * token past its lifetime is still found and answered "expired" (as SQLite
+ * answers until its hourly purge) rather than "unknown".
+ */
+#define REDIS_SESSION_GRACE_MS (3600ull * 1000)
+
 int redis_request_session_create(struct redis_request *request, const char *token_hash,
                                  const char *name, uint64_t created_ms, uint64_t expires_ms)
 {
@@ -162,6 +169,7 @@ int redis_request_session_create(struct redis_request *request, const char *toke
         redis_request_add_lower(request, name);
         redis_request_add_number(request, created_ms);
         redis_request_add_number(request, expires_ms);
+        redis_request_add_number(request, expires_ms + REDIS_SESSION_GRACE_MS);
         return 0;
 }
 

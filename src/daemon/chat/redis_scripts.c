@@ -80,7 +80,11 @@ const char redis_script_identity_forget_all[] =
     "redis.call('DEL', 'echod:addresses')\n"
     "return count\n";
 
-/* The per-user set of sessions drops the ones Redis has expired on the way. */
+/*
+ * The per-user set of sessions drops the ones Redis has expired on the way.
+ * ARGV[4] is the absolute expiry kept in the hash; ARGV[5], a grace period
+ * later, is when Redis deletes the key.
+ */
 const char redis_script_session_create[] =
     "local token, lower = ARGV[1], ARGV[2]\n"
     "local name = redis.call('HGET', 'echod:user:' .. lower, 'name')\n"
@@ -95,7 +99,7 @@ const char redis_script_session_create[] =
     "end\n"
     "redis.call('HSET', key, 'token', token, 'name', name, 'user', lower,\n"
     "           'created', ARGV[3], 'expires', ARGV[4], 'last_used', ARGV[3])\n"
-    "redis.call('PEXPIREAT', key, ARGV[4])\n"
+    "redis.call('PEXPIREAT', key, ARGV[5])\n"
     "redis.call('SADD', sessions, token)\n"
     "return 0\n";
 
@@ -202,8 +206,20 @@ const char redis_script_presence_set[] = PRESENCE_FUNCTIONS
     "end\n"
     "return 0\n";
 
+/*
+ * ARGV: node, TTL, channel, a new epoch in case Redis has none, the epoch
+ * this node last saw ('' if none), then (lower, name, known) per name,
+ * known '1' for a name this node had written before. echod:epoch changes
+ * only when Redis lost its data: then the names this node had announced
+ * before are not new to anyone, and get no JOIN (a node that was pruned
+ * while Redis kept its data did get a LEAVE for them, so it joins them
+ * again). Returns the epoch.
+ */
 const char redis_script_presence_refresh[] =
     PRESENCE_FUNCTIONS "local me, ttl, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]\n"
+                       "redis.call('SET', 'echod:epoch', ARGV[4], 'NX')\n"
+                       "local epoch = redis.call('GET', 'echod:epoch')\n"
+                       "local emptied = ARGV[5] ~= '' and ARGV[5] ~= epoch\n"
                        "local now = now_ms()\n"
                        "local key = prefix .. me\n"
                        "redis.call('ZADD', 'echod:nodes', now + ttl, me)\n"
@@ -213,11 +229,12 @@ const char redis_script_presence_refresh[] =
                        "local entries = redis.call('HGETALL', key)\n"
                        "for i = 1, #entries, 2 do old[entries[i]] = entries[i + 1] end\n"
                        "redis.call('DEL', key)\n"
-                       "for i = 4, #ARGV, 2 do\n"
-                       "  local lower, name = ARGV[i], ARGV[i + 1]\n"
+                       "for i = 6, #ARGV, 3 do\n"
+                       "  local lower, name, known = ARGV[i], ARGV[i + 1], ARGV[i + 2]\n"
                        "  new[lower] = name\n"
                        "  redis.call('HSET', key, lower, name)\n"
-                       "  if not old[lower] and not online_elsewhere(lower, me, nodes) then\n"
+                       "  if not old[lower] and not (emptied and known == '1') and\n"
+                       "     not online_elsewhere(lower, me, nodes) then\n"
                        "    announce(channel, 'J', name, now, '-', '0')\n"
                        "  end\n"
                        "end\n"
@@ -227,7 +244,7 @@ const char redis_script_presence_refresh[] =
                        "  end\n"
                        "end\n"
                        "redis.call('PEXPIRE', key, ttl * 3)\n"
-                       "return 0\n";
+                       "return epoch\n";
 
 const char redis_script_who[] =
     PRESENCE_FUNCTIONS "local now = now_ms()\n"

@@ -22,9 +22,8 @@ struct store_redis_options {
  * store_fini(), which frees both and ends every pending call with
  * -ECANCELED (from inside one of the backend's own done, deliver or who
  * functions too: the calls pending on that connection then end as soon as
- * that function returns). A host name is resolved (getaddrinfo) when a connection
- * starts, on the loop: give an address, or a name /etc/hosts knows, where
- * a slow resolver would matter.
+ * that function returns). A host name is looked up off the loop before each
+ * (re)connect (redis_resolver.h); while it is, the store is unavailable.
  */
 int store_redis_open(struct store *store, struct bus *bus, struct ev_loop *loop,
                      const struct store_redis_options *options);

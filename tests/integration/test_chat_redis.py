@@ -37,9 +37,9 @@ from test_chat import (ChatTestCase, Client, HIST_RE, MSG_RE, PASSWORD, TOKEN_RE
 PRESENCE_TTL = 15.0
 MESSAGES = 1000
 # What a node says in STATUS= while its store cannot be reached
-# (chat_status() in src/daemon/chat_service.c).
+# (chat_status() in src/daemon/chat/session/chat_service.c).
 UNAVAILABLE_STATUS = re.compile(r"chat: .*\(store unavailable\)")
-# What the sender of a message gets while Redis is away (src/daemon/chat_session.c).
+# What the sender of a message gets while Redis is away (src/daemon/chat/session/chat_session.c).
 NOT_SENT = r"^ERR not sent: "
 # Node flags: no flood control in the way of 1000 messages.
 NODE_ARGS = ("--chat-rate", "100000", "--chat-burst", "100000")

@@ -5,6 +5,8 @@
  * user stays logged in, sees no LEAVE or JOIN, and loses no message.
  * Connections still logging in are closed (their clients log in again).
  */
+#include "chat_handover.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,8 +14,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "chat_internal.h"
+#include "chat_conn.h"
+#include "chat_relay.h"
+#include "chat_wait.h" /* what a call still out carries (no call into it) */
 #include "log.h"
+
+/* Seconds a connection taken over waits for its store (Redis) before its lines are handled. */
+#define CHAT_STORE_WAIT 5.0
+/* How often such a connection looks whether the store is up. */
+#define CHAT_STORE_POLL 0.01
 
 #define CHAT_HANDOVER_PEER_CLOSED 0x1
 #define CHAT_HANDOVER_DISCARDING  0x2
@@ -149,7 +158,7 @@ int chat_take_over(void *state, struct handover_record *record, int fd)
         conn->counted = CHAT_COUNT_ONLINE;
         chat->online++;
         /* No JOIN (the user never left), but a bus across nodes learns who is here now. */
-        chat_session_online(conn, false);
+        chat_relay_online(conn, false);
         if (output_length > 0)
                 chat_send(conn, (const char *)output, output_length);
         /*

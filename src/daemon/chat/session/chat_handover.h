@@ -1,0 +1,25 @@
+#ifndef ECHOD_CHAT_HANDOVER_H
+#define ECHOD_CHAT_HANDOVER_H
+
+#include "chat_state.h"
+#include "handover.h"
+
+/*
+ * The chat's part of a planned restart: every logged-in connection is
+ * carried to the next process, which takes it over.
+ *
+ * Called by: chat_service.c (its service table, and the timer event);
+ * calls: chat_relay.c, chat_conn.c (and reads a struct chat_wait still out).
+ */
+
+/* Write a record for every logged-in connection and forget it; close the others. The count. */
+int chat_hand_over(void *state, struct handover_writer *writer,
+                   const struct service_handover *handover);
+
+/* Serve the connection of a record on fd. 0, or -EBADMSG / -errno (fd closed). */
+int chat_take_over(void *state, struct handover_record *record, int fd);
+
+/* The timer of a connection taken over ran: handle its lines once the store is up. */
+void chat_take_over_tick(struct chat_conn *conn);
+
+#endif

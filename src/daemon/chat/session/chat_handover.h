@@ -19,7 +19,10 @@ int chat_hand_over(void *state, struct handover_writer *writer,
 /* Serve the connection of a record on fd. 0, or -EBADMSG / -errno (fd closed). */
 int chat_take_over(void *state, struct handover_record *record, int fd);
 
-/* The timer of a connection taken over ran: handle its lines once the store is up. */
-void chat_take_over_tick(struct chat_conn *conn);
+/* The store is up (store_on_available()): the connections taken over meanwhile go on. */
+void chat_take_over_store_up(struct chat_service *chat);
+
+/* A connection taken over waited CHAT_STORE_WAIT for the store: its lines go on without it. */
+void chat_take_over_timeout(struct chat_conn *conn);
 
 #endif

@@ -59,7 +59,7 @@ static void on_too_long(struct chat_conn *conn)
 static void on_timer(struct chat_conn *conn)
 {
         if (conn->awaiting_store)
-                chat_take_over_tick(conn);
+                chat_take_over_timeout(conn);
         else
                 chat_login_timer(conn);
 }
@@ -78,6 +78,11 @@ static void on_forgetting(struct chat_conn *conn)
 {
         chat_wait_detach(conn);
         chat_relay_drop_held(conn);
+}
+
+static void on_store_available(void *context)
+{
+        chat_take_over_store_up(context);
 }
 
 static const struct chat_conn_events chat_events = {
@@ -231,6 +236,8 @@ static int chat_init(void **state, const struct service_env *env)
                 goto fail_backend;
         }
         chat_conn_init(chat, &chat_events);
+        /* Connections taken over before the store was up wait for this, not a poll. */
+        store_on_available(&chat->store, on_store_available, chat);
         *state = chat;
         return 0;
 fail_backend:

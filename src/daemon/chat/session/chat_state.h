@@ -70,9 +70,8 @@ struct chat_conn {
         enum chat_phase resume_phase; /* the prompt to give again after the pause */
         ev_tstamp login_deadline;
         bool awaiting_store; /* taken over before the store was up: no line until it is */
-        ev_tstamp store_deadline;
-        bool peer_closed; /* end of input was read */
-        bool overflowed;  /* its output queue filled: a slow reader, closed */
+        bool peer_closed;    /* end of input was read */
+        bool overflowed;     /* its output queue filled: a slow reader, closed */
         const char *close_reason;
         char name[CHAT_NAME_MAX + 1];
         char address[ADDR_HOST_MAX];

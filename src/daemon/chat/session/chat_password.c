@@ -13,6 +13,7 @@
 #include "chat_job.h"
 #include "chat_login.h"
 #include "chat_relay.h"
+#include "chat_revoke.h"
 #include "chat_wait.h"
 #include "log.h"
 
@@ -39,9 +40,16 @@ static void password_stored(struct chat_conn *conn, struct chat_wait *wait,
                 return;
         }
         chat_log(conn, LOG_NOTICE, NULL, NULL, "%s changed the password", conn->name);
-        /* Every session of the user ends, so a stolen token stops working; a new one follows. */
-        store_session_revoke_user_async(&conn->chat->store, conn->name, chat_store_logged,
-                                        "end the sessions of a user");
+        /*
+         * Every session of the user ends, so a stolen token stops working; a
+         * new one follows. A revoke that fails is tried again until it is
+         * done, whether or not this connection stays.
+         */
+        if (chat_revoke_user(conn->chat, conn->name) < 0) {
+                log_error("chat: cannot end the sessions of %s: out of memory", conn->name);
+                store_session_revoke_user_async(&conn->chat->store, conn->name, chat_store_logged,
+                                                "end the sessions of a user");
+        }
         /* Its other connections, logged in with the sessions just ended, close too. */
         chat_relay_end_sessions(conn, NULL);
         chat_login_new_session(conn, changed_session, NULL);

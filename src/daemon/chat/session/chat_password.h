@@ -11,7 +11,7 @@
  * new one.
  *
  * Called by: chat_session.c; calls: chat_login.c, chat_job.c, chat_relay.c,
- * chat_wait.c, chat_conn.c.
+ * chat_revoke.c, chat_wait.c, chat_conn.c.
  */
 
 /* Change conn's password to the length bytes of password (checked already). */

@@ -22,6 +22,7 @@
 #include "chat_limits.h"
 #include "chat_login.h"
 #include "chat_relay.h"
+#include "chat_revoke.h"
 #include "chat_session.h"
 #include "chat_state.h"
 #include "chat_wait.h"
@@ -82,6 +83,8 @@ static void on_forgetting(struct chat_conn *conn)
 
 static void on_store_available(void *context)
 {
+        /* The revokes first: they reach the store before any line handled now. */
+        chat_revoke_store_up(context);
         chat_take_over_store_up(context);
 }
 
@@ -329,6 +332,8 @@ static void chat_fini(void *state)
         chat_conn_fini(chat);
         bus_fini(&chat->bus);
         store_fini(&chat->store);
+        /* After the store: a revoke still out has had its -ECANCELED. */
+        chat_revoke_fini(chat);
         chat_limits_fini(chat);
         free(chat);
 }

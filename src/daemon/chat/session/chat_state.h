@@ -37,6 +37,7 @@ struct chat_service;
 struct chat_job;
 struct chat_wait;
 struct chat_conn_events;
+struct chat_revoke;
 
 /* A relayed line held for a connection until its login history is out. */
 struct chat_held_line {
@@ -124,6 +125,8 @@ struct chat_service {
         bool draining;
         /* Failed logins per address group, and per registered name (chat_limits.c). */
         struct lockout_table failed_addresses, failed_names;
+        /* Revokes of every session of a user not yet done by the store (chat_revoke.c). */
+        struct chat_revoke *revokes;
 };
 
 #endif

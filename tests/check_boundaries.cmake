@@ -4,6 +4,9 @@
 #    or hiredis.
 # 2. No file under src/proto includes ev.h, a socket header or a daemon header.
 # 3. Nothing under src/common includes a header of another part.
+# 4. The chat's building blocks (src/daemon/chat/) include no header of its session layer
+#    (src/daemon/chat/session/), and the rest of the daemon includes only its service table,
+#    chat_service.h: calls go down, from the session into the store, bus and auth.
 set(failures "")
 
 foreach(tool IN LISTS TOOLS)
@@ -46,8 +49,31 @@ foreach(file IN LISTS common_files)
   endforeach()
 endforeach()
 
+file(GLOB session_headers RELATIVE ${SOURCE_DIR}/src/daemon/chat/session
+     ${SOURCE_DIR}/src/daemon/chat/session/*.h)
+if(NOT session_headers)
+  list(APPEND failures "no headers found under ${SOURCE_DIR}/src/daemon/chat/session")
+endif()
+file(GLOB below_session_files ${SOURCE_DIR}/src/daemon/chat/*.c ${SOURCE_DIR}/src/daemon/chat/*.h)
+file(GLOB daemon_files ${SOURCE_DIR}/src/daemon/*.c ${SOURCE_DIR}/src/daemon/*.h)
+foreach(file IN LISTS below_session_files daemon_files)
+  list(FIND below_session_files "${file}" below)
+  file(STRINGS ${file} includes REGEX "^#[ \t]*include[ \t]*\"")
+  foreach(line IN LISTS includes)
+    string(REGEX REPLACE ".*\"([^\"]+)\".*" "\\1" name "${line}")
+    list(FIND session_headers "${name}" found)
+    if(found EQUAL -1)
+      continue()
+    endif()
+    if(NOT below EQUAL -1 OR NOT name STREQUAL "chat_service.h")
+      list(APPEND failures "${file}: includes ${name} of the chat's session layer")
+    endif()
+  endforeach()
+endforeach()
+
 if(failures)
   list(JOIN failures "\n  " text)
   message(FATAL_ERROR "architecture boundaries broken:\n  ${text}")
 endif()
-message(STATUS "boundaries hold: tools without libsystemd, codecs without sockets or loop")
+message(STATUS "boundaries hold: tools without libsystemd, codecs without sockets or loop, "
+               "the chat's building blocks below its session layer")

@@ -20,7 +20,7 @@ import echotest
 from test_chat import PASSWORD, WAIT, ChatTestCase, Closed, login_tail
 
 LOCKED = "ERR too many failed logins; try again later"
-# The limit under test (CHAT_FAILURES_MAX in src/daemon/chat_internal.h).
+# The limit under test (CHAT_FAILURES_MAX in src/daemon/chat/session/chat_limits.h).
 FAILURES_MAX = 5
 BUSY = "ERR busy: too many logins from this address at once, try again later"
 CHECKED_RE = re.compile(r"failed login: wrong password")

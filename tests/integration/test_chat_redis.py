@@ -37,9 +37,9 @@ from test_chat import (ChatTestCase, Client, HIST_RE, MSG_RE, PASSWORD, TOKEN_RE
 PRESENCE_TTL = 15.0
 MESSAGES = 1000
 # What a node says in STATUS= while its store cannot be reached
-# (chat_status() in src/daemon/chat_service.c).
+# (chat_status() in src/daemon/chat/session/chat_service.c).
 UNAVAILABLE_STATUS = re.compile(r"chat: .*\(store unavailable\)")
-# What the sender of a message gets while Redis is away (src/daemon/chat_session.c).
+# What the sender of a message gets while Redis is away (src/daemon/chat/session/chat_session.c).
 NOT_SENT = r"^ERR not sent: "
 # Node flags: no flood control in the way of 1000 messages.
 NODE_ARGS = ("--chat-rate", "100000", "--chat-burst", "100000")
@@ -599,6 +599,41 @@ class TestHistoryAtLogin(RedisChatTestCase):
         self.assertEqual([t for _, t in texts][-3:],
                          ["older", "while the history is read", "last"], lines)
 
+
+
+class TestPasswordChange(RedisChatTestCase):
+
+    def test_a_revoke_lost_after_the_new_password_is_stored_is_tried_again_until_done(self):
+        """The new hash is stored, then Redis goes (the proxy holds the connection that
+        carries the revoke, until the health check drops it): the old sessions must
+        still end once Redis is back, not only be logged as not ended."""
+        if DRY:
+            self.skipTest("ECHOD_REDIS_TEST_DRY: needs the Redis backend")
+        proxy = redistest.HoldingProxy((redistest.RedisServer.HOST, self.redis.port))
+        self.addCleanup(proxy.close)
+        a = self.node(proxy.url)
+        alice = self.login_on(a, "alice")
+        old_token = alice.token
+        # The script that ends every session of a user (redis_script_session_revoke_user).
+        proxy.arm(b"'echod:sessions:' .. ARGV[1])) do")
+        alice.send("/password a brand new password")
+        self.assertTrue(proxy.held.wait(WAIT), "the revoke never went to Redis")
+        # The session created after it went on the same held connection: it fails too.
+        alice.expect(r"^ERR password changed, but no new session")
+        end = time.monotonic() + WAIT
+        while True:
+            client = self.on(a)
+            first = client.line()
+            if not first.startswith("ERR unavailable"):
+                break
+            client.close()
+            self.clients.remove(client)
+            self.assertLess(time.monotonic(), end, "node A never reached Redis again")
+            time.sleep(0.2)
+        if first.startswith("HELLO "):
+            self.assertEqual(client.line(), "PASSWORD?")
+        client.send("/token " + old_token)
+        client.expect(r"^ERR unknown token$")
 
 if __name__ == "__main__":
     redistest.require_redis()

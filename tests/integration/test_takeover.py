@@ -34,14 +34,15 @@ def state(records, count=None):
 
 
 class HandedOver(DaemonProcess):
-    """echod started with an echo listener, the sockets named conn-N, and the state."""
+    """echod started with a listener (named listener_name), the sockets named conn-N, and the
+    state; args are more command-line options."""
 
-    def __init__(self, listener, conns, data):
+    def __init__(self, listener, conns, data, listener_name="echo", args=()):
         super().__init__()
         self.memfd = os.memfd_create("echod-state", 0)
         os.write(self.memfd, data)
         fds = [listener.fileno()] + [s.fileno() for _, s in conns] + [self.memfd]
-        names = ["echo"] + ["conn-%d" % token for token, _ in conns] + ["echod-state"]
+        names = [listener_name] + ["conn-%d" % token for token, _ in conns] + ["echod-state"]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LISTEN_FDS": str(len(fds)),
                "LISTEN_FDNAMES": ":".join(names), "NOTIFY_SOCKET": self.notify.path}
         for key in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
@@ -55,9 +56,9 @@ class HandedOver(DaemonProcess):
             for i in range(len(fds)):
                 os.dup2(100 + i, 3 + i)
                 os.close(100 + i)
-        script = 'LISTEN_PID=$$ exec "$0" --config /dev/null'
-        self.start(["/bin/sh", "-c", script, binary("echod")], env=env, preexec_fn=hand_over,
-                   close_fds=False)
+        script = 'LISTEN_PID=$$ exec "$0" --config /dev/null "$@"'
+        self.start(["/bin/sh", "-c", script, binary("echod")] + list(args), env=env,
+                   preexec_fn=hand_over, close_fds=False)
         self.notify.wait_key("READY", "1")
         # Only echod holds them now: its close is the connection's end.
         os.close(self.memfd)

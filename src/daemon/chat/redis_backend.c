@@ -125,6 +125,8 @@ static void check_available(struct redis_backend *backend)
         }
         redis_relay_available(backend);
         redis_presence_available(backend);
+        if (backend->on_available)
+                backend->on_available(backend->on_available_context);
 }
 
 static void command_selected(redisAsyncContext *context, void *reply_opaque, void *privdata)

@@ -109,6 +109,9 @@ struct redis_backend {
         bool command_ready;                  /* connected and SELECTed */
         bool subscriber_ready;               /* SUBSCRIBEd */
         bool available;
+        /* Told each time available becomes true (store_on_available()). */
+        void (*on_available)(void *context);
+        void *on_available_context;
         bool down_logged; /* the one warning of this outage is out */
         bool freeing;
         int closing; /* connections hiredis frees once their callback returns */

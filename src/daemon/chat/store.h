@@ -109,11 +109,19 @@ struct store_reply {
 
 typedef void (*store_done_fn)(void *context, const struct store_reply *reply);
 
+/* The backend has become available (store_on_available()). */
+typedef void (*store_available_fn)(void *context);
+
 struct bus_message;
 
 struct store_async_ops {
         /* False while the backend cannot be reached: calls then end with -EAGAIN. */
         bool (*available)(void *state);
+        /*
+         * Optional, with available: call fn(context) each time the backend
+         * becomes available, after it was not (fn NULL: no longer).
+         */
+        void (*on_available)(void *state, store_available_fn fn, void *context);
         void (*user_get)(void *state, const char *name, store_done_fn done, void *context);
         void (*user_create)(void *state, const char *name, const char *hash, uint64_t now_ms,
                             store_done_fn done, void *context);
@@ -285,6 +293,12 @@ static inline int store_history_last(struct store *store, size_t count, store_me
  * may be NULL where the caller does not need the result.
  */
 bool store_available(struct store *store);
+/*
+ * Call fn(context) on the loop each time the store becomes available after
+ * it was not, instead of polling store_available() (fn NULL: no longer). A
+ * store that is always available never calls it.
+ */
+void store_on_available(struct store *store, store_available_fn fn, void *context);
 void store_user_get_async(struct store *store, const char *name, store_done_fn done, void *context);
 void store_user_create_async(struct store *store, const char *name, const char *hash,
                              uint64_t now_ms, store_done_fn done, void *context);

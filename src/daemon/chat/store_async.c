@@ -26,6 +26,12 @@ bool store_available(struct store *store)
         return !store->async || !store->async->available || store->async->available(store->state);
 }
 
+void store_on_available(struct store *store, store_available_fn fn, void *context)
+{
+        if (store->async && store->async->on_available)
+                store->async->on_available(store->state, fn, context);
+}
+
 void store_user_get_async(struct store *store, const char *name, store_done_fn done, void *context)
 {
         struct store_reply reply = {0};

@@ -140,6 +140,14 @@ static bool async_available(void *state)
         return backend->available;
 }
 
+static void async_on_available(void *state, store_available_fn fn, void *context)
+{
+        struct redis_backend *backend = state;
+
+        backend->on_available = fn;
+        backend->on_available_context = context;
+}
+
 static void async_user_get(void *state, const char *name, store_done_fn done, void *context)
 {
         struct redis_request request = {0};
@@ -252,6 +260,7 @@ static void async_post(void *state, const struct bus_message *message, store_don
 
 static const struct store_async_ops redis_async_ops = {
     .available = async_available,
+    .on_available = async_on_available,
     .user_get = async_user_get,
     .user_create = async_user_create,
     .user_set_hash = async_user_set_hash,

@@ -5,6 +5,8 @@
  * user stays logged in, sees no LEAVE or JOIN, and loses no message.
  * Connections still logging in are closed (their clients log in again).
  */
+#include "chat_handover.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,8 +14,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "chat_internal.h"
+#include "chat_conn.h"
+#include "chat_relay.h"
+#include "chat_wait.h" /* what a call still out carries (no call into it) */
 #include "log.h"
+
+/* Seconds a connection taken over waits for its store (Redis) before its lines are handled. */
+#define CHAT_STORE_WAIT 5.0
 
 #define CHAT_HANDOVER_PEER_CLOSED 0x1
 #define CHAT_HANDOVER_DISCARDING  0x2
@@ -149,7 +156,7 @@ int chat_take_over(void *state, struct handover_record *record, int fd)
         conn->counted = CHAT_COUNT_ONLINE;
         chat->online++;
         /* No JOIN (the user never left), but a bus across nodes learns who is here now. */
-        chat_session_online(conn, false);
+        chat_relay_online(conn, false);
         if (output_length > 0)
                 chat_send(conn, (const char *)output, output_length);
         /*
@@ -157,10 +164,9 @@ int chat_take_over(void *state, struct handover_record *record, int fd)
          * loop): lines handled now would be refused, so they wait for it.
          */
         if (!store_available(&chat->store)) {
+                /* chat_take_over_store_up() goes on; the timer bounds the wait. */
                 conn->awaiting_store = true;
-                conn->store_deadline = ev_now(chat->loop) + CHAT_STORE_WAIT;
-                ev_timer_set(&conn->timer, CHAT_STORE_POLL, CHAT_STORE_POLL);
-                ev_timer_start(chat->loop, &conn->timer);
+                chat_conn_timer(conn, CHAT_STORE_WAIT);
                 return 0;
         }
         /* Lines read but not yet handled go first; then the socket is read again. */
@@ -168,14 +174,29 @@ int chat_take_over(void *state, struct handover_record *record, int fd)
         return 0;
 }
 
-void chat_take_over_tick(struct chat_conn *conn)
+/* Its lines wait no longer: handle what was read, then read the socket again. */
+static void store_wait_over(struct chat_conn *conn)
 {
-        struct chat_service *chat = conn->chat;
-
-        /* Past the deadline the lines go on anyway, and get the store's error. */
-        if (!store_available(&chat->store) && ev_now(chat->loop) < conn->store_deadline)
-                return;
         conn->awaiting_store = false;
-        ev_timer_stop(chat->loop, &conn->timer);
+        ev_timer_stop(conn->chat->loop, &conn->timer);
         chat_resume_input(conn);
+}
+
+void chat_take_over_timeout(struct chat_conn *conn)
+{
+        /* Past the wait the lines go on anyway, and get the store's error. */
+        store_wait_over(conn);
+}
+
+void chat_take_over_store_up(struct chat_service *chat)
+{
+        struct chat_conn *conn, *next;
+
+        /* Handling a line never frees a connection (it closes after a flush); next is read first
+         * all the same. */
+        for (conn = chat->head; conn; conn = next) {
+                next = conn->next;
+                if (conn->awaiting_store)
+                        store_wait_over(conn);
+        }
 }

@@ -5,12 +5,14 @@
  * that each user's lines are handled in order, and a connection that goes
  * away meanwhile has its reply dropped.
  */
+#include "chat_wait.h"
+
 #include <errno.h>
 #include <stdlib.h>
 
 #include <sodium.h>
 
-#include "chat_internal.h"
+#include "chat_conn.h"
 #include "log.h"
 
 struct chat_wait *chat_wait_new(struct chat_conn *conn, chat_next_fn next)

@@ -1,4 +1,10 @@
-#include "chat_service.h"
+/*
+ * A chat connection's I/O (chat_conn.h): the bounded output queue flushed
+ * once per loop iteration, reading and splitting lines, pausing, the timer
+ * and closing. What the session makes of a line, a timer or a close is told
+ * through chat->events, so that nothing here calls up into the dialogue.
+ */
+#include "chat_conn.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -10,19 +16,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "chat_internal.h"
 #include "log.h"
-#include "store_redis.h"
-#include "store_sqlite.h"
 
 /* The first allocation of an output queue; it doubles up to chat_output_max. */
 #define CHAT_OUTPUT_INITIAL 4096
-
-void chat_close(struct chat_conn *conn, const char *reason);
+/* Seconds a closing connection has to read its last lines before it is closed anyway. */
+#define CHAT_CLOSE_LINGER 5.0
 
 uint64_t chat_now_ms(void)
 {
@@ -219,8 +221,6 @@ static void on_writable(struct ev_loop *loop, ev_io *watcher, int revents)
 
 void chat_close_after_flush(struct chat_conn *conn, const char *reason)
 {
-        struct chat_service *chat = conn->chat;
-
         conn->close_reason = reason;
         conn->phase = CHAT_PHASE_CLOSING;
         conn->pausing = false;
@@ -229,10 +229,17 @@ void chat_close_after_flush(struct chat_conn *conn, const char *reason)
          * A peer that does not read could keep its last lines, and with them
          * its login slot or its place online, forever: it gets a while.
          */
-        ev_timer_stop(chat->loop, &conn->timer);
-        ev_timer_set(&conn->timer, CHAT_CLOSE_LINGER, 0);
-        ev_timer_start(chat->loop, &conn->timer);
+        chat_conn_timer(conn, CHAT_CLOSE_LINGER);
         mark_dirty(conn);
+}
+
+void chat_conn_timer(struct chat_conn *conn, ev_tstamp seconds)
+{
+        struct ev_loop *loop = conn->chat->loop;
+
+        ev_timer_stop(loop, &conn->timer);
+        ev_timer_set(&conn->timer, seconds, 0);
+        ev_timer_start(loop, &conn->timer);
 }
 
 /* ---- input ---- */
@@ -269,9 +276,9 @@ static void process_input(struct chat_conn *conn)
 
                 conn->input_start += used;
                 if (result == CHAT_LINE_READY)
-                        chat_session_line(conn, &line);
+                        conn->chat->events->line(conn, &line);
                 else if (result == CHAT_LINE_TOO_LONG)
-                        chat_session_too_long(conn);
+                        conn->chat->events->too_long(conn);
         }
         if (conn->input_start == conn->input_end)
                 conn->input_start = conn->input_end = 0;
@@ -284,7 +291,7 @@ void chat_resume_input(struct chat_conn *conn)
                 struct chat_line line;
 
                 if (chat_line_finish(&conn->reader, &line) == CHAT_LINE_READY)
-                        chat_session_line(conn, &line);
+                        conn->chat->events->line(conn, &line);
                 if (taking_lines(conn))
                         chat_close_after_flush(conn, "peer closed");
                 return;
@@ -337,7 +344,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *timer, int revents)
                 chat_close(conn, conn->close_reason);
                 return;
         }
-        chat_session_timer(conn);
+        conn->chat->events->timer(conn);
 }
 
 /* ---- connections ---- */
@@ -348,7 +355,7 @@ void chat_close(struct chat_conn *conn, const char *reason)
         ev_tstamp seconds = ev_now(chat->loop) - conn->started;
         char extra[160];
 
-        chat_session_end(conn);
+        chat->events->closing(conn);
         snprintf(extra, sizeof(extra), "REASON=%s", reason ? reason : "closed");
         chat_log(conn, LOG_INFO, LOG_ID_DISCONNECT, extra,
                  "disconnect (%s): %" PRIu64 " bytes in, %" PRIu64 " bytes out, %" PRIu64
@@ -364,8 +371,7 @@ void chat_conn_forget(struct chat_conn *conn)
 {
         struct chat_service *chat = conn->chat;
 
-        chat_wait_detach(conn);
-        chat_session_drop_held(conn);
+        chat->events->forgetting(conn);
         ev_io_stop(chat->loop, &conn->read_watcher);
         ev_io_stop(chat->loop, &conn->write_watcher);
         ev_timer_stop(chat->loop, &conn->timer);
@@ -436,260 +442,14 @@ struct chat_conn *chat_conn_new(struct chat_service *chat, int fd, const struct 
         return conn;
 }
 
-static int chat_connection(void *state, int fd, const struct sockaddr *peer, socklen_t length)
+void chat_conn_init(struct chat_service *chat, const struct chat_conn_events *events)
 {
-        struct chat_service *chat = state;
-        struct chat_conn *conn = chat_conn_new(chat, fd, peer, length);
-
-        if (!conn)
-                return -ENOMEM;
-        chat->total++;
-        chat_log(conn, LOG_INFO, LOG_ID_CONNECT, NULL, "connect");
-        if (chat->pending >= chat->config->chat_max_pending) {
-                chat_sendf(conn, "ERR busy: too many logins at once, try again later\n");
-                chat_close_after_flush(conn, "too many connections logging in");
-                return 0;
-        }
-        /* One address (an IPv6 /64) cannot hold every login slot and keep others out. */
-        if (!chat_limits_pending_room(conn)) {
-                chat_sendf(conn, "ERR busy: too many logins from this address at once, try again "
-                                 "later\n");
-                chat_close_after_flush(conn, "too many logins from this address");
-                return 0;
-        }
-        conn->counted = CHAT_COUNT_PENDING;
-        chat->pending++;
-        ev_io_start(chat->loop, &conn->read_watcher);
-        chat_session_start(conn);
-        return 0;
-}
-
-/* The directory for chat.db: --state-dir, systemd's StateDirectory=, or a per-user default. */
-static int state_directory(const struct config *config, char *path, size_t size)
-{
-        const char *dir = config->state_dir;
-        const char *env = getenv("STATE_DIRECTORY");
-        int n;
-
-        if (dir && *dir)
-                n = snprintf(path, size, "%s", dir);
-        else if (env && *env)
-                n = snprintf(path, size, "%.*s", (int)strcspn(env, ":"), env);
-        else if (geteuid() == 0)
-                n = snprintf(path, size, "/var/lib/echod");
-        else if (getenv("XDG_STATE_HOME") && *getenv("XDG_STATE_HOME"))
-                n = snprintf(path, size, "%s/echod", getenv("XDG_STATE_HOME"));
-        else if (getenv("HOME") && *getenv("HOME"))
-                n = snprintf(path, size, "%s/.local/state/echod", getenv("HOME"));
-        else
-                return -ENOENT;
-        if (n < 0 || (size_t)n >= size)
-                return -ENAMETOOLONG;
-        /* Only the last component is created: its parent is the admin's to provide. */
-        if (mkdir(path, 0700) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
-/* A Redis address in chat-backend: the chat spans every node on that Redis. */
-static bool uses_redis(const struct config *config)
-{
-        return config->chat_backend && strcmp(config->chat_backend, "sqlite") != 0;
-}
-
-/* The store (and with Redis, the bus), from chat-backend. */
-static int open_backend(struct chat_service *chat, const struct config *config)
-{
-        struct store_sqlite_options options = {0};
-        char directory[4096];
-        int r;
-
-        if (uses_redis(config)) {
-                struct store_redis_options redis = {
-                    .address = config->chat_backend,
-                    .history_max = config->chat_history_max,
-                };
-
-                r = store_redis_open(&chat->store, &chat->bus, chat->loop, &redis);
-                if (r < 0) {
-                        log_error("chat: cannot use the store %s: %s", config->chat_backend,
-                                  strerror(-r));
-                        return r;
-                }
-                log_info("chat: store %s (redis), shared by every node on it, %u password "
-                         "worker(s)",
-                         config->chat_backend, config->chat_workers);
-                return 0;
-        }
-        r = state_directory(config, directory, sizeof(directory));
-        if (r < 0) {
-                log_error("chat: no state directory (--state-dir): %s", strerror(-r));
-                return r;
-        }
-        options.directory = directory;
-        options.history_max = config->chat_history_max;
-        r = store_sqlite_open(&chat->store, &options);
-        if (r < 0) {
-                log_error("chat: cannot open the store in %s: %s", directory, strerror(-r));
-                return r;
-        }
-        r = bus_local_open(&chat->bus);
-        if (r < 0) {
-                store_fini(&chat->store);
-                return r;
-        }
-        log_info("chat: store %s/%s (%s), %u password worker(s)", directory, STORE_SQLITE_FILE,
-                 chat->store.ops->kind, config->chat_workers);
-        return 0;
-}
-
-static int chat_init(void **state, const struct service_env *env)
-{
-        const struct config *config = env->config;
-        struct chat_service *chat = calloc(1, sizeof(*chat));
-        int r;
-
-        if (!chat)
-                return -ENOMEM;
-        chat->env = *env;
-        chat->loop = env->loop;
-        chat->config = config;
-        chat->auth = auth_params_default();
-        r = chat_limits_init(chat);
-        if (r < 0) {
-                free(chat);
-                return r;
-        }
-        r = auth_init();
-        if (r < 0) {
-                log_error("chat: cannot initialise libsodium");
-                goto fail;
-        }
-        r = open_backend(chat, config);
-        if (r < 0)
-                goto fail;
-        r = bus_subscribe(&chat->bus, chat_session_deliver, chat);
-        if (r < 0)
-                goto fail_backend;
-        r = workers_init(&chat->workers, env->loop, config->chat_workers, config->chat_queue);
-        if (r < 0) {
-                log_error("chat: cannot start password workers: %s", strerror(-r));
-                goto fail_backend;
-        }
+        chat->events = events;
         ev_prepare_init(&chat->flush_watcher, on_flush);
         chat->flush_watcher.data = chat;
-        *state = chat;
-        return 0;
-fail_backend:
-        bus_fini(&chat->bus);
-        store_fini(&chat->store);
-fail:
-        chat_limits_fini(chat);
-        free(chat);
-        return r;
 }
 
-static bool chat_has_room(void *state)
+void chat_conn_fini(struct chat_service *chat)
 {
-        struct chat_service *chat = state;
-
-        return chat->count < chat->config->chat_max_users + chat->config->chat_max_pending;
-}
-
-static void chat_drain(void *state)
-{
-        struct chat_service *chat = state;
-        struct chat_conn *conn, *next;
-
-        chat->draining = true;
-        for (conn = chat->head; conn; conn = next) {
-                next = conn->next;
-                if (conn->phase == CHAT_PHASE_CLOSING)
-                        continue;
-                chat_sendf(conn, "BYE server stopping\n");
-                chat_close_after_flush(conn, "shutdown");
-        }
-}
-
-static void chat_close_all(void *state, const char *reason)
-{
-        struct chat_service *chat = state;
-
-        while (chat->head)
-                chat_close(chat->head, reason);
-}
-
-static void chat_reload(void *state, const struct config *config)
-{
-        struct chat_service *chat = state;
-
-        /* Limits are read from the config as they are used; nothing to copy. */
-        chat->config = config;
-}
-
-static void chat_tick(void *state)
-{
-        struct chat_service *chat = state;
-
-        /* Expired sessions are purged once an hour. */
-        if (++chat->ticks % 3600 == 0)
-                (void)store_session_purge_expired(&chat->store, chat_now_ms(),
-                                                  (uint64_t)(chat->config->chat_token_idle * 1000));
-}
-
-static void chat_counts(void *state, struct service_counts *counts)
-{
-        struct chat_service *chat = state;
-
-        *counts = (struct service_counts){
-            .open = chat->count,
-            .total = chat->total,
-            .bytes_in = chat->bytes_in,
-            .bytes_out = chat->bytes_out,
-        };
-}
-
-static void chat_status(void *state, char *buf, size_t size)
-{
-        struct chat_service *chat = state;
-
-        snprintf(buf, size, "chat: %u user%s online, %u logging in, %" PRIu64 " messages%s",
-                 chat->online, chat->online == 1 ? "" : "s", chat->pending, chat->messages,
-                 store_available(&chat->store) ? "" : " (store unavailable)");
-}
-
-static void chat_fini(void *state)
-{
-        struct chat_service *chat = state;
-
-        chat->env.connection_closed = NULL;
-        chat_close_all(chat, "shutdown");
-        /* Runs the done functions of jobs still out (cancelled): they free their args. */
-        workers_fini(&chat->workers);
         ev_prepare_stop(chat->loop, &chat->flush_watcher);
-        bus_fini(&chat->bus);
-        store_fini(&chat->store);
-        chat_limits_fini(chat);
-        free(chat);
 }
-
-static const char *const chat_socket_names[] = {"chat", NULL};
-
-const struct service_ops chat_service_ops = {
-    .name = "chat",
-    .socket_names = chat_socket_names,
-    .init = chat_init,
-    .connection = chat_connection,
-    .has_room = chat_has_room,
-    .drain = chat_drain,
-    .close_all = chat_close_all,
-    .reload = chat_reload,
-    .tick = chat_tick,
-    .counts = chat_counts,
-    .status = chat_status,
-    .hand_over = chat_hand_over,
-    .handover_type = HANDOVER_CHAT,
-    .take_over = chat_take_over,
-    .chat_admin = chat_admin,
-    .fini = chat_fini,
-};

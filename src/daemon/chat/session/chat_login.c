@@ -3,8 +3,11 @@
  * /token, the password jobs on the worker pool, and the new session. Each
  * store call is asynchronous (chat_wait.c): a step ends where it calls the
  * store, and the next step is the function named in its chat_wait_new().
+ * /password after login (chat_password.c) shares the new session.
  * docs/chat.md describes the protocol for users.
  */
+#include "chat_login.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,27 +15,12 @@
 
 #include <sodium.h>
 
-#include "chat_internal.h"
+#include "chat_conn.h"
+#include "chat_job.h"
+#include "chat_limits.h"
+#include "chat_relay.h"
+#include "chat_wait.h"
 #include "log.h"
-
-enum chat_job_kind {
-        CHAT_JOB_VERIFY,   /* check a password; rehash it if the cost changed */
-        CHAT_JOB_REGISTER, /* hash the password of a new user */
-        CHAT_JOB_CHANGE,   /* hash a new password (/password) */
-};
-
-/* A password job: everything the worker needs is copied in, so it touches nothing else. */
-struct chat_job {
-        struct chat_conn *conn; /* never touched when the job is cancelled */
-        enum chat_job_kind kind;
-        struct auth_params params;
-        char password[AUTH_PASSWORD_MAX + 1];
-        size_t password_length;
-        char hash[AUTH_HASH_SIZE];     /* in: the stored hash; out: a new hash */
-        char new_hash[AUTH_HASH_SIZE]; /* VERIFY: a fresh hash when the cost changed */
-        bool rehashed;
-        int result;
-};
 
 static void prompt_name(struct chat_conn *conn)
 {
@@ -58,20 +46,13 @@ void chat_prompt(struct chat_conn *conn, enum chat_phase phase)
 /* Let the login go on: the timer goes back to the login deadline. */
 static void rearm_login_timer(struct chat_conn *conn)
 {
-        struct chat_service *chat = conn->chat;
-        ev_tstamp left = conn->login_deadline - ev_now(chat->loop);
+        ev_tstamp left = conn->login_deadline - ev_now(conn->chat->loop);
 
-        ev_timer_stop(chat->loop, &conn->timer);
-        ev_timer_set(&conn->timer, left > 0 ? left : 1e-3, 0);
-        ev_timer_start(chat->loop, &conn->timer);
+        chat_conn_timer(conn, left > 0 ? left : 1e-3);
 }
 
-void chat_session_timer(struct chat_conn *conn)
+void chat_login_timer(struct chat_conn *conn)
 {
-        if (conn->awaiting_store) {
-                chat_take_over_tick(conn);
-                return;
-        }
         if (conn->pausing) {
                 conn->pausing = false;
                 rearm_login_timer(conn);
@@ -141,7 +122,7 @@ static void greet_identity(struct chat_conn *conn, struct chat_wait *wait,
         chat_wait_called(wait);
 }
 
-void chat_session_start(struct chat_conn *conn)
+void chat_login_start(struct chat_conn *conn)
 {
         struct chat_service *chat = conn->chat;
         struct chat_wait *wait;
@@ -218,80 +199,7 @@ static void choose_name(struct chat_conn *conn, const char *text, size_t length,
         chat_wait_called(wait);
 }
 
-static void on_job_work(void *arg)
-{
-        struct chat_job *job = arg;
-
-        switch (job->kind) {
-        case CHAT_JOB_VERIFY:
-                job->result = auth_password_verify(job->hash, job->password, job->password_length);
-                if (job->result == 0 && auth_password_needs_rehash(&job->params, job->hash) == 1)
-                        job->rehashed =
-                            auth_password_hash(&job->params, job->password, job->password_length,
-                                               job->new_hash) == 0;
-                break;
-        case CHAT_JOB_REGISTER:
-        case CHAT_JOB_CHANGE:
-                job->result = auth_password_hash(&job->params, job->password, job->password_length,
-                                                 job->hash);
-                break;
-        }
-        sodium_memzero(job->password, sizeof(job->password));
-}
-
-static void on_job_done(void *arg, bool cancelled);
-
-/* Start a password job; the connection waits for it without reading. */
-static void submit_job(struct chat_conn *conn, enum chat_job_kind kind, const char *password,
-                       size_t length, const char *stored_hash)
-{
-        struct chat_service *chat = conn->chat;
-        struct chat_job *job = calloc(1, sizeof(*job));
-        enum chat_phase back = conn->phase;
-        int r;
-
-        if (!job) {
-                chat_limits_release(conn);
-                chat_sendf(conn, "ERR busy; try again\n");
-                if (back != CHAT_PHASE_CHAT)
-                        chat_prompt(conn, back);
-                return;
-        }
-        job->conn = conn;
-        job->kind = kind;
-        job->params = chat->auth;
-        memcpy(job->password, password, length);
-        job->password_length = length;
-        if (stored_hash)
-                snprintf(job->hash, sizeof(job->hash), "%s", stored_hash);
-        r = workers_submit(&chat->workers, on_job_work, on_job_done, job, &conn->job_id);
-        if (r < 0) {
-                /* A login burst beyond the queue: refuse it now rather than queue without bound. */
-                sodium_memzero(job, sizeof(*job));
-                free(job);
-                chat_limits_release(conn);
-                chat_sendf(conn, "ERR busy; try again\n");
-                if (back != CHAT_PHASE_CHAT)
-                        chat_prompt(conn, back);
-                return;
-        }
-        conn->job = job;
-        conn->resume_phase = back;
-        /*
-         * A logged-in user stays online while its /password is hashed: it
-         * still gets messages and counts for /who, JOIN and LEAVE. Only its
-         * input waits (no line is taken while a job is out).
-         */
-        if (back != CHAT_PHASE_CHAT)
-                conn->phase = CHAT_PHASE_WAITING;
-        chat_pause_input(conn, true);
-}
-
-/*
- * A new session for the connection's user: its hash goes to the store, and
- * the token, kept in the wait, is sent once the store has it (then next).
- */
-static void new_session(struct chat_conn *conn, chat_next_fn next, const char *method)
+void chat_login_new_session(struct chat_conn *conn, chat_next_fn next, const char *method)
 {
         struct chat_service *chat = conn->chat;
         struct auth_token token;
@@ -338,11 +246,11 @@ static void login_history(struct chat_conn *conn, struct chat_wait *wait,
         if (reply->status < 0) {
                 log_warning("chat: store: cannot read the history: %s", reply->error);
         } else {
-                chat_session_queue_history(conn, reply);
+                chat_relay_queue_history(conn, reply);
                 if (reply->count > 0)
                         newest = reply->messages[reply->count - 1].id;
         }
-        chat_session_history_done(conn, newest);
+        chat_relay_history_done(conn, newest);
 }
 
 /* Logged in with token_hash as its session: count it online, welcome it, JOIN. */
@@ -366,7 +274,7 @@ static void logged_in(struct chat_conn *conn, const char *method)
         chat_sendf(conn, "OK welcome, %s\n", conn->name);
         snprintf(extra, sizeof(extra), "METHOD=%s", method);
         chat_log(conn, LOG_INFO, LOG_ID_CHAT_LOGIN, extra, "%s logged in (%s)", conn->name, method);
-        chat_session_online(conn, true);
+        chat_relay_online(conn, true);
         if (chat->config->chat_history == 0)
                 return;
         /* The last messages follow; the user's first line waits for them. */
@@ -399,7 +307,7 @@ static void login_success(struct chat_conn *conn, const char *method)
 {
         if (server_full(conn))
                 return;
-        new_session(conn, session_stored, method);
+        chat_login_new_session(conn, session_stored, method);
 }
 
 static void registered(struct chat_conn *conn, struct chat_wait *wait,
@@ -418,37 +326,6 @@ static void registered(struct chat_conn *conn, struct chat_wait *wait,
         }
         chat_log(conn, LOG_INFO, LOG_ID_CHAT_REGISTER, NULL, "%s registered", conn->name);
         login_success(conn, "register");
-}
-
-static void changed_session(struct chat_conn *conn, struct chat_wait *wait,
-                            const struct store_reply *reply)
-{
-        if (reply->status < 0) {
-                chat_sendf(conn, "ERR password changed, but no new session: log in again\n");
-                return;
-        }
-        memcpy(conn->token_hash, wait->token_hash, sizeof(conn->token_hash));
-        chat_sendf(conn, "TOKEN %s\n", wait->token_text);
-        chat_sendf(conn, "OK password changed; other sessions ended\n");
-}
-
-static void password_stored(struct chat_conn *conn, struct chat_wait *wait,
-                            const struct store_reply *reply)
-{
-        (void)wait;
-        if (reply->status < 0) {
-                log_error("chat: store: cannot store the new password of %s: %s", conn->name,
-                          reply->error);
-                chat_sendf(conn, "ERR password not changed\n");
-                return;
-        }
-        chat_log(conn, LOG_NOTICE, NULL, NULL, "%s changed the password", conn->name);
-        /* Every session of the user ends, so a stolen token stops working; a new one follows. */
-        store_session_revoke_user_async(&conn->chat->store, conn->name, chat_store_logged,
-                                        "end the sessions of a user");
-        /* Its other connections, logged in with the sessions just ended, close too. */
-        chat_session_end_sessions(conn, NULL);
-        new_session(conn, changed_session, NULL);
 }
 
 static void job_finished(struct chat_conn *conn, struct chat_job *job)
@@ -482,38 +359,23 @@ static void job_finished(struct chat_conn *conn, struct chat_job *job)
                 chat_wait_called(wait);
                 return;
         case CHAT_JOB_CHANGE:
-                if (job->result < 0) {
-                        chat_sendf(conn, "ERR password not changed\n");
-                        return;
-                }
-                wait = wait_or_busy(conn, password_stored);
-                if (!wait)
-                        return;
-                store_user_set_hash_async(&chat->store, conn->name, job->hash, chat_wait_done,
-                                          wait);
-                chat_wait_called(wait);
-                return;
+                return; /* chat_password.c's */
         }
 }
 
-static void on_job_done(void *arg, bool cancelled)
+/* Start a login's password job, or release its check, say the server is busy and prompt again. */
+static void submit_job(struct chat_conn *conn, enum chat_job_kind kind, const char *password,
+                       size_t length, const char *stored_hash)
 {
-        struct chat_job *job = arg;
-        struct chat_conn *conn = job->conn;
+        enum chat_phase back = conn->phase;
 
-        if (cancelled || !conn)
-                goto out;
-        conn->job = NULL;
-        conn->job_id = 0;
-        /* The connection is on its way out (a drain): the answer no longer matters. */
-        if (conn->phase == CHAT_PHASE_CLOSING)
-                goto out;
-        conn->phase = conn->resume_phase;
-        job_finished(conn, job);
-        chat_resume_input(conn);
-out:
-        sodium_memzero(job, sizeof(*job));
-        free(job);
+        /* A login burst beyond the queue: refused now rather than queued without bound. */
+        if (chat_job_submit(conn, kind, password, length, stored_hash, job_finished) == 0)
+                return;
+        chat_limits_release(conn);
+        chat_sendf(conn, "ERR busy; try again\n");
+        if (back != CHAT_PHASE_CHAT)
+                chat_prompt(conn, back);
 }
 
 static void token_looked_up(struct chat_conn *conn, struct chat_wait *wait,
@@ -665,20 +527,4 @@ void chat_login_line(struct chat_conn *conn, const char *text, size_t length)
                 choose_name(conn, command.argument, command.argument_length, CHAT_PHASE_NAME);
         else
                 password_given(conn, command.argument, command.argument_length);
-}
-
-void chat_change_password(struct chat_conn *conn, const char *password, size_t length)
-{
-        submit_job(conn, CHAT_JOB_CHANGE, password, length, NULL);
-}
-
-void chat_login_end(struct chat_conn *conn)
-{
-        chat_limits_end(conn);
-        if (!conn->job)
-                return;
-        /* Its done function runs later with cancelled set and frees the job. */
-        conn->job->conn = NULL;
-        (void)workers_cancel(&conn->chat->workers, conn->job_id);
-        conn->job = NULL;
 }

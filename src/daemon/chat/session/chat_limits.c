@@ -6,11 +6,13 @@
  * checks are out or failed per address group and per name within the
  * memory time (src/daemon/chat/lockout.h). docs/chat.md says it for users.
  */
+#include "chat_limits.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "chat_internal.h"
+#include "chat_conn.h"
 #include "log.h"
 
 int chat_limits_init(struct chat_service *chat)
@@ -197,7 +199,5 @@ void chat_login_failed(struct chat_conn *conn, const char *reason, enum chat_pha
         conn->pausing = true;
         conn->resume_phase = again;
         chat_pause_input(conn, true);
-        ev_timer_stop(chat->loop, &conn->timer);
-        ev_timer_set(&conn->timer, delay, 0);
-        ev_timer_start(chat->loop, &conn->timer);
+        chat_conn_timer(conn, delay);
 }

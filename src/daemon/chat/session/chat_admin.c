@@ -4,11 +4,13 @@
  * user's connections goes through the normal close path, so the others see
  * LEAVE and the journal has the disconnects.
  */
+#include "chat_admin.h"
+
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
 
-#include "chat_internal.h"
+#include "chat_conn.h"
 #include "control_host.h"
 #include "log.h"
 

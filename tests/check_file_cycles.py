@@ -24,6 +24,9 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+SOURCE_DIR = os.environ.get("ECHOD_SOURCE_DIR")
+
+
 def library_objects(build_dir):
     """Yield (source file name, object path) for every static library's objects.
 
@@ -51,6 +54,10 @@ def library_objects(build_dir):
                         continue
                     rel = os.path.relpath(os.path.join(oroot, ofile), objdir)
                     source = os.path.normpath(os.path.join(source_dir, rel[:-2]))
+                    # An object whose source is gone (a file moved since the
+                    # last build) is stale: it is not part of the program.
+                    if SOURCE_DIR and not os.path.exists(os.path.join(SOURCE_DIR, source)):
+                        continue
                     yield source, os.path.join(oroot, ofile)
 
 

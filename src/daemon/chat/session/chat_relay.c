@@ -122,10 +122,11 @@ void chat_relay_end_sessions(struct chat_conn *conn, const char *token_hash)
 
         end_local_sessions(conn->chat, conn->name, token_hash, conn->id);
         /*
-         * The other nodes close theirs when the message reaches them. If it
-         * cannot be relayed now (Redis is down), their connections stay
-         * until they close, but the session is revoked in the store: no new
-         * login uses it, and its messages cannot be stored, hence not sent.
+         * The other nodes close theirs when the message reaches them, a
+         * relay's delay later. It can only fail to go out if Redis went down
+         * right after the store ended the session: their connections then
+         * stay until they close (their messages are still relayed), but no
+         * new login can use the ended session.
          */
         (void)bus_publish(&conn->chat->bus, &message);
 }

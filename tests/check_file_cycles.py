@@ -7,13 +7,10 @@ A circle is a strongly connected component of that graph with more than one
 file; it is reported as its sorted file names, with one concrete path through
 it and the symbols on each step, so the reader sees which calls close it.
 
-tests/file_cycles.allow lists circles others are still taking apart, one per
-line as space-separated file names (sorted or not). The test fails when a
-circle exists that the list does not hold, and also when a listed circle no
-longer exists, so the list can only shrink.
+There is no list of circles allowed: the last one (the Redis backend, issue
+18) is gone, and the test fails on any circle at all.
 
-Usage: check_file_cycles.py [BUILD_DIR [ALLOW_FILE]]; BUILD_DIR defaults to
-$ECHOD_BUILD_DIR, ALLOW_FILE to tests/file_cycles.allow beside this script.
+Usage: check_file_cycles.py [BUILD_DIR]; BUILD_DIR defaults to $ECHOD_BUILD_DIR.
 """
 
 import collections
@@ -21,7 +18,6 @@ import os
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 SOURCE_DIR = os.environ.get("ECHOD_SOURCE_DIR")
@@ -171,18 +167,6 @@ def shortest_loop(graph, component):
     return [start]
 
 
-def read_allow(path):
-    allowed = set()
-    if not os.path.exists(path):
-        return allowed
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.split("#", 1)[0].split()
-            if line:
-                allowed.add(tuple(sorted(line)))
-    return allowed
-
-
 def describe(graph, why, component):
     lines = ["  " + " ".join(component)]
     loop = shortest_loop(graph, component)
@@ -195,32 +179,19 @@ def describe(graph, why, component):
 
 def main(argv):
     build_dir = argv[1] if len(argv) > 1 else os.environ.get("ECHOD_BUILD_DIR")
-    allow_file = argv[2] if len(argv) > 2 else os.path.join(HERE, "file_cycles.allow")
     if not build_dir:
-        print("usage: check_file_cycles.py BUILD_DIR [ALLOW_FILE] (or set ECHOD_BUILD_DIR)")
+        print("usage: check_file_cycles.py BUILD_DIR (or set ECHOD_BUILD_DIR)")
         return 2
     graph, why = uses_graph(os.path.abspath(build_dir))
     if not graph:
         print("no library objects under %s: build first" % build_dir)
         return 1
     found = circles(graph)
-    allowed = read_allow(allow_file)
-    new = [c for c in found if c not in allowed]
-    gone = sorted(c for c in allowed if c not in found)
-    print("%d files, %d circles (%d allowed in %s)"
-          % (len(graph), len(found), len(found) - len(new), os.path.basename(allow_file)))
+    print("%d files, %d circles" % (len(graph), len(found)))
     for component in found:
-        if component in allowed:
-            print("allowed circle (being worked on):")
-            print(describe(graph, why, component))
-    for component in new:
         print("FAIL circle of files:")
         print(describe(graph, why, component))
-    for component in gone:
-        print("FAIL listed circle no longer exists; remove its line from %s:"
-              % os.path.basename(allow_file))
-        print("  " + " ".join(component))
-    return 1 if new or gone else 0
+    return 1 if found else 0
 
 
 if __name__ == "__main__":

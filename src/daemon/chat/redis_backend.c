@@ -123,8 +123,7 @@ static void check_available(struct redis_backend *backend)
                 log_info("chat: redis %s is back", target(backend, where, sizeof(where)));
                 backend->down_logged = false;
         }
-        redis_relay_available(backend);
-        redis_presence_available(backend);
+        backend->events->available(backend);
         if (backend->on_available)
                 backend->on_available(backend->on_available_context);
 }
@@ -154,7 +153,7 @@ static void command_timed(redisAsyncContext *context, void *reply, void *privdat
                 return;
         }
         backend->command_ready = true;
-        redis_relay_command_ready(backend);
+        backend->events->command_ready(backend);
         check_available(backend);
 }
 
@@ -196,12 +195,16 @@ static void command_disconnected(const redisAsyncContext *context, int status)
 
 static void subscriber_connected(void *data)
 {
-        redis_relay_subscriber_connected(data);
+        struct redis_backend *backend = data;
+
+        backend->events->subscriber_connected(backend);
 }
 
 static void subscriber_reply(void *data, const redisReply *reply)
 {
-        redis_relay_subscriber_reply(data, reply);
+        struct redis_backend *backend = data;
+
+        backend->events->subscriber_reply(backend, reply);
 }
 
 /* The subscriber is gone (it frees itself); also the end of a drop. */
@@ -214,7 +217,7 @@ static void subscriber_lost(void *data, const char *reason)
         backend->subscriber_ping_out = false;
         if (backend->freeing)
                 return;
-        redis_relay_subscriber_lost(backend);
+        backend->events->subscriber_lost(backend);
         connection_lost(backend, "subscriber", reason);
 }
 
@@ -571,7 +574,7 @@ static int make_node_id(char node[REDIS_NODE_ID_LENGTH + 1])
 }
 
 int redis_backend_new(struct ev_loop *loop, const struct store_redis_options *options,
-                      struct redis_backend **out)
+                      const struct redis_backend_events *events, struct redis_backend **out)
 {
         struct redis_backend *backend;
         struct redis_address address;
@@ -588,6 +591,7 @@ int redis_backend_new(struct ev_loop *loop, const struct store_redis_options *op
                 return r;
         }
         backend->loop = loop;
+        backend->events = events;
         backend->address = address;
         if (address.host[0] && !redis_resolver_is_numeric(address.host)) {
                 backend->resolver = redis_resolver_new(loop, on_resolved, backend);
@@ -609,7 +613,7 @@ int redis_backend_new(struct ev_loop *loop, const struct store_redis_options *op
         ev_timer_init(&backend->health_timer, on_health_timer, HEALTH_INTERVAL, HEALTH_INTERVAL);
         backend->health_timer.data = backend;
         ev_timer_start(loop, &backend->health_timer);
-        redis_presence_init(backend);
+        backend->events->init(backend);
         connect_missing(backend);
         *out = backend;
         return 0;
@@ -619,7 +623,7 @@ static void finish_free(struct redis_backend *backend)
 {
         if (backend->sync)
                 redisFree(backend->sync);
-        redis_relay_fini(backend);
+        backend->events->freed(backend);
         free(backend);
 }
 
@@ -659,7 +663,7 @@ void redis_backend_free(struct redis_backend *backend)
         backend->resolver = NULL;
         ev_timer_stop(backend->loop, &backend->reconnect_timer);
         ev_timer_stop(backend->loop, &backend->health_timer);
-        redis_presence_fini(backend);
+        backend->events->freeing(backend);
         redis_late_cancel_all(backend);
         /*
          * What was queued this loop turn goes out still (a message read just

@@ -95,6 +95,7 @@ struct redis_presence {
 
 struct redis_backend {
         struct ev_loop *loop;
+        const struct redis_backend_events *events;
         struct redis_address address;
         /* A host name is looked up off the loop at each (re)connect; NULL for an address. */
         struct redis_resolver *resolver;
@@ -136,9 +137,30 @@ struct redis_backend {
 
 struct store_redis_options;
 
-/* Make the backend and start connecting. Returns 0, -EINVAL (bad address) or -ENOMEM. */
+/*
+ * What the parts above the connections (the relay in bus_redis.c, presence
+ * in redis_presence.c) are told of the connections' life. redis_backend.c
+ * calls up only through this table, which store_redis.c fills in, so the
+ * backend never names a function of the relay or of presence. Called by:
+ * redis_backend.c; filled in by: store_redis.c. Every member is required.
+ */
+struct redis_backend_events {
+        void (*init)(struct redis_backend *backend);          /* made, before connecting */
+        void (*command_ready)(struct redis_backend *backend); /* SELECTed, TIME known */
+        void (*subscriber_connected)(struct redis_backend *backend);
+        void (*subscriber_lost)(struct redis_backend *backend);
+        void (*subscriber_reply)(struct redis_backend *backend, const redisReply *reply);
+        void (*available)(struct redis_backend *backend); /* both connections ready */
+        void (*freeing)(struct redis_backend *backend);   /* free begins; connections still open */
+        void (*freed)(struct redis_backend *backend);     /* connections gone, memory next */
+};
+
+/*
+ * Make the backend and start connecting; events must outlive it. Returns 0,
+ * -EINVAL (bad address) or -ENOMEM.
+ */
 int redis_backend_new(struct ev_loop *loop, const struct store_redis_options *options,
-                      struct redis_backend **out);
+                      const struct redis_backend_events *events, struct redis_backend **out);
 
 /* Close every connection (pending calls end with -ECANCELED) and free the backend. */
 void redis_backend_free(struct redis_backend *backend);
@@ -193,7 +215,7 @@ int redis_parse_u64(const char *text, size_t length, uint64_t *value);
 /* Copy a name, ASCII-lowercased, into lower (CHAT_NAME_MAX + 1 bytes); the name must be valid. */
 void redis_name_lower(const char *name, char lower[CHAT_NAME_MAX + 1]);
 
-/* bus_redis.c: the relay's part of the connection's life. */
+/* bus_redis.c: the relay's part of the connections' life (through redis_backend_events). */
 void redis_relay_command_ready(struct redis_backend *backend);
 void redis_relay_subscriber_connected(struct redis_backend *backend);
 void redis_relay_subscriber_lost(struct redis_backend *backend);
@@ -222,7 +244,7 @@ void redis_late_tell(struct redis_backend *backend, struct redis_late *late, dou
 /* Tell every late failure now, cancelled (the backend is being freed). */
 void redis_late_cancel_all(struct redis_backend *backend);
 
-/* redis_presence.c. */
+/* redis_presence.c (init, available and fini through redis_backend_events). */
 void redis_presence_init(struct redis_backend *backend);
 void redis_presence_available(struct redis_backend *backend);
 void redis_presence_fini(struct redis_backend *backend);

@@ -275,11 +275,29 @@ static const struct store_async_ops redis_async_ops = {
     .post = async_post,
 };
 
+/* Both connections ready: the relay catches up, presence writes this node's names. */
+static void backend_available(struct redis_backend *backend)
+{
+        redis_relay_available(backend);
+        redis_presence_available(backend);
+}
+
+static const struct redis_backend_events backend_events = {
+    .init = redis_presence_init,
+    .command_ready = redis_relay_command_ready,
+    .subscriber_connected = redis_relay_subscriber_connected,
+    .subscriber_lost = redis_relay_subscriber_lost,
+    .subscriber_reply = redis_relay_subscriber_reply,
+    .available = backend_available,
+    .freeing = redis_presence_fini,
+    .freed = redis_relay_fini,
+};
+
 int store_redis_open(struct store *store, struct bus *bus, struct ev_loop *loop,
                      const struct store_redis_options *options)
 {
         struct redis_backend *backend;
-        int r = redis_backend_new(loop, options, &backend);
+        int r = redis_backend_new(loop, options, &backend_events, &backend);
 
         if (r < 0)
                 return r;

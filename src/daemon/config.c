@@ -16,6 +16,7 @@
 #include "file.h"
 #include "log.h"
 #include "redis_address.h"
+#include "redis_auth.h"
 #include "units.h"
 #include "version.h"
 
@@ -84,6 +85,10 @@ void config_fini(struct config *config)
         free(config->config_path);
         free(config->control_path);
         free(config->chat_backend);
+        free(config->chat_redis_user);
+        free(config->chat_redis_password_file);
+        config->chat_redis_user = NULL;
+        config->chat_redis_password_file = NULL;
         config->control_path = NULL;
         config->chat_backend = NULL;
         config->log_file = NULL;
@@ -190,6 +195,19 @@ int config_set(struct config *config, const char *key, const char *value, char *
                                          " redis://HOST[:PORT][/DB] or unix:PATH)",
                                          key, value);
                 return set_string(&config->chat_backend, value);
+        }
+        if (strcmp(key, "chat-redis-user") == 0) {
+                if (!value[0] || strlen(value) > REDIS_AUTH_USER_MAX || strpbrk(value, " \t\r\n"))
+                        return cli_error(error, error_size,
+                                         "%s: bad user '%s' (1 to %d characters, no spaces)", key,
+                                         value, REDIS_AUTH_USER_MAX);
+                return set_string(&config->chat_redis_user, value);
+        }
+        if (strcmp(key, "chat-redis-password-file") == 0) {
+                if (!value[0] || strlen(value) >= REDIS_AUTH_PATH_MAX)
+                        return cli_error(error, error_size, "%s: want a path or a credential name",
+                                         key);
+                return set_string(&config->chat_redis_password_file, value);
         }
         if (strcmp(key, "chat-history") == 0)
                 return set_unsigned(key, value, 0, 1000, &config->chat_history, error, error_size);
@@ -505,6 +523,8 @@ static const struct option options[] = {
     {"socket-buffer", required_argument, NULL, OPT_KEY + 25},
     {"control", required_argument, NULL, OPT_KEY + 26},
     {"chat-max-pending-per-address", required_argument, NULL, OPT_KEY + 27},
+    {"chat-redis-user", required_argument, NULL, OPT_KEY + 28},
+    {"chat-redis-password-file", required_argument, NULL, OPT_KEY + 29},
     {"console", no_argument, NULL, OPT_CONSOLE},
     {NULL, 0, NULL, 0},
 };

@@ -82,7 +82,7 @@ static void open_store(struct fixture *f)
                 assert_int_equal(bus_local_open(&f->bus), 0);
         } else {
                 char address[64];
-                struct store_redis_options options = {address, 0, 0};
+                struct store_redis_options options = {.address = address};
 
                 snprintf(address, sizeof(address), "redis://127.0.0.1:%d", f->redis.port);
                 assert_int_equal(store_redis_open(&f->store, &f->bus, f->loop, &options), 0);

@@ -114,7 +114,7 @@ static void deliver(void *context, const struct bus_message *message)
 
 static void open_node_at(struct node *node, const char *address, unsigned history_max)
 {
-        struct store_redis_options options = {address, history_max, 0};
+        struct store_redis_options options = {.address = address, .history_max = history_max};
 
         if (!node->loop) {
                 node->loop = ev_loop_new(EVFLAG_AUTO);
@@ -583,7 +583,7 @@ static bool saw_leave_of_bob(struct fixture *f, void *arg)
 static void a_dead_node_is_pruned_with_a_leave(void **state)
 {
         struct fixture *f = *state;
-        struct store_redis_options options = {NULL, 0, 1.5};
+        struct store_redis_options options = {.presence_ttl = 1.5};
         char address[64];
         struct who_result listed;
 

@@ -95,6 +95,23 @@ static void outage(struct redis_backend *backend, const char *reason)
         schedule_reconnect(backend);
 }
 
+/*
+ * Our credentials are refused, or the password file cannot be used: what
+ * the admin must fix, so it is logged once per outage even when the outage
+ * began for another reason (a Redis restarted with a new password). The
+ * outage's own warning is then not repeated.
+ */
+static void credentials_problem(struct redis_backend *backend, const char *reason)
+{
+        char where[REDIS_ADDRESS_HOST_MAX + 32];
+
+        if (backend->freeing || backend->credentials_logged)
+                return;
+        log_warning("chat: redis %s: %s; retrying", target(backend, where, sizeof(where)), reason);
+        backend->credentials_logged = true;
+        backend->down_logged = true;
+}
+
 /* One connection is gone (its context already freed or being freed by hiredis). */
 static void connection_lost(struct redis_backend *backend, const char *which, const char *reason)
 {
@@ -123,6 +140,7 @@ static void check_available(struct redis_backend *backend)
                 log_info("chat: redis %s is back", target(backend, where, sizeof(where)));
                 backend->down_logged = false;
         }
+        backend->credentials_logged = false;
         backend->events->available(backend);
         if (backend->on_available)
                 backend->on_available(backend->on_available_context);
@@ -139,6 +157,23 @@ static void command_selected(redisAsyncContext *context, void *reply_opaque, voi
                 redis_backend_drop(backend, context,
                                    reply->type == REDIS_REPLY_ERROR ? reply->str
                                                                     : "SELECT: unexpected reply");
+}
+
+/* AUTH refused (a wrong password, a user disabled): drop; the outage's warning says why. */
+static void command_authed(redisAsyncContext *context, void *reply_opaque, void *privdata)
+{
+        struct redis_backend *backend = privdata;
+        redisReply *reply = reply_opaque;
+        char reason[REDIS_ERROR_MAX];
+
+        if (!reply || backend->freeing)
+                return;
+        if (reply->type == REDIS_REPLY_STATUS)
+                return;
+        reason_format(reason, sizeof(reason), "AUTH refused: %s",
+                      reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+        credentials_problem(backend, reason);
+        redis_backend_drop(backend, context, reason);
 }
 
 /* The first TIME answered: Redis's clock is known, so a message can carry its deadline. */
@@ -170,6 +205,13 @@ static void command_connected(const redisAsyncContext *context, int status)
                 connection_lost(backend, "command", context->errstr);
                 return;
         }
+        if (redis_auth_enabled(&backend->auth)) {
+                const char *auth[3];
+                int argc = redis_auth_argv(&backend->auth, backend->password, auth);
+
+                redisAsyncCommandArgv(backend->command, command_authed, backend, argc, auth,
+                                      NULL);
+        }
         snprintf(db, sizeof(db), "%d", backend->address.db);
         if (backend->address.db != 0)
                 redisAsyncCommandArgv(backend->command, command_selected, backend, 2, select, NULL);
@@ -197,13 +239,37 @@ static void subscriber_connected(void *data)
 {
         struct redis_backend *backend = data;
 
+        if (redis_auth_enabled(&backend->auth)) {
+                const char *auth[3];
+                int argc = redis_auth_argv(&backend->auth, backend->password, auth);
+
+                if (redis_subscriber_send(backend->subscriber, argc, auth) < 0) {
+                        redis_backend_drop_subscriber(backend, "AUTH: cannot be sent");
+                        return;
+                }
+                backend->subscriber_authing = true; /* the relay hears of it once AUTH is OK */
+                return;
+        }
         backend->events->subscriber_connected(backend);
 }
 
 static void subscriber_reply(void *data, const redisReply *reply)
 {
         struct redis_backend *backend = data;
+        char reason[REDIS_ERROR_MAX];
 
+        if (backend->subscriber_authing) {
+                backend->subscriber_authing = false;
+                if (reply->type == REDIS_REPLY_STATUS) {
+                        backend->events->subscriber_connected(backend);
+                        return;
+                }
+                reason_format(reason, sizeof(reason), "AUTH refused: %s",
+                              reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+                credentials_problem(backend, reason);
+                redis_backend_drop_subscriber(backend, reason);
+                return;
+        }
         backend->events->subscriber_reply(backend, reply);
 }
 
@@ -215,6 +281,7 @@ static void subscriber_lost(void *data, const char *reason)
         backend->subscriber = NULL;
         backend->subscriber_ready = false;
         backend->subscriber_ping_out = false;
+        backend->subscriber_authing = false;
         if (backend->freeing)
                 return;
         backend->events->subscriber_lost(backend);
@@ -280,6 +347,15 @@ static redisAsyncContext *start_connection(struct redis_backend *backend, const 
 
 static void connect_now(struct redis_backend *backend)
 {
+        char error[REDIS_ERROR_MAX];
+
+        /* The file is read anew at each connect: a password changed in it is used from the next. */
+        if (redis_auth_enabled(&backend->auth) &&
+            redis_auth_read(&backend->auth, backend->password, error, sizeof(error)) < 0) {
+                credentials_problem(backend, error);
+                outage(backend, error);
+                return;
+        }
         if (!backend->command) {
                 backend->command =
                     start_connection(backend, "command", command_connected, command_disconnected);
@@ -403,7 +479,10 @@ static void check_subscriber(struct redis_backend *backend, double now)
                 return;
         }
         if (!backend->subscriber_ready) {
-                if (backend->relay.subscribe_sent &&
+                if (backend->subscriber_authing &&
+                    now - backend->subscriber_since > ANSWER_TIMEOUT)
+                        redis_backend_drop_subscriber(backend, "AUTH unanswered after 5 s");
+                else if (backend->relay.subscribe_sent &&
                     now - backend->relay.subscribe_sent_at > ANSWER_TIMEOUT)
                         redis_backend_drop_subscriber(backend, "SUBSCRIBE unconfirmed after 5 s");
                 return;
@@ -448,7 +527,7 @@ void redis_backend_drop(struct redis_backend *backend, redisAsyncContext *contex
         (void)backend;
         /* redisAsyncFree runs the disconnect callback, which reports errstr: say why first. */
         context->c.err = REDIS_ERR_OTHER;
-        snprintf(context->c.errstr, sizeof(context->c.errstr), "%s", reason);
+        reason_format(context->c.errstr, sizeof(context->c.errstr), "%s", reason);
         context->err = context->c.err;
         context->errstr = context->c.errstr;
         redisAsyncFree(context);
@@ -495,7 +574,8 @@ int redis_backend_command(struct redis_backend *backend, redisCallbackFn *fn, vo
 
 static void sync_failed(struct redis_backend *backend, const char *what, const char *reason)
 {
-        snprintf(backend->sync_error, sizeof(backend->sync_error), "redis %s: %s", what, reason);
+        reason_format(backend->sync_error, sizeof(backend->sync_error), "redis %s: %s", what,
+                      reason);
         if (backend->sync)
                 redisFree(backend->sync);
         backend->sync = NULL;
@@ -526,6 +606,29 @@ static int sync_connect(struct redis_backend *backend)
         }
         set_cloexec(backend->sync->fd);
         redisSetTimeout(backend->sync, timeout);
+        if (redis_auth_enabled(&backend->auth)) {
+                const char *auth[3];
+                char password[REDIS_AUTH_PASSWORD_MAX + 1];
+                char error[REDIS_ERROR_MAX];
+                int argc;
+
+                if (redis_auth_read(&backend->auth, password, error, sizeof(error)) < 0) {
+                        sync_failed(backend, "password", error);
+                        return -EAGAIN;
+                }
+                argc = redis_auth_argv(&backend->auth, password, auth);
+                reply = redisCommandArgv(backend->sync, argc, auth, NULL);
+                explicit_bzero(password, sizeof(password));
+                if (!reply || reply->type != REDIS_REPLY_STATUS) {
+                        sync_failed(backend, "AUTH refused",
+                                    reply && reply->type == REDIS_REPLY_ERROR
+                                        ? reply->str
+                                        : backend->sync->errstr);
+                        freeReplyObject(reply);
+                        return -EAGAIN;
+                }
+                freeReplyObject(reply);
+        }
         if (address->db == 0)
                 return 0;
         reply = redisCommand(backend->sync, "SELECT %d", address->db);
@@ -593,6 +696,11 @@ int redis_backend_new(struct ev_loop *loop, const struct store_redis_options *op
         backend->loop = loop;
         backend->events = events;
         backend->address = address;
+        if (options->user)
+                snprintf(backend->auth.user, sizeof(backend->auth.user), "%s", options->user);
+        if (options->password_file)
+                snprintf(backend->auth.password_file, sizeof(backend->auth.password_file), "%s",
+                         options->password_file);
         if (address.host[0] && !redis_resolver_is_numeric(address.host)) {
                 backend->resolver = redis_resolver_new(loop, on_resolved, backend);
                 if (!backend->resolver) {
@@ -621,6 +729,7 @@ int redis_backend_new(struct ev_loop *loop, const struct store_redis_options *op
 
 static void finish_free(struct redis_backend *backend)
 {
+        explicit_bzero(backend->password, sizeof(backend->password));
         if (backend->sync)
                 redisFree(backend->sync);
         backend->events->freed(backend);

@@ -11,6 +11,7 @@
 #include "bus.h"
 #include "chat_line.h"
 #include "redis_address.h"
+#include "redis_auth.h"
 #include "redis_resolver.h"
 #include "redis_subscriber.h"
 
@@ -97,6 +98,10 @@ struct redis_backend {
         struct ev_loop *loop;
         const struct redis_backend_events *events;
         struct redis_address address;
+        /* chat-redis-user and the password file; the password as read at the last connect. */
+        struct redis_auth auth;
+        char password[REDIS_AUTH_PASSWORD_MAX + 1];
+        bool subscriber_authing; /* the subscriber's AUTH is unanswered */
         /* A host name is looked up off the loop at each (re)connect; NULL for an address. */
         struct redis_resolver *resolver;
         char resolved[REDIS_RESOLVER_ADDRESS_MAX]; /* the name's address last looked up */
@@ -114,6 +119,7 @@ struct redis_backend {
         void (*on_available)(void *context);
         void *on_available_context;
         bool down_logged; /* the one warning of this outage is out */
+        bool credentials_logged; /* ... and the one of our credentials' refusal */
         bool freeing;
         int closing; /* connections hiredis frees once their callback returns */
         ev_timer reconnect_timer;

@@ -13,6 +13,9 @@ struct store_redis_options {
         const char *address;  /* "redis://HOST:PORT[/DB]" or "unix:PATH" (DB 0), as in the config */
         unsigned history_max; /* stream length cap (XADD MAXLEN ~) */
         double presence_ttl;  /* seconds; 0: default 15 */
+        const char *user;     /* chat-redis-user, or NULL */
+        /* chat-redis-password-file, or NULL: no AUTH (redis_auth.h) */
+        const char *password_file;
 };
 
 /*

@@ -170,6 +170,8 @@ static int open_backend(struct chat_service *chat, const struct config *config)
                 struct store_redis_options redis = {
                     .address = config->chat_backend,
                     .history_max = config->chat_history_max,
+                    .user = config->chat_redis_user,
+                    .password_file = config->chat_redis_password_file,
                 };
 
                 r = store_redis_open(&chat->store, &chat->bus, chat->loop, &redis);

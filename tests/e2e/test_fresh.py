@@ -299,7 +299,8 @@ class ReadmeTest(FreshRoot):
         except subprocess.TimeoutExpired:
             self.fail("./scripts/test did not end within %d s" % SUITE_TIMEOUT)
         thread.join(30)
-        text = "".join(output)
+        # nspawn's console is a terminal: its lines end in CR LF.
+        text = "".join(output).replace("\r\n", "\n")
         print("./scripts/test on a new Debian 12 took %.0f s" % (time.monotonic() - start),
               flush=True)
         stages = summary_stages(text)

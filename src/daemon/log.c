@@ -180,46 +180,50 @@ void log_init(const char *identifier)
                 stderr_setup();
 }
 
+/*
+ * Say how many records a sink did not take, and start counting anew. The
+ * warning goes through the sinks itself (reporting keeps it from reporting
+ * on itself). Returns how many were reported.
+ */
+static unsigned long long report_dropped(unsigned long long *counter, const char *sink,
+                                         const char *hint)
+{
+        unsigned long long dropped = *counter;
+
+        *counter = 0;
+        log_state.reporting = true;
+        log_warning("%llu log record%s dropped: %s was not taking them%s", dropped,
+                    dropped == 1 ? "" : "s", sink, hint);
+        log_state.reporting = false;
+        return dropped;
+}
+
 void log_flush(void)
 {
-        unsigned long long dropped;
-
         if (log_state.journal_dropped > 0 && !log_state.reporting) {
-                dropped = log_state.journal_dropped;
-                log_state.journal_dropped = 0;
-                log_state.reporting = true;
-                log_warning("%llu log record%s dropped: the journal was not taking them", dropped,
-                            dropped == 1 ? "" : "s");
-                log_state.reporting = false;
+                unsigned long long dropped =
+                    report_dropped(&log_state.journal_dropped, "the journal", "");
+
                 /* Still full: that record was dropped too, and counted again. */
                 if (log_state.journal_dropped > 0)
                         log_state.journal_dropped += dropped;
         }
         if (log_state.file_dropped > 0 && !log_state.reporting) {
                 struct timespec now;
+                char sink[4200];
 
                 /* At most every 10 s: the report itself may not fit on a full disk either. */
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 if (log_state.file_reported == 0 || now.tv_sec - log_state.file_reported >= 10) {
-                        dropped = log_state.file_dropped;
-                        log_state.file_dropped = 0;
                         log_state.file_reported = now.tv_sec;
-                        log_state.reporting = true;
-                        log_warning("%llu log record%s dropped: the log file %s was not taking "
-                                    "them (a full disk?)",
-                                    dropped, dropped == 1 ? "" : "s",
-                                    log_state.file_path ? log_state.file_path : "");
-                        log_state.reporting = false;
+                        snprintf(sink, sizeof(sink), "the log file %s",
+                                 log_state.file_path ? log_state.file_path : "");
+                        report_dropped(&log_state.file_dropped, sink, " (a full disk?)");
                 }
         }
         if (!stderr_flush() || log_state.dropped == 0 || log_state.reporting)
                 return;
-        dropped = log_state.dropped;
-        log_state.dropped = 0;
-        log_state.reporting = true;
-        log_warning("%llu log record%s dropped: standard error was not taking them", dropped,
-                    dropped == 1 ? "" : "s");
-        log_state.reporting = false;
+        report_dropped(&log_state.dropped, "standard error", "");
 }
 
 void log_set_level(int level)

@@ -111,6 +111,13 @@ static void write_grep(FILE *out, const struct report_host *hosts, size_t nhosts
         }
 }
 
+/* A key (with what comes before it) and its value, a JSON string. */
+static void json_field(FILE *out, const char *key, const char *value)
+{
+        fputs(key, out);
+        json_write_string(out, value);
+}
+
 static void write_json(FILE *out, const struct report_host *hosts, size_t nhosts, bool all,
                        const struct services *db, const struct report_run *run)
 {
@@ -121,10 +128,8 @@ static void write_json(FILE *out, const struct report_host *hosts, size_t nhosts
                 struct tm tm;
 
                 strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", localtime_r(&start, &tm));
-                fputs("\"scanner\": \"echoscan\", \"version\": ", out);
-                json_write_string(out, run->version);
-                fputs(", \"args\": ", out);
-                json_write_string(out, run->args);
+                json_field(out, "\"scanner\": \"echoscan\", \"version\": ", run->version);
+                json_field(out, ", \"args\": ", run->args);
                 fprintf(out,
                         ", \"start\": %.3f, \"startstr\": \"%s\", \"elapsed\": %.3f, "
                         "\"interrupted\": %s,\n ",
@@ -138,10 +143,8 @@ static void write_json(FILE *out, const struct report_host *hosts, size_t nhosts
                 bool first = true;
 
                 report_count(host, &counts);
-                fputs(h ? ",\n  {\"host\": " : "\n  {\"host\": ", out);
-                json_write_string(out, host->name);
-                fputs(", \"address\": ", out);
-                json_write_string(out, host->address);
+                json_field(out, h ? ",\n  {\"host\": " : "\n  {\"host\": ", host->name);
+                json_field(out, ", \"address\": ", host->address);
                 fprintf(out,
                         ", \"status\": \"%s\", \"open\": %llu, \"closed\": %llu, "
                         "\"filtered\": %llu, \"ports\": [",

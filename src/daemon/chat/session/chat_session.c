@@ -19,7 +19,7 @@
 #include "log.h"
 
 /* The answer to /help, and the hint after an unknown command. */
-#define CHAT_SESSION_HELP                                                                           \
+#define CHAT_SESSION_HELP                                                                          \
         "commands: /who, /history [N], /me TEXT, /password NEW, /logout, /quit, /help; "           \
         "// starts a message with /"
 
@@ -313,7 +313,7 @@ void chat_session_line(struct chat_conn *conn, const char *text, size_t length)
         } else if (chat_command_is(&command, "help")) {
                 chat_sendf(conn, "OK %s\n", CHAT_SESSION_HELP);
         } else if (chat_command_is(&command, "me")) {
-                /* An action is the message "/me TEXT": kept whole, so clients can show it as one. */
+                /* An action is the message "/me TEXT", so clients show it as one. */
                 if (command.argument_length == 0) {
                         chat_sendf(conn, "ERR usage: /me TEXT\n");
                         return;
@@ -338,9 +338,8 @@ void chat_session_line(struct chat_conn *conn, const char *text, size_t length)
         } else if (chat_command_is(&command, "token") || chat_command_is(&command, "name")) {
                 chat_sendf(conn, "ERR already logged in\n");
         } else {
-                chat_sendf(conn,
-                           "ERR unknown command /%.*s (%s)\n",
-                           (int)(command.name_length > 32 ? 32 : command.name_length),
-                           command.name, CHAT_SESSION_HELP);
+                chat_sendf(conn, "ERR unknown command /%.*s (%s)\n",
+                           (int)(command.name_length > 32 ? 32 : command.name_length), command.name,
+                           CHAT_SESSION_HELP);
         }
 }

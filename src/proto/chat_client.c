@@ -227,6 +227,14 @@ size_t chat_client_display(const struct chat_server_line *line, char *out, size_
                 else
                         snprintf(clock, sizeof(clock), "[--:--] ");
                 puts_(&d, clock);
+                /* An action (/me TEXT, docs/chat.md) reads "* alice waves". */
+                if (line->text_length > 4 && memcmp(line->text, "/me ", 4) == 0) {
+                        puts_(&d, "* ");
+                        put(&d, line->name, line->name_length);
+                        puts_(&d, " ");
+                        put(&d, line->text + 4, line->text_length - 4);
+                        break;
+                }
                 put(&d, line->name, line->name_length);
                 puts_(&d, ": ");
                 put(&d, line->text, line->text_length);

@@ -104,6 +104,9 @@ static void lines_are_shown_readably(void **state)
         (void)state;
         display_of("MSG 2026-12-02T07:48:43.123Z bob hi all", "[07:48] bob: hi all");
         display_of("HIST 2026-12-02T23:05:00.000Z alice old news", "[23:05] alice: old news");
+        display_of("MSG 2026-12-02T07:48:43.123Z bob /me waves", "[07:48] * bob waves");
+        display_of("HIST 2026-12-02T07:48:43.123Z bob /me", "[07:48] bob: /me");
+        display_of("MSG 2026-12-02T07:48:43.123Z bob /meh", "[07:48] bob: /meh");
         display_of("JOIN bob", "* bob joined");
         display_of("LEAVE bob", "* bob left");
         display_of("WHO alice bob", "* online: alice bob");

@@ -50,6 +50,8 @@ struct chat_session {
         /* On a terminal: the line being typed, and the screen it is drawn on. */
         struct chat_editor editor;
         struct chat_screen screen;
+        /* The line being typed reached the server's limit and the user was told so. */
+        bool told_full;
 
         struct chat_token_store tokens;
         bool tokens_usable;
@@ -393,6 +395,20 @@ static void submit(struct chat_session *s)
                 output_failed(s, -EIO);
 }
 
+/* Once per full line: what was typed past the server's limit was not kept. */
+static void tell_full(struct chat_session *s)
+{
+        char text[128];
+        int n = snprintf(text, sizeof(text),
+                         "! line full: the server takes at most %d bytes; the rest was not kept "
+                         "(Enter sends what is shown)",
+                         CHAT_EDITOR_MAX);
+
+        s->told_full = true;
+        if (n > 0 && chat_screen_print(&s->screen, text, (size_t)n, &s->editor) < 0)
+                output_failed(s, -EIO);
+}
+
 static void on_keys(struct chat_session *s)
 {
         unsigned char keys[CHAT_KEYS_MAX];
@@ -411,6 +427,7 @@ static void on_keys(struct chat_session *s)
                 case CHAT_EDIT_NONE:
                         break;
                 case CHAT_EDIT_CHANGED:
+                        s->told_full = false;
                         if (chat_screen_redraw(&s->screen, &s->editor) < 0)
                                 output_failed(s, -EIO);
                         break;
@@ -423,6 +440,8 @@ static void on_keys(struct chat_session *s)
                         break;
                 case CHAT_EDIT_BELL:
                         chat_screen_bell(&s->screen);
+                        if (s->editor.length >= CHAT_EDITOR_MAX && !s->told_full)
+                                tell_full(s);
                         break;
                 }
         }

@@ -52,6 +52,8 @@ struct chat_session {
         struct chat_screen screen;
         /* The line being typed reached the server's limit and the user was told so. */
         bool told_full;
+        /* HIST rows were shown and no live line since: the next one gets a separator. */
+        bool after_history;
 
         struct chat_token_store tokens;
         bool tokens_usable;
@@ -268,6 +270,20 @@ static void server_line(struct chat_session *s, const char *text, size_t length,
                 chat_server_parse(text, length, &line);
         }
         if (s->options->interactive) {
+                if (s->after_history &&
+                    (line.kind == CHAT_SERVER_MSG || line.kind == CHAT_SERVER_JOIN ||
+                     line.kind == CHAT_SERVER_LEAVE)) {
+                        static const char separator[] = "-- history above, live below --";
+
+                        s->after_history = false;
+                        if (chat_screen_print(&s->screen, separator, sizeof(separator) - 1,
+                                              &s->editor) < 0) {
+                                output_failed(s, -EIO);
+                                return;
+                        }
+                }
+                if (line.kind == CHAT_SERVER_HIST)
+                        s->after_history = true;
                 n = chat_client_display(&line, shown, sizeof(shown));
                 if (n > 0 && chat_screen_print(&s->screen, shown, n, &s->editor) < 0) {
                         output_failed(s, -EIO);

@@ -42,6 +42,22 @@ static void continue_escape(struct chat_editor *editor, unsigned char byte)
                 editor->escape = 0;
 }
 
+/*
+ * TAB: the server refuses control characters in a message, so a tab is kept
+ * as the spaces up to the next multiple of 8 columns, as a terminal shows it.
+ */
+static enum chat_editor_action insert_tab(struct chat_editor *editor)
+{
+        size_t spaces = 8 - chat_editor_columns(editor->text, editor->length) % 8;
+
+        if (editor->length >= CHAT_EDITOR_MAX)
+                return CHAT_EDIT_BELL;
+        while (spaces-- > 0 && editor->length < CHAT_EDITOR_MAX)
+                editor->text[editor->length++] = ' ';
+        editor->text[editor->length] = '\0';
+        return CHAT_EDIT_CHANGED;
+}
+
 enum chat_editor_action chat_editor_key(struct chat_editor *editor, unsigned char byte)
 {
         if (editor->escape) {
@@ -71,10 +87,12 @@ enum chat_editor_action chat_editor_key(struct chat_editor *editor, unsigned cha
         case 0x1b:
                 editor->escape = 1;
                 return CHAT_EDIT_NONE;
+        case '\t':
+                return insert_tab(editor);
         default:
                 break;
         }
-        /* Other controls (TAB included): the server would refuse the line for them. */
+        /* Other controls: the server would refuse the line for them. */
         if (byte < 0x20)
                 return CHAT_EDIT_NONE;
         if (editor->length >= CHAT_EDITOR_MAX)

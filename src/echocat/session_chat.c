@@ -50,6 +50,10 @@ struct chat_session {
         /* On a terminal: the line being typed, and the screen it is drawn on. */
         struct chat_editor editor;
         struct chat_screen screen;
+        /* The line being typed reached the server's limit and the user was told so. */
+        bool told_full;
+        /* HIST rows were shown and no live line since: the next one gets a separator. */
+        bool after_history;
 
         struct chat_token_store tokens;
         bool tokens_usable;
@@ -266,6 +270,20 @@ static void server_line(struct chat_session *s, const char *text, size_t length,
                 chat_server_parse(text, length, &line);
         }
         if (s->options->interactive) {
+                if (s->after_history &&
+                    (line.kind == CHAT_SERVER_MSG || line.kind == CHAT_SERVER_JOIN ||
+                     line.kind == CHAT_SERVER_LEAVE)) {
+                        static const char separator[] = "-- history above, live below --";
+
+                        s->after_history = false;
+                        if (chat_screen_print(&s->screen, separator, sizeof(separator) - 1,
+                                              &s->editor) < 0) {
+                                output_failed(s, -EIO);
+                                return;
+                        }
+                }
+                if (line.kind == CHAT_SERVER_HIST)
+                        s->after_history = true;
                 n = chat_client_display(&line, shown, sizeof(shown));
                 if (n > 0 && chat_screen_print(&s->screen, shown, n, &s->editor) < 0) {
                         output_failed(s, -EIO);
@@ -393,6 +411,20 @@ static void submit(struct chat_session *s)
                 output_failed(s, -EIO);
 }
 
+/* Once per full line: what was typed past the server's limit was not kept. */
+static void tell_full(struct chat_session *s)
+{
+        char text[128];
+        int n = snprintf(text, sizeof(text),
+                         "! line full: the server takes at most %d bytes; the rest was not kept "
+                         "(Enter sends what is shown)",
+                         CHAT_EDITOR_MAX);
+
+        s->told_full = true;
+        if (n > 0 && chat_screen_print(&s->screen, text, (size_t)n, &s->editor) < 0)
+                output_failed(s, -EIO);
+}
+
 static void on_keys(struct chat_session *s)
 {
         unsigned char keys[CHAT_KEYS_MAX];
@@ -411,6 +443,7 @@ static void on_keys(struct chat_session *s)
                 case CHAT_EDIT_NONE:
                         break;
                 case CHAT_EDIT_CHANGED:
+                        s->told_full = false;
                         if (chat_screen_redraw(&s->screen, &s->editor) < 0)
                                 output_failed(s, -EIO);
                         break;
@@ -423,6 +456,8 @@ static void on_keys(struct chat_session *s)
                         break;
                 case CHAT_EDIT_BELL:
                         chat_screen_bell(&s->screen);
+                        if (s->editor.length >= CHAT_EDITOR_MAX && !s->told_full)
+                                tell_full(s);
                         break;
                 }
         }

@@ -208,9 +208,9 @@ static void puts_(struct display *d, const char *text)
 size_t chat_client_display(const struct chat_server_line *line, char *out, size_t size)
 {
         struct display d = {.out = out, .size = size};
-        char clock[16];
-        time_t seconds;
-        struct tm tm;
+        char clock[48];
+        time_t seconds, now;
+        struct tm tm, today;
 
         if (size > 0)
                 out[0] = '\0';
@@ -222,11 +222,26 @@ size_t chat_client_display(const struct chat_server_line *line, char *out, size_
         case CHAT_SERVER_HIST:
         case CHAT_SERVER_MSG:
                 seconds = (time_t)(line->time_ms / 1000);
-                if (localtime_r(&seconds, &tm))
+                now = time(NULL);
+                if (localtime_r(&seconds, &tm) && localtime_r(&now, &today) &&
+                    (tm.tm_year != today.tm_year || tm.tm_yday != today.tm_yday))
+                        /* A day marker on rows of another day than today (local time). */
+                        snprintf(clock, sizeof(clock), "[%04d-%02d-%02d %02d:%02d] ",
+                                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                 tm.tm_min);
+                else if (localtime_r(&seconds, &tm))
                         snprintf(clock, sizeof(clock), "[%02d:%02d] ", tm.tm_hour, tm.tm_min);
                 else
                         snprintf(clock, sizeof(clock), "[--:--] ");
                 puts_(&d, clock);
+                /* An action (/me TEXT, docs/chat.md) reads "* alice waves". */
+                if (line->text_length > 4 && memcmp(line->text, "/me ", 4) == 0) {
+                        puts_(&d, "* ");
+                        put(&d, line->name, line->name_length);
+                        puts_(&d, " ");
+                        put(&d, line->text + 4, line->text_length - 4);
+                        break;
+                }
                 put(&d, line->name, line->name_length);
                 puts_(&d, ": ");
                 put(&d, line->text, line->text_length);

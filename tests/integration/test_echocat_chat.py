@@ -292,6 +292,40 @@ class TerminalTests(ChatTestCase):
         term.type("\x04")
         self.assertEqual(term.wait(), 0)
 
+    def test_a_line_over_the_server_limit_is_told_not_cut_silently(self):
+        # Issue 24: a pasted line over 1024 bytes used to be cut without a word.
+        self.register_alice()
+        bob = self.other_user()
+        term = self.start()
+        term.expect("welcome, alice")
+        term.expect("> ")
+        term.type("x" * 1100)
+        term.expect("! line full: the server takes at most 1024 bytes")
+        term.type("\n")
+        self.assertRegex(bob.expect("MSG"), r"^MSG \S+Z alice x{1024}$")
+        term.type("\x04")
+        self.assertEqual(term.wait(), 0)
+        # Told once per full line, not once per byte past it.
+        self.assertEqual(term.all.count(b"! line full"), 1)
+
+    def test_a_separator_between_history_and_live_lines(self):
+        self.register_alice()
+        bob = self.other_user()
+        bob.send("from the past")
+        # Stored once /history counts it: the login below must show it as history.
+        bob.send("/history 1")
+        bob.expect("OK 1 message")
+        term = self.start()
+        term.expect("welcome, alice")
+        term.expect("bob: from the past")
+        term.expect("> ")
+        bob.send("live now")
+        shown = term.expect("bob: live now")
+        self.assertIn("-- history above, live below --", shown)
+        term.type("\x04")
+        self.assertEqual(term.wait(), 0)
+        self.assertEqual(term.all.count(b"-- history above"), 1)
+
     def test_password_is_not_echoed_and_the_name_is(self):
         term = self.start()
         term.expect("name: ")

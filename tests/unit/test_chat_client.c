@@ -5,6 +5,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -102,8 +103,12 @@ static void times_outside_the_format_are_refused(void **state)
 static void lines_are_shown_readably(void **state)
 {
         (void)state;
-        display_of("MSG 2026-12-02T07:48:43.123Z bob hi all", "[07:48] bob: hi all");
-        display_of("HIST 2026-12-02T23:05:00.000Z alice old news", "[23:05] alice: old news");
+        display_of("MSG 2026-12-02T07:48:43.123Z bob hi all", "[2026-12-02 07:48] bob: hi all");
+        display_of("HIST 2026-12-02T23:05:00.000Z alice old news",
+                   "[2026-12-02 23:05] alice: old news");
+        display_of("MSG 2026-12-02T07:48:43.123Z bob /me waves", "[2026-12-02 07:48] * bob waves");
+        display_of("HIST 2026-12-02T07:48:43.123Z bob /me", "[2026-12-02 07:48] bob: /me");
+        display_of("MSG 2026-12-02T07:48:43.123Z bob /meh", "[2026-12-02 07:48] bob: /meh");
         display_of("JOIN bob", "* bob joined");
         display_of("LEAVE bob", "* bob left");
         display_of("WHO alice bob", "* online: alice bob");
@@ -118,11 +123,31 @@ static void lines_are_shown_readably(void **state)
         display_of("NAME?", "");
 }
 
+/* Rows of today show only the time; other days carry their date. */
+static void rows_of_other_days_carry_a_day_marker(void **state)
+{
+        struct chat_server_line line;
+        char text[128], out[CHAT_DISPLAY_MAX];
+        time_t now = time(NULL);
+        struct tm tm;
+
+        (void)state;
+        /* Noon today (UTC here), so the test cannot straddle midnight by a few seconds. */
+        gmtime_r(&now, &tm);
+        snprintf(text, sizeof(text), "HIST %04d-%02d-%02dT12:00:00.000Z bob today",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+        parse(text, &line);
+        chat_client_display(&line, out, sizeof(out));
+        assert_string_equal(out, "[12:00] bob: today");
+        display_of("HIST 2025-01-31T08:00:00.000Z bob last year",
+                   "[2025-01-31 08:00] bob: last year");
+}
+
 static void control_characters_never_reach_the_terminal(void **state)
 {
         (void)state;
         display_of("MSG 2026-12-02T07:48:43.123Z bob \x1b[2Jgotcha\x7f",
-                   "[07:48] bob: ?[2Jgotcha?");
+                   "[2026-12-02 07:48] bob: ?[2Jgotcha?");
         display_of("\x1b]0;title\x07", "?]0;title?");
 }
 
@@ -190,6 +215,7 @@ int main(void)
             cmocka_unit_test(malformed_known_kinds_are_other_lines_shown_as_they_came),
             cmocka_unit_test(times_outside_the_format_are_refused),
             cmocka_unit_test(lines_are_shown_readably),
+            cmocka_unit_test(rows_of_other_days_carry_a_day_marker),
             cmocka_unit_test(control_characters_never_reach_the_terminal),
             cmocka_unit_test(display_is_cut_to_the_buffer),
             cmocka_unit_test(tokens_are_word_characters_only),

@@ -75,11 +75,32 @@ static void escape_sequences_and_controls_are_ignored(void **state)
         struct chat_editor editor = {0};
 
         (void)state;
-        /* Left arrow, F5, Alt+x, a TAB, then text. */
-        assert_int_equal(type(&editor, "\x1b[D\x1b[15~\x1bx\tok"), CHAT_EDIT_CHANGED);
+        /* Left arrow, F5, Alt+x, a ^G, then text. */
+        assert_int_equal(type(&editor, "\x1b[D\x1b[15~\x1bx\aok"), CHAT_EDIT_CHANGED);
         assert_string_equal(editor.text, "ok");
         assert_int_equal(type(&editor, "\x1bOA"), CHAT_EDIT_NONE);
         assert_string_equal(editor.text, "ok");
+}
+
+static void tab_is_kept_as_spaces_to_the_next_stop(void **state)
+{
+        struct chat_editor editor = {0};
+
+        (void)state;
+        assert_int_equal(type(&editor, "ab\tc"), CHAT_EDIT_CHANGED);
+        assert_string_equal(editor.text, "ab      c");
+        chat_editor_clear(&editor);
+        /* Columns, not bytes: "é" is one column. */
+        type(&editor, "\xc3\xa9\t\tx");
+        assert_string_equal(editor.text, "\xc3\xa9"
+                                         "               x");
+        /* A tab near the end fills the line and no further. */
+        chat_editor_clear(&editor);
+        for (size_t i = 0; i < CHAT_EDITOR_MAX - 3; i++)
+                chat_editor_key(&editor, 'a');
+        assert_int_equal(chat_editor_key(&editor, '\t'), CHAT_EDIT_CHANGED);
+        assert_int_equal(editor.length, CHAT_EDITOR_MAX);
+        assert_int_equal(chat_editor_key(&editor, '\t'), CHAT_EDIT_BELL);
 }
 
 static void a_full_line_rings_the_bell(void **state)
@@ -101,6 +122,7 @@ int main(void)
             cmocka_unit_test(ctrl_w_and_ctrl_u_erase_a_word_and_the_line),
             cmocka_unit_test(ctrl_d_ends_only_an_empty_line),
             cmocka_unit_test(escape_sequences_and_controls_are_ignored),
+            cmocka_unit_test(tab_is_kept_as_spaces_to_the_next_stop),
             cmocka_unit_test(a_full_line_rings_the_bell),
         };
 

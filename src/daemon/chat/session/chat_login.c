@@ -508,12 +508,16 @@ void chat_login_line(struct chat_conn *conn, const char *text, size_t length)
                 } else if (chat_command_is(&command, "quit")) {
                         chat_sendf(conn, "BYE\n");
                         chat_close_after_flush(conn, "quit");
-                } else if (chat_command_is(&command, "name") &&
-                           conn->phase == CHAT_PHASE_PASSWORD) {
-                        choose_name(conn, command.argument, command.argument_length,
-                                    CHAT_PHASE_PASSWORD);
+                } else if (chat_command_is(&command, "name")) {
+                        /* At NAME? too: "/name alice" means what "alice" does. */
+                        choose_name(conn, command.argument, command.argument_length, conn->phase);
+                } else if (chat_command_is(&command, "help")) {
+                        chat_sendf(conn, "OK commands before login: /name NAME (log in or "
+                                         "register as NAME), /token TOKEN, /quit, /help\n");
+                        chat_prompt(conn, conn->phase);
                 } else {
-                        chat_sendf(conn, "ERR log in first (/token TOKEN, /name NAME or /quit)\n");
+                        chat_sendf(conn,
+                                   "ERR log in first (/name NAME, /token TOKEN, /help or /quit)\n");
                         chat_prompt(conn, conn->phase);
                 }
                 return;

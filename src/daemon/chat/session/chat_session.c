@@ -1,6 +1,6 @@
 /*
- * What a chat connection says after login: messages, /who, /history,
- * /password, /logout, /quit. The login dialogue is in chat_login.c, the
+ * What a chat connection says after login: messages, /me, /who, /history,
+ * /password, /logout, /quit, /help. The login dialogue is in chat_login.c, the
  * delivery of relayed lines in chat_relay.c. docs/chat.md describes the
  * protocol for users.
  */
@@ -17,6 +17,11 @@
 #include "chat_relay.h"
 #include "chat_wait.h"
 #include "log.h"
+
+/* The answer to /help, and the hint after an unknown command. */
+#define CHAT_SESSION_HELP                                                                          \
+        "commands: /who, /history [N], /me TEXT, /password NEW, /logout, /quit, /help; "           \
+        "// starts a message with /"
 
 /* Messages /history shows at most. */
 #define CHAT_HISTORY_REQUEST_MAX 1000
@@ -243,6 +248,21 @@ static void send_message(struct chat_conn *conn, const char *text, size_t length
         chat_wait_called(wait);
 }
 
+/* /me TEXT: the message "/me TEXT", one space after the command whatever was typed. */
+static void send_action(struct chat_conn *conn, const char *text, size_t length)
+{
+        char *line = malloc(length + 4);
+
+        if (!line) {
+                chat_sendf(conn, "ERR not sent: out of memory\n");
+                return;
+        }
+        memcpy(line, "/me ", 4);
+        memcpy(line + 4, text, length);
+        send_message(conn, line, length + 4);
+        free(line);
+}
+
 static void logged_out(struct chat_conn *conn, struct chat_wait *wait,
                        const struct store_reply *reply)
 {
@@ -290,6 +310,15 @@ void chat_session_line(struct chat_conn *conn, const char *text, size_t length)
         }
         if (chat_command_is(&command, "who")) {
                 send_who(conn);
+        } else if (chat_command_is(&command, "help")) {
+                chat_sendf(conn, "OK %s\n", CHAT_SESSION_HELP);
+        } else if (chat_command_is(&command, "me")) {
+                /* An action is the message "/me TEXT", so clients show it as one. */
+                if (command.argument_length == 0) {
+                        chat_sendf(conn, "ERR usage: /me TEXT\n");
+                        return;
+                }
+                send_action(conn, command.argument, command.argument_length);
         } else if (chat_command_is(&command, "history")) {
                 send_history(conn, command.argument, command.argument_length);
         } else if (chat_command_is(&command, "quit")) {
@@ -309,10 +338,8 @@ void chat_session_line(struct chat_conn *conn, const char *text, size_t length)
         } else if (chat_command_is(&command, "token") || chat_command_is(&command, "name")) {
                 chat_sendf(conn, "ERR already logged in\n");
         } else {
-                chat_sendf(conn,
-                           "ERR unknown command /%.*s (/who, /history [N], /password NEW, "
-                           "/logout, /quit; // starts a message with /)\n",
-                           (int)(command.name_length > 32 ? 32 : command.name_length),
-                           command.name);
+                chat_sendf(conn, "ERR unknown command /%.*s (%s)\n",
+                           (int)(command.name_length > 32 ? 32 : command.name_length), command.name,
+                           CHAT_SESSION_HELP);
         }
 }

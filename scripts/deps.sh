@@ -10,13 +10,14 @@
 # are never relied on: a package a test needs is named here.
 set -eu
 
-BUILD="build-essential cmake pkg-config libev-dev libsystemd-dev libsodium-dev libsqlite3-dev liburing-dev libhiredis-dev"
+BUILD="build-essential cmake pkg-config libev-dev libsystemd-dev libsodium-dev libsqlite3-dev liburing-dev libhiredis-dev libssl-dev"
 TEST="libcmocka-dev python3 systemd systemd-container socat iproute2 nftables nmap python3-uvloop nodejs procps"
 TEST="$TEST ndiff libxml2-utils" # echoscan tests: ndiff and xmllint check its nmap XML
 # libFuzzer targets (label fuzz): clang-14 only recommends its runtimes
 # (libclang_rt.fuzzer, asan, ubsan), and we install without recommends.
 TEST="$TEST clang libclang-rt-14-dev bash-completion" # and the completion tests
 TEST="$TEST redis-server" # the multi-node chat tests start their own Redis
+TEST="$TEST openssl" # TLS tests: openssl req for throwaway certificates, s_client as a client
 PACKAGE="lintian rpm rpmlint dpkg-dev file elfutils"
 FRESH="mmdebstrap git ca-certificates systemd-container"
 

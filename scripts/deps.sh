@@ -17,6 +17,7 @@ TEST="$TEST ndiff libxml2-utils" # echoscan tests: ndiff and xmllint check its n
 # (libclang_rt.fuzzer, asan, ubsan), and we install without recommends.
 TEST="$TEST clang libclang-rt-14-dev bash-completion" # and the completion tests
 TEST="$TEST redis-server" # the multi-node chat tests start their own Redis
+TEST="$TEST haproxy stunnel4" # the PROXY protocol tests put their own balancer in front (issue 19)
 PACKAGE="lintian rpm rpmlint dpkg-dev file elfutils"
 FRESH="mmdebstrap git ca-certificates systemd-container"
 

@@ -18,6 +18,7 @@ TEST="$TEST ndiff libxml2-utils" # echoscan tests: ndiff and xmllint check its n
 TEST="$TEST clang libclang-rt-14-dev bash-completion" # and the completion tests
 TEST="$TEST redis-server" # the multi-node chat tests start their own Redis
 TEST="$TEST openssl" # TLS tests: openssl req for throwaway certificates, s_client as a client
+TEST="$TEST haproxy stunnel4" # the PROXY protocol tests put their own balancer in front (issue 19)
 PACKAGE="lintian rpm rpmlint dpkg-dev file elfutils"
 FRESH="mmdebstrap git ca-certificates systemd-container"
 

@@ -220,3 +220,8 @@ void addr_format(const struct sockaddr *sa, char *buf, size_t size)
         else
                 snprintf(buf, size, "%s", host);
 }
+
+int addr_parse_ip(const char *text, bool v6, unsigned char out[16])
+{
+        return inet_pton(v6 ? AF_INET6 : AF_INET, text, out) == 1 ? 0 : -EINVAL;
+}

@@ -30,6 +30,12 @@ struct addr_spec {
  */
 int addr_parse_listen(const char *text, uint16_t default_port, struct addr_spec *out);
 
+/*
+ * Parse a numeric IPv4 (v6 false) or IPv6 (v6 true) address, no port, no
+ * brackets, into out (4 or 16 bytes, network order). 0 or -EINVAL.
+ */
+int addr_parse_ip(const char *text, bool v6, unsigned char out[16]);
+
 /* Parse a decimal port 0..65535 with nothing after it. Returns 0 or -EINVAL. */
 int addr_parse_port(const char *text, uint16_t *port);
 

@@ -183,6 +183,24 @@ static void ipv6_hosts_group_by_their_64(void **state)
         assert_string_equal(host, "192.0.2.8");
 }
 
+static void numeric_ip_parses_by_family_only(void **state)
+{
+        unsigned char out[16];
+
+        (void)state;
+        assert_int_equal(addr_parse_ip("192.0.2.1", false, out), 0);
+        assert_int_equal(out[0], 192);
+        assert_int_equal(out[3], 1);
+        assert_int_equal(addr_parse_ip("2001:db8::1", true, out), 0);
+        assert_int_equal(out[1], 0x01);
+        assert_int_equal(out[15], 1);
+        assert_int_equal(addr_parse_ip("::1", false, out), -EINVAL);
+        assert_int_equal(addr_parse_ip("192.0.2.1", true, out), -EINVAL);
+        assert_int_equal(addr_parse_ip("192.0.2.1 ", false, out), -EINVAL);
+        assert_int_equal(addr_parse_ip("[::1]", true, out), -EINVAL);
+        assert_int_equal(addr_parse_ip("", false, out), -EINVAL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -196,6 +214,7 @@ int main(void)
             cmocka_unit_test(bracketed_ipv4_mapped_address_binds_as_ipv4),
             cmocka_unit_test(unix_peer_names_are_bounded_and_printable),
             cmocka_unit_test(ipv6_hosts_group_by_their_64),
+            cmocka_unit_test(numeric_ip_parses_by_family_only),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

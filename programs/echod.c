@@ -1,4 +1,5 @@
 /* echod: the echo daemon. All the work is in the daemon library (src/daemon). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +27,27 @@ int main(int argc, char **argv)
                 if (r < 0)
                         fprintf(stderr, "echod: --announce-stop: %s; the daemon will drain\n",
                                 strerror(-r));
+                return EXIT_OK;
+        }
+        /*
+         * The pre-flight of an upgrade in place (docs/echod.md): the running
+         * echod runs the new binary so; reaching here proves its libraries
+         * load, and the answer says whether it reads the state it would get.
+         */
+        if (argc == 3 && strcmp(argv[1], "--check-upgrade") == 0) {
+                r = restart_check_state_version(argv[2]);
+                if (r == -EINVAL) {
+                        fprintf(stderr, "echod: --check-upgrade: not a state version: %s\n",
+                                argv[2]);
+                        return EXIT_USAGE;
+                }
+                if (r < 0) {
+                        fprintf(stderr,
+                                "echod: --check-upgrade: this binary does not read hand-over "
+                                "state version %s\n",
+                                argv[2]);
+                        return EXIT_FAILED;
+                }
                 return EXIT_OK;
         }
         config_defaults(&config);

@@ -670,6 +670,8 @@ void config_usage(void)
             "  --announce-stop         (ExecStop=+ of echo.service) tell the running echod\n"
             "                          whether systemd restarts it (hand connections over)\n"
             "                          or stops it (drain)\n"
+            "  --check-upgrade VERSION exit 0 if this binary reads hand-over state VERSION\n"
+            "                          (the pre-flight of an upgrade in place)\n"
             "  --control PATH          standalone control socket, or none (default\n"
             "                          $XDG_RUNTIME_DIR/echod/control; /run/echod/control as "
             "root)\n"

@@ -135,6 +135,20 @@ int restart_announce_stop(void)
         return r;
 }
 
+int restart_check_state_version(const char *text)
+{
+        char *end = NULL;
+        unsigned long version;
+
+        if (!text || *text < '0' || *text > '9')
+                return -EINVAL;
+        errno = 0;
+        version = strtoul(text, &end, 10);
+        if (errno || !end || *end)
+                return -EINVAL;
+        return version == HANDOVER_VERSION ? 0 : -EPROTO;
+}
+
 bool restart_requested(void)
 {
         char path[4096], mode[16] = "";

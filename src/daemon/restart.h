@@ -39,6 +39,13 @@ struct restart_inherited {
 /* For --announce-stop: ask systemd what the pending job is and write the stop mode. 0 or -errno. */
 int restart_announce_stop(void);
 
+/*
+ * For --check-upgrade (the pre-flight of an upgrade in place, docs/echod.md):
+ * does this binary read hand-over state of the version written in text?
+ * 0 if it does, -EPROTO for another version, -EINVAL if text is no version.
+ */
+int restart_check_state_version(const char *text);
+
 /* True if the stop that SIGTERM starts is a planned restart (reads and removes the mode file). */
 bool restart_requested(void);
 

@@ -191,5 +191,31 @@ class BusyPort(unittest.TestCase):
         self.assertIn("cannot listen on 127.0.0.1:%d (tcp): Address already in use" % port, res.stderr)
 
 
+class CheckUpgrade(unittest.TestCase):
+    """The pre-flight of an upgrade in place: does this binary read the running one's state?"""
+
+    def state_version(self):
+        import re
+        with open(os.path.join(os.environ["ECHOD_SOURCE_DIR"], "src/proto/handover.h")) as f:
+            return int(re.search(r"#define HANDOVER_VERSION\s+(\d+)", f.read()).group(1))
+
+    def test_its_own_state_version_is_accepted_silently(self):
+        res = run("--check-upgrade", str(self.state_version()))
+        self.assertEqual((res.returncode, res.stdout, res.stderr), (0, "", ""))
+
+    def test_another_state_version_is_refused_with_one_line(self):
+        res = run("--check-upgrade", str(self.state_version() + 1))
+        self.assertEqual(res.returncode, 1, res)
+        lines = res.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, res.stderr)
+        self.assertIn("does not read hand-over state version", lines[0])
+
+    def test_a_version_that_is_no_number_is_a_usage_error(self):
+        for bad in ("x", "-1", "", "1x", "99999999999999999999999"):
+            res = run("--check-upgrade", bad)
+            self.assertEqual(res.returncode, 2, (bad, res))
+            self.assertEqual(len(res.stderr.strip().splitlines()), 1, res.stderr)
+
+
 if __name__ == "__main__":
     main()

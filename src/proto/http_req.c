@@ -1,5 +1,6 @@
 #include "http_req.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -205,4 +206,40 @@ bool http_req_prefers_openmetrics(const char *accept, size_t length)
                 pos = end + 1;
         }
         return om > 0 && om >= plain;
+}
+
+const char *http_req_reason(int status)
+{
+        switch (status) {
+        case 200:
+                return "OK";
+        case 400:
+                return "Bad Request";
+        case 404:
+                return "Not Found";
+        case 405:
+                return "Method Not Allowed";
+        case 431:
+                return "Request Header Fields Too Large";
+        case 505:
+                return "HTTP Version Not Supported";
+        default:
+                return "Error";
+        }
+}
+
+size_t http_req_response_head(char *buf, size_t size, int status, bool openmetrics,
+                              size_t body_length)
+{
+        const char *type = status != 200 ? "text/plain; charset=utf-8"
+                           : openmetrics
+                               ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                               : "text/plain; version=0.0.4; charset=utf-8";
+        int n = snprintf(buf, size,
+                         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                         "Connection: close\r\n%s\r\n",
+                         status, http_req_reason(status), type, body_length,
+                         status == 405 ? "Allow: GET\r\n" : "");
+
+        return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
 }

@@ -49,4 +49,18 @@ enum http_req_state http_req_judge(const char *data, size_t length, struct http_
  */
 bool http_req_prefers_openmetrics(const char *accept, size_t length);
 
+/* The reason phrase of a status the reader gives ("Not Found"); "Error" for others. */
+const char *http_req_reason(int status);
+
+/*
+ * Write the response head into buf: status line, Content-Type (for 200 the
+ * negotiated format, "application/openmetrics-text; version=1.0.0;
+ * charset=utf-8" or "text/plain; version=0.0.4; charset=utf-8"; for errors
+ * "text/plain; charset=utf-8"), Content-Length, "Connection: close", for
+ * 405 "Allow: GET", and the empty line. Returns its length, or 0 if it does
+ * not fit in size bytes.
+ */
+size_t http_req_response_head(char *buf, size_t size, int status, bool openmetrics,
+                              size_t body_length);
+
 #endif

@@ -120,6 +120,30 @@ static void negotiation_follows_q_values(void **state)
         assert_false(http_req_prefers_openmetrics(a, strlen(a)));
 }
 
+static void response_heads_say_status_type_and_length(void **state)
+{
+        char head[512];
+        size_t n;
+
+        (void)state;
+        n = http_req_response_head(head, sizeof(head), 200, true, 42);
+        assert_int_equal(n, strlen(head));
+        assert_string_equal(head, "HTTP/1.1 200 OK\r\n"
+                                  "Content-Type: application/openmetrics-text; version=1.0.0; "
+                                  "charset=utf-8\r\n"
+                                  "Content-Length: 42\r\nConnection: close\r\n\r\n");
+        n = http_req_response_head(head, sizeof(head), 200, false, 0);
+        assert_non_null(strstr(head, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+        n = http_req_response_head(head, sizeof(head), 405, false, 3);
+        assert_true(n > 0);
+        assert_non_null(strstr(head, "HTTP/1.1 405 Method Not Allowed\r\n"));
+        assert_non_null(strstr(head, "\r\nAllow: GET\r\n\r\n"));
+        assert_null(strstr(head, "version="));
+        /* A buffer too small gives 0, not a cut head. */
+        assert_int_equal(http_req_response_head(head, 20, 404, false, 3), 0);
+        assert_string_equal(http_req_reason(431), "Request Header Fields Too Large");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -130,6 +154,7 @@ int main(void)
             cmocka_unit_test(a_request_too_long_is_431),
             cmocka_unit_test(prometheus_accept_header_selects_openmetrics),
             cmocka_unit_test(negotiation_follows_q_values),
+            cmocka_unit_test(response_heads_say_status_type_and_length),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -200,57 +200,6 @@ static void test_a_bad_message_fails_alone(void **state)
         assert_int_equal(history_count(f), 2);
 }
 
-static void on_watchdog(struct ev_loop *loop, ev_timer *timer, int revents)
-{
-        bool *fired = timer->data;
-
-        (void)loop;
-        (void)revents;
-        *fired = true;
-}
-
-static void on_receiver_flush(struct ev_loop *loop, ev_prepare *watcher, int revents)
-{
-        (void)revents;
-        ev_prepare_stop(loop, watcher);
-}
-
-static ev_prepare receiver_flush;
-
-/* As chat_conn.c does: a delivery starts a prepare watcher that writes the receiver's queue. */
-static void deliver_and_start_writer(void *context, const struct bus_message *message)
-{
-        struct fixture *f = context;
-
-        deliver(context, message);
-        ev_prepare_start(f->loop, &receiver_flush);
-}
-
-/*
- * A writer started by the flush (in the prepare phase) runs at the next
- * iteration: the loop must not wait for an event before it. The watchdog
- * fires only if the poll waited.
- */
-static void test_the_loop_does_not_wait_after_a_flush(void **state)
-{
-        struct fixture *f = *state;
-        ev_timer watchdog;
-        bool fired = false;
-
-        assert_int_equal(bus_subscribe(&f->bus, deliver_and_start_writer, f), 0);
-        ev_prepare_init(&receiver_flush, on_receiver_flush);
-        ev_timer_init(&watchdog, on_watchdog, 10., 0.);
-        watchdog.data = &fired;
-        ev_timer_start(f->loop, &watchdog);
-        post(f, "written at once", answered);
-        ev_run(f->loop, EVRUN_ONCE);
-        assert_false(fired);
-        assert_int_equal(f->answered, 1);
-        ev_run(f->loop, EVRUN_NOWAIT); /* the writer's turn */
-        assert_false(ev_is_active(&receiver_flush));
-        ev_timer_stop(f->loop, &watchdog);
-}
-
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -260,8 +209,6 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_stop_and_flush_store_what_is_queued, setup,
                                             teardown),
             cmocka_unit_test_setup_teardown(test_a_bad_message_fails_alone, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_the_loop_does_not_wait_after_a_flush, setup,
-                                            teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,15 +31,7 @@ struct store_batch {
         struct store *store;
         struct bus *bus;
         struct ev_loop *loop;
-        ev_check check; /* after the iteration's callbacks: the usual flush */
-        ev_prepare prepare; /* before the loop waits: what was posted after the check */
-        /*
-         * Started after a flush in the prepare phase: what the flush queued
-         * for the receivers is written by watchers started just now, which
-         * libev runs at the next iteration; an active idle watcher keeps this
-         * one's poll from waiting, so that comes at once, not at the next event.
-         */
-        ev_idle wake;
+        ev_prepare prepare;
         struct batch_queue queues[2];
         unsigned filling; /* the queue posts go to */
         bool flushing;
@@ -131,41 +123,19 @@ static void flush(struct store_batch *own)
         own->flushing = false;
 }
 
-/*
- * After the callbacks of the iteration (the lowest priority goes last):
- * the lines read in them, stored in one transaction. The writes to their
- * receivers start then, and run in the prepare phase before the loop waits.
- */
-static void on_check(struct ev_loop *loop, ev_check *watcher, int revents)
-{
-        struct store_batch *batch = watcher->data;
-
-        (void)loop;
-        (void)revents;
-        store_batch_flush(batch->store);
-}
-
-static void on_wake(struct ev_loop *loop, ev_idle *watcher, int revents)
-{
-        (void)revents;
-        ev_idle_stop(loop, watcher);
-}
-
 /* Before the loop waits: the iteration's messages, in one transaction. */
 static void on_prepare(struct ev_loop *loop, ev_prepare *watcher, int revents)
 {
         struct store_batch *batch = watcher->data;
 
+        (void)loop;
         (void)revents;
         /*
          * A done function may queue more (the next line of a connection that
          * waited): those go in a transaction of their own, still before the
          * loop waits, or they would wait for the next event.
          */
-        if (batch->queues[batch->filling].count == 0)
-                return;
         store_batch_flush(batch->store);
-        ev_idle_start(loop, &batch->wake);
 }
 
 int store_batch_start(struct store *store, struct bus *bus, struct ev_loop *loop)
@@ -183,13 +153,7 @@ int store_batch_start(struct store *store, struct bus *bus, struct ev_loop *loop
         ev_prepare_init(&batch->prepare, on_prepare);
         batch->prepare.data = batch;
         ev_prepare_start(loop, &batch->prepare);
-        ev_idle_init(&batch->wake, on_wake);
-        ev_check_init(&batch->check, on_check);
-        ev_set_priority(&batch->check, EV_MINPRI);
-        batch->check.data = batch;
-        ev_check_start(loop, &batch->check);
-        /* The watchers alone must not keep the loop running. */
-        ev_unref(loop);
+        /* The watcher alone must not keep the loop running. */
         ev_unref(loop);
         store->batch = batch;
         return 0;
@@ -245,10 +209,7 @@ void store_batch_stop(struct store *store)
                 return;
         store_batch_flush(store);
         ev_ref(batch->loop);
-        ev_ref(batch->loop);
         ev_prepare_stop(batch->loop, &batch->prepare);
-        ev_check_stop(batch->loop, &batch->check);
-        ev_idle_stop(batch->loop, &batch->wake);
         store->batch = NULL;
         for (size_t q = 0; q < 2; q++) {
                 free(batch->queues[q].items);

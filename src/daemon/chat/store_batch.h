@@ -9,10 +9,9 @@
 /*
  * The chat's messages of one loop iteration stored in one transaction, for
  * a store whose operations are synchronous (SQLite): store_post_async()
- * queues each message here instead of committing it alone; after the
- * iteration's callbacks (an ev_check watcher of the lowest priority, and an
- * ev_prepare watcher for what comes later), every message queued is
- * appended in one transaction, and only once that transaction has committed is each
+ * queues each message here instead of committing it alone; before the loop
+ * next waits (an ev_prepare watcher), every message queued is appended in
+ * one transaction, and only once that transaction has committed is each
  * relayed on the bus and its sender's done called. The promise of
  * docs/chat.md holds: nothing is relayed that is not in the history, and a
  * failed transaction fails each of its messages (ERR not sent).

@@ -57,16 +57,6 @@ typedef int (*store_user_fn)(void *context, const struct store_user *user);
 /* Called for each message read; return 0 to go on or -errno to stop with that error. */
 typedef int (*store_message_fn)(void *context, const struct store_message *message);
 
-/* One message of history_append_many: the input, then its outcome. */
-struct store_append {
-        uint64_t time_ms;
-        const char *name;
-        const char *text;
-        size_t text_length;
-        uint64_t id; /* out: its history id */
-        int status;  /* out: 0, or -EINVAL for a bad one (left out; the others are stored) */
-};
-
 /* The operations an implementation provides; each takes its own state first. */
 struct store_ops {
         const char *kind; /* "sqlite", ... for logs */
@@ -95,12 +85,6 @@ struct store_ops {
         int (*history_append)(void *state, uint64_t time_ms, const char *name, const char *text,
                               size_t text_length, uint64_t *id);
         int (*history_last)(void *state, size_t count, store_message_fn each, void *context);
-        /*
-         * Append count messages in one transaction (optional; store_batch.h).
-         * 0 when it committed (each item's status says whether it is in), or
-         * -errno when none is.
-         */
-        int (*history_append_many)(void *state, struct store_append *items, size_t count);
 };
 
 /*
@@ -167,14 +151,10 @@ struct store_async_ops {
                      void *context);
 };
 
-struct store_batch;
-
 struct store {
         const struct store_ops *ops;
         const struct store_async_ops *async; /* NULL: the synchronous ops serve every call */
         void *state;
-        /* Posts wait here for the iteration's one transaction (store_batch.h), or NULL. */
-        struct store_batch *batch;
 };
 
 /* Close the backend and free its state; the struct store itself is the caller's. */
@@ -345,10 +325,8 @@ struct bus;
 
 /*
  * Store a BUS_MESSAGE in the history, then relay it on bus (reply.id: its
- * history id): one step on a backend with a post op; else, batching
- * (store_batch.h), in the loop iteration's one transaction, then relayed;
- * else the synchronous append and bus_publish(). A message that could not be
- * stored is not relayed.
+ * history id): one step on a backend with a post op, else the synchronous
+ * append and bus_publish(). A message that could not be stored is not relayed.
  */
 void store_post_async(struct store *store, struct bus *bus, const struct bus_message *message,
                       store_done_fn done, void *context);

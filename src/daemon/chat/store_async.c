@@ -10,7 +10,6 @@
 #include "store.h"
 
 #include "bus.h"
-#include "store_batch.h"
 
 /* Finish a synchronous call: fill in status and error and hand the reply over. */
 static void finish(struct store *store, struct store_reply *reply, int status, store_done_fn done,
@@ -226,10 +225,6 @@ void store_post_async(struct store *store, struct bus *bus, const struct bus_mes
 
         if (store->async && store->async->post) {
                 store->async->post(store->state, message, done, context);
-                return;
-        }
-        if (store->batch) {
-                store_batch_post(store->batch, message, done, context);
                 return;
         }
         r = store_history_append(store, message->time_ms, message->name, message->text,

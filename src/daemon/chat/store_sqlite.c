@@ -512,84 +512,42 @@ static int sqlite_session_purge_expired(void *opaque, uint64_t now_ms, uint64_t 
         return run(state, stmt);
 }
 
-/* Insert one message inside the caller's transaction; its id in *id. */
-static int insert_message(struct sqlite_state *state, const struct store_append *item,
-                          sqlite3_int64 *id)
-{
-        sqlite3_stmt *stmt = statement(state, HISTORY_APPEND);
-        int r;
-
-        sqlite3_bind_int64(stmt, 1, time_value(item->time_ms));
-        sqlite3_bind_text(stmt, 2, item->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 3, item->text, (int)item->text_length, SQLITE_STATIC);
-        r = run(state, stmt);
-        if (r < 0)
-                return r;
-        *id = sqlite3_last_insert_rowid(state->db);
-        return 0;
-}
-
-/* Keep the newest history_max messages; newest is the last id. */
-static int trim(struct sqlite_state *state, sqlite3_int64 newest)
-{
-        sqlite3_stmt *stmt;
-
-        if ((size_t)newest <= state->history_max)
-                return 0;
-        stmt = statement(state, HISTORY_TRIM);
-        sqlite3_bind_int64(stmt, 1, newest - (sqlite3_int64)state->history_max);
-        return run(state, stmt);
-}
-
-static int sqlite_history_append_many(void *opaque, struct store_append *items, size_t count)
-{
-        struct sqlite_state *state = opaque;
-        sqlite3_int64 id, newest = 0;
-        int r = begin(state);
-
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < count; i++) {
-                struct store_append *item = &items[i];
-
-                item->id = 0;
-                item->status = 0;
-                if (!name_ok(item->name) || item->text_length > CHAT_LINE_MAX) {
-                        item->status = -EINVAL;
-                        continue;
-                }
-                r = insert_message(state, item, &id);
-                if (r < 0)
-                        goto fail;
-                item->id = (uint64_t)id;
-                newest = id;
-        }
-        /* Once for the transaction: the oldest rows past the cap go. */
-        r = newest ? trim(state, newest) : 0;
-        if (r < 0)
-                goto fail;
-        return commit(state);
-fail:
-        rollback(state);
-        return r;
-}
-
-/* One message: a transaction of its own. */
 static int sqlite_history_append(void *opaque, uint64_t time_ms, const char *name, const char *text,
                                  size_t text_length, uint64_t *id)
 {
-        struct store_append item = {
-            .time_ms = time_ms, .name = name, .text = text, .text_length = text_length};
+        struct sqlite_state *state = opaque;
+        sqlite3_stmt *stmt = statement(state, HISTORY_APPEND);
+        sqlite3_int64 new_id;
         int r;
 
         if (!name_ok(name) || text_length > CHAT_LINE_MAX)
                 return -EINVAL;
-        r = sqlite_history_append_many(opaque, &item, 1);
+        r = begin(state);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(stmt, 1, time_value(time_ms));
+        sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, text, (int)text_length, SQLITE_STATIC);
+        r = run(state, stmt);
+        if (r < 0)
+                goto fail;
+        new_id = sqlite3_last_insert_rowid(state->db);
+        if ((size_t)new_id > state->history_max) {
+                stmt = statement(state, HISTORY_TRIM);
+                sqlite3_bind_int64(stmt, 1, new_id - (sqlite3_int64)state->history_max);
+                r = run(state, stmt);
+                if (r < 0)
+                        goto fail;
+        }
+        r = commit(state);
         if (r < 0)
                 return r;
         if (id)
-                *id = item.id;
+                *id = (uint64_t)new_id;
         return 0;
+fail:
+        rollback(state);
+        return r;
 }
 
 static int sqlite_history_last(void *opaque, size_t count, store_message_fn each, void *context)
@@ -644,7 +602,6 @@ static const struct store_ops sqlite_ops = {
     .session_revoke_user = sqlite_session_revoke_user,
     .session_purge_expired = sqlite_session_purge_expired,
     .history_append = sqlite_history_append,
-    .history_append_many = sqlite_history_append_many,
     .history_last = sqlite_history_last,
 };
 

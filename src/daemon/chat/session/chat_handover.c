@@ -18,7 +18,6 @@
 #include "chat_relay.h"
 #include "chat_wait.h" /* what a call still out carries (no call into it) */
 #include "log.h"
-#include "store_batch.h"
 
 /* Seconds a connection taken over waits for its store (Redis) before its lines are handled. */
 #define CHAT_STORE_WAIT 5.0
@@ -33,12 +32,6 @@ int chat_hand_over(void *state, struct handover_writer *writer,
         struct chat_conn *conn, *next;
         int handed = 0;
 
-        /*
-         * Messages read in this iteration are stored and relayed first: their
-         * senders' connections are handed over as "sent", and the receivers'
-         * queues carry them.
-         */
-        store_batch_flush(&chat->store);
         for (conn = chat->head; conn; conn = next) {
                 char input[CHAT_INPUT_MAX];
                 size_t input_length = 0, unread = conn->input_end - conn->input_start;

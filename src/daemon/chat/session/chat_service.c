@@ -27,7 +27,6 @@
 #include "chat_state.h"
 #include "chat_wait.h"
 #include "log.h"
-#include "store_batch.h"
 #include "store_redis.h"
 #include "store_sqlite.h"
 
@@ -233,10 +232,6 @@ static int chat_init(void **state, const struct service_env *env)
         r = open_backend(chat, config);
         if (r < 0)
                 goto fail;
-        /* SQLite: the messages of one loop iteration in one transaction (store_batch.h). */
-        r = store_batch_start(&chat->store, &chat->bus, env->loop);
-        if (r < 0 && r != -EOPNOTSUPP)
-                goto fail_backend;
         r = bus_subscribe(&chat->bus, chat_relay_deliver, chat);
         if (r < 0)
                 goto fail_backend;
@@ -251,7 +246,6 @@ static int chat_init(void **state, const struct service_env *env)
         *state = chat;
         return 0;
 fail_backend:
-        store_batch_stop(&chat->store);
         bus_fini(&chat->bus);
         store_fini(&chat->store);
 fail:
@@ -334,8 +328,6 @@ static void chat_fini(void *state)
         struct chat_service *chat = state;
 
         chat->env.connection_closed = NULL;
-        /* Messages read this iteration are stored and relayed before anyone is closed. */
-        store_batch_stop(&chat->store);
         chat_close_all(chat, "shutdown");
         /* Runs the done functions of jobs still out (cancelled): they free their args. */
         workers_fini(&chat->workers);

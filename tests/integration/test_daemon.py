@@ -130,6 +130,34 @@ class Shutdown(unittest.TestCase):
             self.assertIn("shutdown timeout", log)
             s.close()
 
+    def test_second_ctrl_c_stops_now_and_the_drain_line_says_so(self):
+        # Issue 24: a peer that stays would hold the drain for an hour; the second SIGINT ends it.
+        with Echod(["--echo", "127.0.0.1:0", "--shutdown-timeout", "3600"]) as daemon:
+            s = connect(daemon.address("tcp"))
+            s.sendall(b"hello")
+            self.assertEqual(recv_exactly(s, 5), b"hello")
+            daemon.signal(signal.SIGINT)
+            daemon.notify.wait_key("STOPPING", "1")
+            s.settimeout(10)
+            self.assertEqual(s.recv(10), b"")  # drained: FIN, but our side stays open
+            daemon.signal(signal.SIGINT)
+            daemon.proc.wait(timeout=15)
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            self.assertRegex(log, r"draining 1 connection\(s\), at most 3600 s "
+                                  r"\(Ctrl-C again to stop now\)")
+            self.assertNotIn("shutdown timeout", log)
+            s.close()
+
+    def test_sigterm_drain_line_has_no_ctrl_c_hint(self):
+        with Echod(["--echo", "127.0.0.1:0"]) as daemon:
+            daemon.signal(signal.SIGTERM)
+            daemon.notify.wait_key("STOPPING", "1")
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            self.assertIn("draining", log)
+            self.assertNotIn("Ctrl-C", log)
+
 
 class Reload(unittest.TestCase):
     def test_sighup_notifies_reloading_then_ready_and_applies_config(self):

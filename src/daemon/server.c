@@ -487,6 +487,10 @@ int server_init(struct server *server, struct config *config, int argc, char **a
         }
         r = server_start_sockets(server);
         server_take_over(server);
+        if (r == -ENOEXEC) {
+                log_error("stopping: a configured service cannot start (see above)");
+                return r;
+        }
         if (r < 0) {
                 log_error("no socket to serve: %s",
                           server->socket_activated ? "systemd passed none with a name echod serves"

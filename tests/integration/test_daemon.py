@@ -159,6 +159,28 @@ class Shutdown(unittest.TestCase):
             self.assertNotIn("Ctrl-C", log)
 
 
+class UnusableStateDirectory(unittest.TestCase):
+    # Issue 24: --chat with a state directory echod cannot use stops echod at start, naming the path.
+    def run_echod(self, state_dir):
+        return subprocess.run([binary("echod"), "--config", "/dev/null", "--chat", "127.0.0.1:0",
+                               "--echo", "127.0.0.1:0", "--state-dir", state_dir],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              timeout=30)
+
+    def test_a_file_instead_of_a_directory(self):
+        with tempfile.NamedTemporaryFile() as f:
+            done = self.run_echod(f.name)
+            self.assertEqual(done.returncode, 1, done.stderr)
+            self.assertIn(f.name, done.stderr)
+
+    def test_a_directory_whose_parent_is_missing(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "missing", "state")
+            done = self.run_echod(path)
+            self.assertEqual(done.returncode, 1, done.stderr)
+            self.assertIn(path, done.stderr)
+
+
 class Reload(unittest.TestCase):
     def test_sighup_notifies_reloading_then_ready_and_applies_config(self):
         with Echod(["--echo", "127.0.0.1:0"], config="log-level = info\n") as daemon:

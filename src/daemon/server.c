@@ -261,7 +261,8 @@ static void on_shutdown_timer(struct ev_loop *loop, ev_timer *timer, int revents
         ev_break(loop, EVBREAK_ALL);
 }
 
-static void server_begin_shutdown(struct server *server, const char *why)
+/* hint: appended to the drain line, how to cut the drain short ("" for none). */
+static void server_begin_shutdown_hint(struct server *server, const char *why, const char *hint)
 {
         char status[96];
         unsigned open = server_open_connections(server);
@@ -279,8 +280,8 @@ static void server_begin_shutdown(struct server *server, const char *why)
         server->stopping = true;
         snprintf(status, sizeof(status), "Stopping: draining %u connection(s)", open);
         notify_stopping(status);
-        log_notice("%s: stopping; draining %u connection(s), at most %g s", why, open,
-                   server->config.shutdown_timeout);
+        log_notice("%s: stopping; draining %u connection(s), at most %g s%s", why, open,
+                   server->config.shutdown_timeout, hint);
         server_update_accepting(server);
         for (size_t i = 0; i < server->service_count; i++)
                 server->services[i].ops->drain(server->services[i].state);
@@ -292,6 +293,11 @@ static void server_begin_shutdown(struct server *server, const char *why)
         ev_timer_start(server->loop, &server->shutdown_timer);
 }
 
+static void server_begin_shutdown(struct server *server, const char *why)
+{
+        server_begin_shutdown_hint(server, why, "");
+}
+
 static void on_stop_signal(struct ev_loop *loop, ev_signal *watcher, int revents)
 {
         char why[64];
@@ -299,7 +305,9 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *watcher, int revents
         (void)loop;
         (void)revents;
         snprintf(why, sizeof(why), "received %s", strsignal(watcher->signum));
-        server_begin_shutdown(watcher->data, why);
+        /* Ctrl-C in the foreground: a second one stops at once (issue 24). */
+        server_begin_shutdown_hint(watcher->data, why,
+                                   watcher->signum == SIGINT ? " (Ctrl-C again to stop now)" : "");
 }
 
 /* Settings a reload may change; addresses, buffer sizes and the chat's store stay as started. */
@@ -479,6 +487,10 @@ int server_init(struct server *server, struct config *config, int argc, char **a
         }
         r = server_start_sockets(server);
         server_take_over(server);
+        if (r == -ENOEXEC) {
+                log_error("stopping: a configured service cannot start (see above)");
+                return r;
+        }
         if (r < 0) {
                 log_error("no socket to serve: %s",
                           server->socket_activated ? "systemd passed none with a name echod serves"

@@ -37,7 +37,7 @@ struct server_core_ops {
 };
 
 /* server_sockets.c (called by server.c; calls server->core): bind the standalone sockets, then give
- * every socket to its service. */
+ * every socket to its service; -ENOEXEC if a service cannot start (echod then exits 1). */
 int server_bind_standalone(struct server *server);
 int server_start_sockets(struct server *server);
 

@@ -168,7 +168,7 @@ static int start_listener(struct server *server, struct listener *listener)
         }
         listener->service = server->core->service_for(server, ops);
         if (!listener->service)
-                return -ENOMEM;
+                return -ENOEXEC; /* the service itself cannot run (logged): echod must not start */
         switch (socket_info->type) {
         case LISTEN_CONNECTED:
                 return serve_connected(server, listener);
@@ -203,7 +203,11 @@ int server_start_sockets(struct server *server)
         size_t served = 0;
 
         for (size_t i = 0; i < server->listener_count; i++) {
-                if (start_listener(server, &server->listeners[i]) == 0)
+                int r = start_listener(server, &server->listeners[i]);
+
+                if (r == -ENOEXEC)
+                        return r;
+                if (r == 0)
                         served++;
         }
         return served > 0 ? 0 : -ENOENT;

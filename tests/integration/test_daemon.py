@@ -130,6 +130,56 @@ class Shutdown(unittest.TestCase):
             self.assertIn("shutdown timeout", log)
             s.close()
 
+    def test_second_ctrl_c_stops_now_and_the_drain_line_says_so(self):
+        # Issue 24: a peer that stays would hold the drain for an hour; the second SIGINT ends it.
+        with Echod(["--echo", "127.0.0.1:0", "--shutdown-timeout", "3600"]) as daemon:
+            s = connect(daemon.address("tcp"))
+            s.sendall(b"hello")
+            self.assertEqual(recv_exactly(s, 5), b"hello")
+            daemon.signal(signal.SIGINT)
+            daemon.notify.wait_key("STOPPING", "1")
+            s.settimeout(10)
+            self.assertEqual(s.recv(10), b"")  # drained: FIN, but our side stays open
+            daemon.signal(signal.SIGINT)
+            daemon.proc.wait(timeout=15)
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            self.assertRegex(log, r"draining 1 connection\(s\), at most 3600 s "
+                                  r"\(Ctrl-C again to stop now\)")
+            self.assertNotIn("shutdown timeout", log)
+            s.close()
+
+    def test_sigterm_drain_line_has_no_ctrl_c_hint(self):
+        with Echod(["--echo", "127.0.0.1:0"]) as daemon:
+            daemon.signal(signal.SIGTERM)
+            daemon.notify.wait_key("STOPPING", "1")
+            status, log = daemon.stop()
+            self.assertEqual(status, 0)
+            self.assertIn("draining", log)
+            self.assertNotIn("Ctrl-C", log)
+
+
+class UnusableStateDirectory(unittest.TestCase):
+    # Issue 24: --chat with a state directory echod cannot use stops echod at start, naming the path.
+    def run_echod(self, state_dir):
+        return subprocess.run([binary("echod"), "--config", "/dev/null", "--chat", "127.0.0.1:0",
+                               "--echo", "127.0.0.1:0", "--state-dir", state_dir],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              timeout=30)
+
+    def test_a_file_instead_of_a_directory(self):
+        with tempfile.NamedTemporaryFile() as f:
+            done = self.run_echod(f.name)
+            self.assertEqual(done.returncode, 1, done.stderr)
+            self.assertIn(f.name, done.stderr)
+
+    def test_a_directory_whose_parent_is_missing(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "missing", "state")
+            done = self.run_echod(path)
+            self.assertEqual(done.returncode, 1, done.stderr)
+            self.assertIn(path, done.stderr)
+
 
 class Reload(unittest.TestCase):
     def test_sighup_notifies_reloading_then_ready_and_applies_config(self):

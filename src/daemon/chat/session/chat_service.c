@@ -148,8 +148,12 @@ static int state_directory(const struct config *config, char *path, size_t size)
         if (n < 0 || (size_t)n >= size)
                 return -ENAMETOOLONG;
         /* Only the last component is created: its parent is the admin's to provide. */
-        if (mkdir(path, 0700) < 0 && errno != EEXIST)
-                return -errno;
+        if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+                int e = errno;
+
+                log_error("chat: cannot create the state directory %s: %s", path, strerror(e));
+                return -e;
+        }
         return 0;
 }
 

@@ -93,11 +93,11 @@ int main(int argc, char **argv)
         if (bench_args_parse(argc, argv, &opts, error, sizeof(error)) < 0) {
                 return cli_usage_error("echobench", "%s", error);
         }
-        if (opts.action == BENCH_HELP) {
+        if (opts.action == CLI_HELP) {
                 fputs(bench_args_usage, stdout);
                 return EXIT_OK;
         }
-        if (opts.action == BENCH_VERSION)
+        if (opts.action == CLI_VERSION)
                 return cli_print_version("echobench");
         signal(SIGPIPE, SIG_IGN);
         catch_stop_signals();

@@ -260,11 +260,11 @@ int main(int argc, char **argv)
         if (cat_args_parse(argc, argv, &opts, error, sizeof(error)) < 0) {
                 return cli_usage_error("echocat", "%s", error);
         }
-        if (opts.action == CAT_HELP) {
+        if (opts.action == CLI_HELP) {
                 fputs(cat_args_usage, stdout);
                 return EXIT_OK;
         }
-        if (opts.action == CAT_VERSION)
+        if (opts.action == CLI_VERSION)
                 return cli_print_version("echocat");
         /* A closed socket or output is an error to report, not a signal to die of. */
         signal(SIGPIPE, SIG_IGN);

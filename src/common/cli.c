@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/socket.h>
 
 #include "version.h"
 
@@ -37,6 +38,27 @@ int cli_getopt_error(int c, char *const argv[], char *error, size_t error_size)
         if (optopt)
                 return cli_error(error, error_size, "unknown option '-%c'", optopt);
         return cli_error(error, error_size, "unknown option '%s'", argv[optind - 1]);
+}
+
+int cli_common_option(int c, char *const argv[], int *family, enum cli_action *action, char *error,
+                      size_t error_size)
+{
+        switch (c) {
+        case '4':
+                *family = AF_INET;
+                return 0;
+        case '6':
+                *family = AF_INET6;
+                return 0;
+        case 'h':
+                *action = CLI_HELP;
+                return 1;
+        case 'V':
+                *action = CLI_VERSION;
+                return 1;
+        default:
+                return cli_getopt_error(c, argv, error, error_size);
+        }
 }
 
 int cli_print_version(const char *program)

@@ -38,6 +38,22 @@ int cli_error(char *error, size_t error_size, const char *format, ...)
  */
 int cli_getopt_error(int c, char *const argv[], char *error, size_t error_size);
 
+/* What a tool's parsed command line asks for. */
+enum cli_action {
+        CLI_RUN,
+        CLI_HELP,
+        CLI_VERSION,
+};
+
+/*
+ * The default case of a getopt_long() loop, for the options echocat and
+ * echobench take alike: -4 and -6 set *family (returns 0: go on), -h and -V
+ * set *action (returns 1: the parser is done and returns 0); anything else
+ * is refused as cli_getopt_error() does (returns -EINVAL).
+ */
+int cli_common_option(int c, char *const argv[], int *family, enum cli_action *action, char *error,
+                      size_t error_size);
+
 /* Print "PROGRAM VERSION" on stdout. Returns EXIT_OK. */
 int cli_print_version(const char *program);
 

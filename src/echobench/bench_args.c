@@ -72,7 +72,7 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
         int c, r;
 
         memset(opts, 0, sizeof(*opts));
-        opts->action = BENCH_RUN;
+        opts->action = CLI_RUN;
         opts->connections = 10;
         opts->message_size = 1024;
         opts->duration_ns = 10000000000ull;
@@ -133,12 +133,6 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
                 case 'u':
                         opts->udp = true;
                         break;
-                case '4':
-                        opts->family = AF_INET;
-                        break;
-                case '6':
-                        opts->family = AF_INET6;
-                        break;
                 case OPT_TIMEOUT:
                         if (units_parse_duration(optarg, &opts->timeout_ns) < 0 ||
                             opts->timeout_ns == 0)
@@ -149,14 +143,13 @@ int bench_args_parse(int argc, char **argv, struct bench_options *opts, char *er
                 case OPT_JSON:
                         opts->json = true;
                         break;
-                case 'h':
-                        opts->action = BENCH_HELP;
-                        return 0;
-                case 'V':
-                        opts->action = BENCH_VERSION;
-                        return 0;
                 default:
-                        return cli_getopt_error(c, argv, error, error_size);
+                        /* -4, -6, -h, -V, and what no tool takes. */
+                        r = cli_common_option(c, argv, &opts->family, &opts->action, error,
+                                              error_size);
+                        if (r != 0)
+                                return r < 0 ? r : 0;
+                        break;
                 }
         }
         if (argc - optind != 2)

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli.h"
+
 /* Limits a peer cannot push us past; they also keep the memory use bounded. */
 #define BENCH_MAX_CONNECTIONS 100000
 #define BENCH_MAX_SIZE        (16u << 20)
@@ -14,14 +16,8 @@
 #define BENCH_MAX_PIPELINE 1024
 #define BENCH_MAX_THREADS  256
 
-enum bench_action {
-        BENCH_RUN,
-        BENCH_HELP,
-        BENCH_VERSION,
-};
-
 struct bench_options {
-        enum bench_action action;
+        enum cli_action action;
         const char *host;
         const char *port;
         unsigned connections;

@@ -56,10 +56,10 @@ int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error,
             {NULL, 0, NULL, 0},
         };
         uint16_t port;
-        int c;
+        int c, r;
 
         memset(opts, 0, sizeof(*opts));
-        opts->action = CAT_RUN;
+        opts->action = CLI_RUN;
         opts->family = AF_UNSPEC;
         opts->timeout_ns = CAT_DEFAULT_TIMEOUT_NS;
         opts->quit_after_eof = -1;
@@ -112,26 +112,19 @@ int cat_args_parse(int argc, char **argv, struct cat_options *opts, char *error,
                         if (opts->quit_after_eof < 0)
                                 opts->quit_after_eof = -1;
                         break;
-                case '4':
-                        opts->family = AF_INET;
-                        break;
-                case '6':
-                        opts->family = AF_INET6;
-                        break;
                 case CAT_OPTION_CHAT:
                         opts->chat = true;
                         break;
                 case CAT_OPTION_NO_TOKEN:
                         opts->no_token = true;
                         break;
-                case 'h':
-                        opts->action = CAT_HELP;
-                        return 0;
-                case 'V':
-                        opts->action = CAT_VERSION;
-                        return 0;
                 default:
-                        return cli_getopt_error(c, argv, error, error_size);
+                        /* -4, -6, -h, -V, and what no tool takes. */
+                        r = cli_common_option(c, argv, &opts->family, &opts->action, error,
+                                              error_size);
+                        if (r != 0)
+                                return r < 0 ? r : 0;
+                        break;
                 }
         }
         if (opts->chat && opts->udp) {

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cli.h"
+
 #define CAT_DEFAULT_HOST "localhost"
 #define CAT_DEFAULT_PORT "7007"
 /* The chat port (echod --chat, echo-chat.socket). */
@@ -12,14 +14,8 @@
 /* Ten seconds to connect, and to wait for an echo that is due. */
 #define CAT_DEFAULT_TIMEOUT_NS 10000000000ull
 
-enum cat_action {
-        CAT_RUN,
-        CAT_HELP,
-        CAT_VERSION,
-};
-
 struct cat_options {
-        enum cat_action action;
+        enum cli_action action;
         /* NULL when not given: asked for on a terminal, else the default. */
         const char *host;
         const char *port;

@@ -47,3 +47,11 @@ void session_totals_from_client(struct session_totals *totals, const struct clie
         totals->sent = client->bytes_sent;
         totals->received = client->bytes_received;
 }
+
+void session_stop(struct ev_loop *loop, ev_io *input, ev_timer *timer, struct client *client)
+{
+        ev_io_stop(loop, input);
+        ev_timer_stop(loop, timer);
+        client_close(client);
+        ev_break(loop, EVBREAK_ALL);
+}

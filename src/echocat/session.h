@@ -91,6 +91,13 @@ struct session_end {
 /* Record that the session ended with result; false if it had ended already. */
 bool session_end(struct session_end *end, int result);
 
+/*
+ * What every session's end does once session_end() said it is the first:
+ * stop reading standard input and the session's timer, close the
+ * connection, leave the loop. A session stops its own other watchers first.
+ */
+void session_stop(struct ev_loop *loop, ev_io *input, ev_timer *timer, struct client *client);
+
 /* Observe and bind the client as config says (-v, -s, -p). */
 void session_client_configure(struct client *client, const struct session_config *config);
 

@@ -71,14 +71,11 @@ static void finish(struct chat_session *s, int result)
 {
         if (!session_end(&s->end, result))
                 return;
-        ev_io_stop(s->loop, &s->stdin_watcher);
-        ev_timer_stop(s->loop, &s->wait_timer);
         for (size_t i = 0; i < STOP_SIGNALS; i++)
                 ev_signal_stop(s->loop, &s->stop_watchers[i]);
         ev_signal_stop(s->loop, &s->suspend_watcher);
-        client_close(&s->client);
+        session_stop(s->loop, &s->stdin_watcher, &s->wait_timer, &s->client);
         chat_screen_leave(&s->screen);
-        ev_break(s->loop, EVBREAK_ALL);
 }
 
 static void output_failed(struct chat_session *s, int error)

@@ -28,10 +28,7 @@ static void finish(struct line_session *s, int result)
 {
         if (!session_end(&s->end, result))
                 return;
-        ev_io_stop(s->loop, &s->stdin_watcher);
-        ev_timer_stop(s->loop, &s->echo_timer);
-        client_close(&s->client);
-        ev_break(s->loop, EVBREAK_ALL);
+        session_stop(s->loop, &s->stdin_watcher, &s->echo_timer, &s->client);
 }
 
 /* Send the next complete line, if one was typed; else wait for more input. */

@@ -64,11 +64,8 @@ static void finish(struct pipe_session *s, int result)
 {
         if (!session_end(&s->end, result))
                 return;
-        ev_io_stop(s->loop, &s->stdin_watcher);
-        ev_timer_stop(s->loop, &s->echo_timer);
         ev_timer_stop(s->loop, &s->quit_timer);
-        client_close(&s->client);
-        ev_break(s->loop, EVBREAK_ALL);
+        session_stop(s->loop, &s->stdin_watcher, &s->echo_timer, &s->client);
 }
 
 static bool all_echoed(const struct pipe_session *s)

@@ -25,7 +25,7 @@ static void defaults_need_only_host_and_port(void **state)
 
         (void)state;
         assert_int_equal(parse(argv, ARGC(argv), &opts, error), 0);
-        assert_int_equal(opts.action, BENCH_RUN);
+        assert_int_equal(opts.action, CLI_RUN);
         assert_string_equal(opts.host, "127.0.0.1");
         assert_string_equal(opts.port, "7007");
         assert_int_equal(opts.connections, 10);
@@ -140,9 +140,9 @@ static void help_and_version_need_no_host(void **state)
 
         (void)state;
         assert_int_equal(parse(help, ARGC(help), &opts, error), 0);
-        assert_int_equal(opts.action, BENCH_HELP);
+        assert_int_equal(opts.action, CLI_HELP);
         assert_int_equal(parse(version, ARGC(version), &opts, error), 0);
-        assert_int_equal(opts.action, BENCH_VERSION);
+        assert_int_equal(opts.action, CLI_VERSION);
 }
 
 int main(void)

@@ -33,13 +33,13 @@ struct config {
         /* Chat (docs/chat.md): standalone addresses (none by default) and its limits. */
         struct addr_spec chat[CONFIG_LISTEN_MAX];
         size_t chat_count;
-        char *chat_backend;        /* "sqlite" (or NULL) or a Redis address (redis_address.h) */
-        char *chat_redis_user;     /* Redis ACL user for AUTH, or NULL */
+        char *chat_backend;    /* "sqlite" (or NULL) or a Redis address (redis_address.h) */
+        char *chat_redis_user; /* Redis ACL user for AUTH, or NULL */
         char *chat_redis_password_file; /* its password's file (redis_auth.h), or NULL: no AUTH */
-        unsigned chat_history;     /* messages shown at login */
-        unsigned chat_history_max; /* messages kept */
-        unsigned chat_max_users;   /* logged-in connections */
-        unsigned chat_max_pending; /* connections still logging in */
+        unsigned chat_history;          /* messages shown at login */
+        unsigned chat_history_max;      /* messages kept */
+        unsigned chat_max_users;        /* logged-in connections */
+        unsigned chat_max_pending;      /* connections still logging in */
         /* Of them, from one address (an IPv6 /64) at most. */
         unsigned chat_max_pending_per_address;
         double chat_login_timeout;  /* seconds */

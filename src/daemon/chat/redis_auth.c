@@ -67,8 +67,8 @@ int redis_auth_read(const struct redis_auth *auth, char password[REDIS_AUTH_PASS
         }
         if (st.st_mode & S_IROTH) {
                 close(fd);
-                snprintf(error, size,
-                         "redis password file %s is readable by others: chmod o-r it", path);
+                snprintf(error, size, "redis password file %s is readable by others: chmod o-r it",
+                         path);
                 return -EPERM;
         }
         got = read(fd, buf, sizeof(buf) - 1);
@@ -82,8 +82,8 @@ int redis_auth_read(const struct redis_auth *auth, char password[REDIS_AUTH_PASS
         length = strcspn(buf, "\r\n");
         if (length == (size_t)got && (size_t)got > REDIS_AUTH_PASSWORD_MAX) {
                 explicit_bzero(buf, sizeof(buf));
-                snprintf(error, size, "redis password file %s: password longer than %d bytes",
-                         path, REDIS_AUTH_PASSWORD_MAX);
+                snprintf(error, size, "redis password file %s: password longer than %d bytes", path,
+                         REDIS_AUTH_PASSWORD_MAX);
                 return -EINVAL;
         }
         if (length == 0) {

@@ -9,9 +9,8 @@
  * the password is read from its file at each connect, so it is never on a
  * command line, in the config or in the journal, and a file changed under a
  * running echod is used at the next reconnect. A relative path names a
- * credential in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=). A pure
- * helper: called by redis_backend.c and chat_service.c (the start-time check);
- * calls nothing of ours but log-free libc.
+ * credential in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=). Called
+ * by: redis_backend.c; calls: libc only.
  */
 
 #define REDIS_AUTH_USER_MAX     128
@@ -19,7 +18,7 @@
 #define REDIS_AUTH_PATH_MAX     4096
 
 struct redis_auth {
-        char user[REDIS_AUTH_USER_MAX + 1];     /* empty: AUTH with the password only */
+        char user[REDIS_AUTH_USER_MAX + 1];      /* empty: AUTH with the password only */
         char password_file[REDIS_AUTH_PATH_MAX]; /* empty: no AUTH */
 };
 

@@ -209,8 +209,7 @@ static void command_connected(const redisAsyncContext *context, int status)
                 const char *auth[3];
                 int argc = redis_auth_argv(&backend->auth, backend->password, auth);
 
-                redisAsyncCommandArgv(backend->command, command_authed, backend, argc, auth,
-                                      NULL);
+                redisAsyncCommandArgv(backend->command, command_authed, backend, argc, auth, NULL);
         }
         snprintf(db, sizeof(db), "%d", backend->address.db);
         if (backend->address.db != 0)
@@ -479,11 +478,10 @@ static void check_subscriber(struct redis_backend *backend, double now)
                 return;
         }
         if (!backend->subscriber_ready) {
-                if (backend->subscriber_authing &&
-                    now - backend->subscriber_since > ANSWER_TIMEOUT)
+                if (backend->subscriber_authing && now - backend->subscriber_since > ANSWER_TIMEOUT)
                         redis_backend_drop_subscriber(backend, "AUTH unanswered after 5 s");
                 else if (backend->relay.subscribe_sent &&
-                    now - backend->relay.subscribe_sent_at > ANSWER_TIMEOUT)
+                         now - backend->relay.subscribe_sent_at > ANSWER_TIMEOUT)
                         redis_backend_drop_subscriber(backend, "SUBSCRIBE unconfirmed after 5 s");
                 return;
         }

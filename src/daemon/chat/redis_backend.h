@@ -118,7 +118,7 @@ struct redis_backend {
         /* Told each time available becomes true (store_on_available()). */
         void (*on_available)(void *context);
         void *on_available_context;
-        bool down_logged; /* the one warning of this outage is out */
+        bool down_logged;        /* the one warning of this outage is out */
         bool credentials_logged; /* ... and the one of our credentials' refusal */
         bool freeing;
         int closing; /* connections hiredis frees once their callback returns */
